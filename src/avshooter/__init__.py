@@ -1,0 +1,26 @@
+"""avshooter: the audio half of AnimeShooter.
+
+``import avshooter`` stays light: heavy libraries (torch, onnxruntime, transformers) are imported only
+by the backend that needs them.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "annotate", "annotate_video", "AnnotateConfig", "load_story", "save_story"]
+
+
+def __getattr__(name):  # lazy re-exports keep the import light
+    if name in ("annotate", "annotate_video"):
+        from . import annotate as _annotate
+
+        return getattr(_annotate, name)
+    if name == "AnnotateConfig":
+        from .config import AnnotateConfig
+
+        return AnnotateConfig
+    if name in ("load_story", "save_story"):
+        from . import story as _story
+
+        return getattr(_story, name)
+    raise AttributeError(f"module 'avshooter' has no attribute {name!r}")

@@ -1,0 +1,100 @@
+"""Configuration of ``annotate``: one frozen dataclass holds every default.
+
+``configs/annotate/*.yaml`` mirror these fields; unknown keys are rejected. Change a field with
+``dataclasses.replace(config, field=value)``. :func:`config_hash` names the settings that shape the output,
+so a re-run with other settings does not reuse old results.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+
+from .errors import InputError
+
+__all__ = ["AnnotateConfig", "load_config", "config_hash"]
+
+
+@dataclass(frozen=True)
+class AnnotateConfig:
+    """Settings of ``avshooter annotate`` (defaults = the offline pipeline)."""
+
+    sample_rate: int = 44100
+    """Rate of the stems and of every sample index in the output (Hz)."""
+    channels: int | None = None
+    """1 or 2; ``None`` keeps mono as mono and downmixes anything else to stereo."""
+    min_shot_s: float = 3.0
+    """Detected shots are merged to at least this length (as the paper did)."""
+    max_shot_s: float = 15.0
+    """A detected stretch longer than this may be split at an audio change point."""
+    separation: str = "dsp"
+    """Separation backend (see ``avshooter.backends``)."""
+    vad: str = "silero"
+    vad_threshold: float = 0.5
+    vad_pad_s: float = 0.5
+    """Audio context read on each side of a shot for voice activity (ranges are then clipped to the shot)."""
+    asr: str = "none"
+    """Speech recognition backend; ``none`` offline (no weights ship for Whisper)."""
+    context: str = "minilm"
+    """Visual-context backend: ``minilm`` (ships weights) or ``none``."""
+    paper_filter: bool = False
+    """Drop shots with prolonged speech or music, as the paper did (off: we separate and keep them)."""
+    paper_filter_fraction: float = 0.5
+    """With ``paper_filter``: drop when speech, or the music stem's energy, covers this share of the shot."""
+    stem_format: str = "flac"
+    write_stems: bool = True
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+    """Open field for backend parameters (recorded in provenance)."""
+
+    def __post_init__(self):
+        if self.sample_rate not in (8000, 16000, 22050, 24000, 32000, 44100, 48000):
+            raise InputError(f"sample_rate {self.sample_rate} not allowed (8000, 16000, 22050, 24000, 32000, 44100, 48000)")
+        if self.channels not in (None, 1, 2):
+            raise InputError(f"channels must be 1, 2 or null, got {self.channels!r}")
+        if not (0 < self.min_shot_s <= self.max_shot_s):
+            raise InputError(f"need 0 < min_shot_s <= max_shot_s, got {self.min_shot_s} and {self.max_shot_s}")
+        if not (0.0 < self.vad_threshold < 1.0):
+            raise InputError(f"vad_threshold must be in (0, 1), got {self.vad_threshold}")
+        if not (0.0 < self.paper_filter_fraction <= 1.0):
+            raise InputError(f"paper_filter_fraction must be in (0, 1], got {self.paper_filter_fraction}")
+        if self.stem_format not in ("flac", "wav"):
+            raise InputError(f"stem_format must be 'flac' or 'wav', got {self.stem_format!r}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def load_config(path: str | os.PathLike | None = None, **overrides) -> AnnotateConfig:
+    """Config from a YAML file (unknown keys rejected), then ``overrides`` (``None`` values ignored)."""
+    values: dict = {}
+    if path is not None:
+        import yaml
+
+        try:
+            with open(path, encoding="utf-8") as f:
+                loaded = yaml.safe_load(f) or {}
+        except FileNotFoundError:
+            raise InputError(f"{path}: config file not found") from None
+        except yaml.YAMLError as exc:
+            raise InputError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        if not isinstance(loaded, dict):
+            raise InputError(f"{path}: a config file must hold a mapping of settings")
+        values.update(loaded)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in dataclasses.fields(AnnotateConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise InputError(f"unknown config key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    try:
+        return AnnotateConfig(**values)
+    except TypeError as exc:
+        raise InputError(f"bad config: {exc}") from None
+
+
+def config_hash(config: AnnotateConfig) -> str:
+    """Short stable hash of the settings (first 12 hex digits of SHA-256 of the sorted JSON)."""
+    blob = json.dumps(config.to_dict(), sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]

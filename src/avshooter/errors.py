@@ -1,0 +1,34 @@
+"""Error types of avshooter.
+
+Every error we raise on bad input is an :class:`AvshooterError`: the CLI prints its message as one line
+on stderr and exits non-zero. Messages name the bad value, where it was found and what is allowed.
+"""
+from __future__ import annotations
+
+
+class AvshooterError(Exception):
+    """Base class of every error avshooter raises on purpose."""
+
+
+class InputError(AvshooterError):
+    """A bad argument or option (value out of range, unknown name, ...)."""
+
+
+class StoryError(AvshooterError):
+    """A story JSON that is malformed or inconsistent (names the key and the shot)."""
+
+
+class MediaError(AvshooterError):
+    """A media file that cannot be read: missing, empty, truncated, corrupt, no audio stream..."""
+
+
+class ShotError(AvshooterError):
+    """Shot times that do not fit the media (outside it, overlapping, unsorted, zero length)."""
+
+
+class OutputError(AvshooterError):
+    """The output location cannot be written (read-only, not a folder, ...)."""
+
+
+class BackendError(AvshooterError):
+    """A model backend failed or is missing (names the ``pip install`` that fixes a missing extra)."""
