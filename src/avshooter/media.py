@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import MediaError, ShotError
-from .units import span_samples
+from .units import span_samples, to_samples
 
 __all__ = ["MediaInfo", "DecodedAudio", "probe", "decode", "load_audio"]
 
@@ -198,6 +198,8 @@ def decode(
             resampler = None
             in_rate = None
             written = 0
+            read_in = 0
+            lead = 0
             first_audio_t = None
             t0 = _container_start(container)
             try:
@@ -219,16 +221,26 @@ def decode(
                                 np.zeros(lead * out_channels, np.float32).tofile(out)
                                 written += lead
                         for conv in converter.resample(frame):
+                            read_in += conv.samples
                             written += _write(out, conv, resampler, out_channels, last=False)
             except av.error.FFmpegError as exc:
                 raise MediaError(f"{path}: corrupt or truncated media ({_ffmpeg_reason(exc)})") from None
             if converter is None:
                 raise MediaError(f"{path}: the audio stream holds no decodable audio (empty or truncated)")
             for conv in converter.resample(None):
+                read_in += conv.samples
                 written += _write(out, conv, resampler, out_channels, last=False)
             if resampler is not None:
                 tail = resampler.resample_chunk(np.zeros((0, out_channels), np.float32), last=True)
                 written += _write_array(out, tail)
+            # One length rule: n input samples at in_rate become to_samples(n / in_rate, sample_rate).
+            expected = lead + to_samples(read_in / in_rate, sample_rate)
+            if written < expected:
+                written += _write_array(out, np.zeros((expected - written, out_channels), np.float32))
+            elif written > expected:
+                out.flush()
+                out.truncate(expected * out_channels * 4)
+                written = expected
         if written == 0:
             raise MediaError(f"{path}: the audio stream decodes to zero samples")
         return DecodedAudio(raw_path, sample_rate, out_channels, written, str(path))

