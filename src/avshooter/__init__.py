@@ -12,7 +12,7 @@ __all__ = ["__version__", "annotate", "annotate_video", "AnnotateConfig", "load_
 
 def __getattr__(name):  # lazy re-exports keep the import light
     if name in ("annotate", "annotate_video"):
-        from . import annotate as _annotate
+        from .pipeline import annotate as _annotate
 
         return getattr(_annotate, name)
     if name == "AnnotateConfig":

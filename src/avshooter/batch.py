@@ -84,7 +84,7 @@ def read_video_list(path: str | os.PathLike) -> list[Item]:
 def _unique_ids(items: list[Item]) -> list[Item]:
     import hashlib
 
-    from .annotate import video_id_for
+    from .pipeline.annotate import video_id_for
 
     seen: dict[str, int] = {}
     out = []
@@ -99,7 +99,7 @@ def _unique_ids(items: list[Item]) -> list[Item]:
 
 def _run_one(item: Item, out_dir: str, config: AnnotateConfig, debug: bool) -> tuple[str, str, str | None]:
     """Worker: annotate one video. Returns ``(video_id, status, reason)``; never raises."""
-    from .annotate import annotate_video
+    from .pipeline.annotate import annotate_video
 
     try:
         annotate_video(item.video, out_dir=out_dir, story=item.story, config=config, video_id=item.video_id)
@@ -146,7 +146,7 @@ def annotate_many(
     debug: bool = False,
 ) -> Summary:
     """Annotate ``items`` with ``workers`` processes; write ``out_dir/manifest.jsonl``; return a summary."""
-    from .annotate import is_finished
+    from .pipeline.annotate import is_finished
 
     config = config or AnnotateConfig()
     if workers < 1:

@@ -27,14 +27,12 @@ class AnnotateConfig:
     """1 or 2; ``None`` keeps mono as mono and downmixes anything else to stereo."""
     min_shot_s: float = 3.0
     """Detected shots are merged to at least this length (as the paper did)."""
-    max_shot_s: float = 15.0
+    max_shot_s: float = 12.0
     """A detected stretch longer than this may be split at an audio change point."""
     separation: str = "dsp"
     """Separation backend (see ``avshooter.backends``)."""
     vad: str = "silero"
     vad_threshold: float = 0.5
-    vad_pad_s: float = 0.5
-    """Audio context read on each side of a shot for voice activity (ranges are then clipped to the shot)."""
     asr: str = "none"
     """Speech recognition backend; ``none`` offline (no weights ship for Whisper)."""
     context: str = "minilm"
@@ -44,7 +42,6 @@ class AnnotateConfig:
     paper_filter_fraction: float = 0.5
     """With ``paper_filter``: drop when speech, or the music stem's energy, covers this share of the shot."""
     stem_format: str = "flac"
-    write_stems: bool = True
     seed: int = 0
     extra: dict = field(default_factory=dict)
     """Open field for backend parameters (recorded in provenance)."""

@@ -18,17 +18,18 @@ import json
 import logging
 import os
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-from . import __version__
-from .config import AnnotateConfig, config_hash
-from .errors import MediaError, ShotError
-from .output import atomic_write_json, ensure_dir, write_audio
-from .units import format_mmss, span_samples, to_samples
+from .. import __version__
+from ..config import AnnotateConfig, config_hash
+from ..errors import MediaError, ShotError
+from ..output import atomic_write_json, ensure_dir, write_audio
+from ..units import format_mmss, span_samples, to_samples
 
 log = logging.getLogger("avshooter")
 
@@ -102,7 +103,7 @@ class _VideoRun:
 
     # -- the steps, in order -------------------------------------------------------------------------
     def shots(self) -> Iterator[dict]:
-        from .media import decode, probe
+        from ..media import decode, probe
 
         t_start = time.perf_counter()
         info = probe(self.video)
@@ -119,7 +120,7 @@ class _VideoRun:
         ensure_dir(self.root)
         detector = None
         if story is None and info.has_video:
-            from .shots import CutDetector
+            from ..shots import CutDetector
 
             detector = CutDetector()
         decoded = decode(
@@ -131,14 +132,17 @@ class _VideoRun:
             frame_size=detector.params.frame_size if detector is not None else (64, 36),
         )
         with decoded:
+            mono16 = _mono_16k(decoded)
             if story is None:
-                story = self._detected_story(decoded, detector)
+                story = self._detected_story(decoded, mono16, detector)
             else:
                 self._check_story_fits(story, decoded)
+            speech = self._speech(mono16)
+            del mono16
             shot_records = []
             dropped = []
             for shot in story.shots:
-                record = self._shot(shot, story, decoded, info, fp)
+                record = self._shot(shot, story, decoded, info, fp, speech)
                 drop = self._paper_filter_reason(record)
                 if drop:
                     dropped.append({"index": shot.index, "reason": drop})
@@ -161,24 +165,25 @@ class _VideoRun:
         return None
 
     def _load_story(self, info):
-        from .story import load_story
+        from ..story import load_story
 
         return load_story(self.story_src, fps=info.fps, duration_s=None)
 
     def _check_story_fits(self, story, decoded) -> None:
-        duration = decoded.duration_s
-        for shot in story.shots:
-            if shot.start_s >= duration or shot.end_s > duration + END_TOLERANCE_S:
-                raise ShotError(
-                    f"{self.video}: shots[{shot.index}] [{shot.start_s:.3f}, {shot.end_s:.3f}) s is outside the "
-                    f"audio, which lasts {duration:.3f} s"
-                )
+        from ..story import check_story
 
-    def _detected_story(self, decoded, detector):
-        from .shots import audio_change_points, merge_shots
-        from .story import story_from_shots
+        check_story(story, duration_s=decoded.duration_s)
 
-        mono16 = _mono_16k(decoded)
+    def _speech(self, mono16: np.ndarray) -> list[tuple[float, float]]:
+        """Speech ranges of the whole file (VAD runs once, with full context, not per shot)."""
+        from ..vad import speech_ranges
+
+        return speech_ranges(mono16[None], 16000, threshold=self.config.vad_threshold)
+
+    def _detected_story(self, decoded, mono16, detector):
+        from ..shots import audio_change_points, merge_shots
+        from ..story import story_from_shots
+
         points = audio_change_points(mono16, 16000)
         cuts = detector.cuts() if detector is not None else []
         spans = merge_shots(
@@ -186,11 +191,11 @@ class _VideoRun:
         )
         log.info("%s: %d cuts, %d audio change points -> %d shots", self.video, len(cuts), len(points), len(spans))
         story = story_from_shots(spans)
-        story.custom_detected = {"video_cuts_s": [round(c, 3) for c in cuts],
-                                 "audio_change_points_s": [round(p, 3) for p in points]}
+        story.avshooter["detection"] = {"video_cuts_s": [round(c, 3) for c in cuts],
+                                        "audio_change_points_s": [round(p, 3) for p in points]}
         return story
 
-    def _shot(self, shot, story, decoded, info, fp: str) -> dict:
+    def _shot(self, shot, story, decoded, info, fp: str, speech: list[tuple[float, float]]) -> dict:
         from .shot_audio import annotate_shot_audio
 
         sr = decoded.sample_rate
@@ -206,23 +211,22 @@ class _VideoRun:
         cached = _read_marker(marker, fp, self.chash)
         if cached is not None:
             return cached
-        pad = to_samples(self.config.vad_pad_s, sr)
-        ctx_a, ctx_b = max(0, a - pad), min(decoded.num_samples, b + pad)
-        context_wav = decoded.read(ctx_a, ctx_b)
-        wav = context_wav[:, a - ctx_a: b - ctx_a]
-        characters = [(cid, story.character_appearance(cid)) for cid in shot.characters]
+        wav = decoded.read(a, b)
+        t0, t1 = a / sr, b / sr
+        shot_speech = [(max(s, t0) - t0, min(e, t1) - t0) for s, e in speech if e > t0 and s < t1]
+        looks = {c.id: c.appearance or "" for c in story.characters}
+        characters = [(cid, looks.get(cid, "")) for cid in shot.characters]
         result = annotate_shot_audio(
             wav, sr,
-            context_wav=context_wav, context_offset=a - ctx_a,
+            speech=shot_speech,
             caption=shot.caption or "", plot=shot.plot or "",
             characters=characters, has_video=info.has_video, config=self.config,
         )
         audio_paths = {}
-        if self.config.write_stems:
-            for name, stem in (("mix", wav), *((k, result.stems[k]) for k in STEMS)):
-                rel = f"audio/{shot.index:04d}/{name}.{self.config.stem_format}"
-                write_audio(self.root / rel, stem, sr)
-                audio_paths[name] = rel
+        for name, stem in (("mix", wav), *((k, result.stems[k]) for k in STEMS)):
+            rel = f"audio/{shot.index:04d}/{name}.{self.config.stem_format}"
+            write_audio(self.root / rel, stem, sr)
+            audio_paths[name] = rel
         ext = {
             "index": shot.index,
             "start_s": a / sr, "end_s": b / sr, "start_sample": a, "end_sample": b, "sample_rate": sr,
@@ -239,6 +243,7 @@ class _VideoRun:
             "provenance": self._provenance(),
             "input_fingerprint": fp,
         }
+        shot.visual_form = "nested"  # we write the audio subset's form (plot/caption under "visual annotation")
         record = shot.to_dict()
         record["audio annotation"] = {
             "type": result.type, "sound description": result.description, "visual context": result.visual_context,
@@ -262,11 +267,12 @@ class _VideoRun:
         return None
 
     def _provenance(self) -> dict:
-        from .shot_audio import backends_info
+        from .shot_audio import backends_info, package_versions
 
         return {
             "avshooter": __version__,
             "backends": backends_info(self.config),
+            "versions": {"avshooter": __version__, "python": sys.version.split()[0], **package_versions()},
             "params": self.config.to_dict(),
             "config_hash": self.chash,
             "seed": self.config.seed,
@@ -288,12 +294,9 @@ class _VideoRun:
             "provenance": self._provenance(),
             "elapsed_s": round(time.perf_counter() - t_start, 3),
         }
-        detected = getattr(story, "custom_detected", None)
-        if detected:
-            out["avshooter"]["detection"] = detected
-        from .story import validate_record
+        from ..schema import validate_record
 
-        validate_record(out)
+        validate_record(out, source=str(self.root / "story.json"))
         atomic_write_json(self.root / "story.json", out)
         return out
 

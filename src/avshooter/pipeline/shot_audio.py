@@ -1,6 +1,6 @@
 """The per-shot half of the annotate pipeline: one shot's audio in, its measured annotation out.
 
-Order: voice activity on the shot (with a little context each side) -> separation into stems gated by
+Order: voice activity (given by the pipeline, or run on the shot) -> separation into stems gated by
 that activity -> features of the mix and of each stem -> "type" from the mix -> "sound description" from
 the stem that carries the type (effects from the effects stem) -> "visual context" from the caption.
 No file is written here; :mod:`avshooter.annotate` writes what this returns.
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .config import AnnotateConfig
-from .errors import BackendError
+from ..config import AnnotateConfig
+from ..errors import BackendError
 
 __all__ = ["ShotAudio", "annotate_shot_audio", "backends_info", "SEPARATORS"]
 
@@ -57,8 +57,7 @@ def annotate_shot_audio(
     wav: np.ndarray,
     sample_rate: int,
     *,
-    context_wav: np.ndarray | None = None,
-    context_offset: int = 0,
+    speech: list[tuple[float, float]] | None = None,
     caption: str = "",
     plot: str = "",
     characters: list[tuple[str, str]] | None = None,
@@ -71,26 +70,24 @@ def annotate_shot_audio(
     ----------
     wav : float32 (channels, samples), the shot exactly
     sample_rate : Hz
-    context_wav : the shot with up to ``config.vad_pad_s`` more audio on each side (for voice activity);
-        ``wav == context_wav[:, context_offset:context_offset + wav.shape[1]]``
+    speech : speech ranges in seconds from the shot's start (the pipeline runs the VAD once per file, with
+        full context); ``None`` runs the VAD on this shot alone
     caption, plot, characters : the shot's visual annotation and ``[(ID, appearance)]``
     has_video : False for audio-only input
     """
-    from .describe import classify_type, describe_sound
-    from .features import measure
-    from .vad import speech_fraction, speech_ranges
+    from ..describe import classify_type, describe_sound
+    from ..features import measure
+    from ..vad import speech_fraction, speech_ranges
 
     flags: list[str] = []
     if not np.all(np.isfinite(wav)):
         raise BackendError("shot audio holds NaN or infinite samples")
     n = wav.shape[1]
     duration = n / sample_rate
-    if context_wav is None:
-        context_wav, context_offset = wav, 0
-    offset_s = context_offset / sample_rate
-    raw = speech_ranges(context_wav, sample_rate, threshold=config.vad_threshold)
-    speech = [(max(0.0, s - offset_s), min(duration, e - offset_s)) for s, e in raw]
-    speech = [(round(s, 4), round(e, 4)) for s, e in speech if e - s > 1e-3]
+    if speech is None:
+        speech = speech_ranges(wav, sample_rate, threshold=config.vad_threshold)
+    speech = [(round(max(0.0, s), 4), round(min(duration, e), 4)) for s, e in speech]
+    speech = [(s, e) for s, e in speech if e - s > 1e-3]
     frac = speech_fraction(speech, duration)
 
     separate = _resolve(SEPARATORS, config.separation, "separation")
@@ -142,7 +139,7 @@ def annotate_shot_audio(
 
 def _description(kind: str, feats: dict, stems: dict) -> str:
     """The paper's "sound description": the stem carrying the type, then the effects stem if it is heard."""
-    from .describe import describe_sound
+    from ..describe import describe_sound
 
     if kind == "silence":
         return describe_sound(feats["mix"], type="silence")
@@ -154,19 +151,22 @@ def _description(kind: str, feats: dict, stems: dict) -> str:
 
 
 def _context(kind, caption, plot, characters, has_video, config):
-    from .context import ContextResult
+    from ..context import ContextResult
 
+    if not has_video:
+        return ContextResult("unknown (audio-only input, no picture)", None)
     if config.context == "none":
         return ContextResult("unknown (visual context backend disabled)", None)
     if config.context != "minilm":
         raise BackendError(f"unknown context backend {config.context!r} (known: minilm, none)")
-    from .context import visual_context
+    from ..context import visual_context
 
     return visual_context(kind, caption=caption, plot=plot, characters=characters, has_video=has_video)
 
 
-@functools.lru_cache(maxsize=8)
-def _versions() -> dict:
+@functools.lru_cache(maxsize=1)
+def package_versions() -> dict:
+    """Versions of the packages the offline backends run on (for provenance)."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
@@ -180,7 +180,7 @@ def _versions() -> dict:
 
 def backends_info(config: AnnotateConfig) -> dict:
     """Names and versions of the backends a config uses (for provenance)."""
-    v = _versions()
+    v = package_versions()
     return {
         "separation": {"name": config.separation, "version": v["scipy"]},
         "vad": {"name": config.vad, "version": v["silero-vad"], "runtime": "onnxruntime " + str(v["onnxruntime"])},
