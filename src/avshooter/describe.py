@@ -10,6 +10,7 @@ Type: a cascade of soft scores, each a linear ramp ``ramp(v, lo, hi)`` (0 at ``l
     silent   = max(ramp(-lufs, -silence_lufs_hi, -silence_lufs_lo), ramp(silent_fraction, .., ..))  (1 if no loudness)
     speechy  = ramp(speech_fraction, speech_fraction_lo, speech_fraction_hi)
     tonal    = ramp(tonal_stability, tonal_lo, tonal_hi) * (1 - ramp(spectral_flatness, flat_lo, flat_hi))
+               * (1 - ramp(impulsiveness, hits_impulsive_lo, hits_impulsive_hi))   # pitched hits are effects
     eventful = max(ramp(impulsiveness, ..), ramp(energy_std_db, ..), ramp(onset_rate_hz, ..))
 
     silence  = silent
@@ -51,6 +52,8 @@ class DescribeThresholds:
     speech_fraction_hi: float = 0.6
     tonal_lo: float = 0.42
     tonal_hi: float = 0.58
+    hits_impulsive_lo: float = 0.3         # tonal but most energy in short transients (a pitched thud,
+    hits_impulsive_hi: float = 0.5         # a bell hit): effects, not music (music measured <= 0.04)
     flat_lo: float = 0.03
     flat_hi: float = 0.08
     impulsive_lo: float = 0.05
@@ -131,7 +134,9 @@ def classify_type(features: Features, *, speech_fraction: float,
         silent = max(1.0 - _ramp(f.integrated_lufs, t.silence_lufs_lo, t.silence_lufs_hi),
                      _ramp(f.silent_fraction, t.silent_fraction_lo, t.silent_fraction_hi))
     speechy = _ramp(share, t.speech_fraction_lo, t.speech_fraction_hi)
-    tonal = _ramp(f.tonal_stability, t.tonal_lo, t.tonal_hi) * (1.0 - _ramp(f.spectral_flatness, t.flat_lo, t.flat_hi))
+    tonal = (_ramp(f.tonal_stability, t.tonal_lo, t.tonal_hi)
+             * (1.0 - _ramp(f.spectral_flatness, t.flat_lo, t.flat_hi))
+             * (1.0 - _ramp(f.impulsiveness, t.hits_impulsive_lo, t.hits_impulsive_hi)))
     eventful = max(_ramp(f.impulsiveness, t.impulsive_lo, t.impulsive_hi),
                    _ramp(f.energy_std_db, t.energy_std_db_lo, t.energy_std_db_hi),
                    _ramp(f.onset_rate_hz, t.onset_rate_hz_lo, t.onset_rate_hz_hi))
