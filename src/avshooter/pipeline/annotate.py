@@ -103,7 +103,7 @@ class _VideoRun:
 
     # -- the steps, in order -------------------------------------------------------------------------
     def shots(self) -> Iterator[dict]:
-        from ..media import decode, probe
+        from ..media import probe
 
         t_start = time.perf_counter()
         info = probe(self.video)
@@ -117,7 +117,18 @@ class _VideoRun:
             yield from done["shots"]
             return
         story = self._load_story(info) if self.story_src is not None else None
+        created = not self.root.exists()
         ensure_dir(self.root)
+        try:
+            yield from self._run(story, info, fp, t_start)
+        except BaseException:
+            if created:  # leave nothing behind for a video that failed before any shot was finished
+                _remove_if_empty(self.root)
+            raise
+
+    def _run(self, story, info, fp: str, t_start: float) -> Iterator[dict]:
+        from ..media import decode
+
         detector = None
         if story is None and info.has_video:
             from ..shots import CutDetector
@@ -316,6 +327,19 @@ class _VideoRun:
         validate_record(out, source=str(self.root / "story.json"))
         atomic_write_json(self.root / "story.json", out)
         return out
+
+
+def _remove_if_empty(folder: Path) -> None:
+    for sub in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if sub.is_dir():
+            try:
+                sub.rmdir()
+            except OSError:
+                pass
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
 
 
 def _read_marker(marker: Path, fp: str, chash: str) -> dict | None:
