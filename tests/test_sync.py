@@ -1,0 +1,163 @@
+"""Sync: visual events, audio onsets, offset estimation, and syncing thuds to the demo clip's bounces."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from avshooter.errors import InputError, MediaError
+from avshooter.media import load_audio
+from avshooter.sync import (
+    apply_shift,
+    audio_onsets,
+    estimate_offset,
+    motion_events,
+    sync_effects,
+    visual_events,
+)
+from avshooter.units import to_samples
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "make_demo.py"
+SR = 44100
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    spec = importlib.util.spec_from_file_location("make_demo", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.make_demo(tmp_path_factory.mktemp("demo_sync"), seed=0)
+
+
+@pytest.fixture(scope="module")
+def ball_shot(demo):
+    """Shot 3 (the bouncing ball): window, true impact times (shot-local) and the true thud audio."""
+    truth = demo["truth_data"]
+    shot = truth["shots"][2]
+    wav, sr = load_audio(demo["video"])
+    clip = wav[:, to_samples(shot["start_s"], sr): to_samples(shot["end_s"], sr)]
+    impacts = [t - shot["start_s"] for t in shot["impact_times_s"]]
+    return {"shot": shot, "impacts": impacts, "wav": clip, "sr": sr, "fps": truth["fps"]}
+
+
+def test_impacts_of_the_bouncing_ball_within_one_frame(demo, ball_shot):
+    shot, fps = ball_shot["shot"], ball_shot["fps"]
+    events = visual_events(demo["video"], start_s=shot["start_s"], end_s=shot["end_s"])
+    impacts = [e.time_s for e in events if e.kind == "impact"]
+    assert len(impacts) == len(ball_shot["impacts"])
+    assert np.max(np.abs(np.array(impacts) - ball_shot["impacts"])) <= 1 / fps
+    assert motion_events(demo["video"], start_s=shot["start_s"], end_s=shot["end_s"]) == [e.time_s for e in events]
+
+
+def test_cut_inside_the_window_is_an_event(demo):
+    truth = demo["truth_data"]
+    cut = truth["cuts_s"][1]  # 9.5 s
+    events = visual_events(demo["video"], start_s=cut - 1.5, end_s=cut + 1.0)
+    cuts = [e.time_s for e in events if e.kind == "cut"]
+    assert cuts == [pytest.approx(1.5, abs=1 / truth["fps"])]
+
+
+def test_audio_onsets_of_the_true_thuds_within_a_millisecond(ball_shot):
+    onsets = audio_onsets(ball_shot["wav"], ball_shot["sr"])
+    assert len(onsets) == len(ball_shot["impacts"])
+    assert np.max(np.abs(np.array(onsets) - ball_shot["impacts"])) <= 0.002
+
+
+@pytest.mark.parametrize("offset_s", [0.3, -0.2])
+def test_sync_moves_shifted_thuds_onto_the_impacts(demo, ball_shot, offset_s):
+    shot, sr = ball_shot["shot"], ball_shot["sr"]
+    events = motion_events(demo["video"], start_s=shot["start_s"], end_s=shot["end_s"])
+    late = apply_shift(ball_shot["wav"], sr, offset_s)
+    synced, report = sync_effects(late, sr, events, max_shift_s=0.5)
+    assert synced.shape == late.shape and synced.dtype == np.float32
+    frame = 1 / ball_shot["fps"]
+    assert report["offset_before_s"] >= abs(offset_s) - frame  # it was badly off
+    assert report["offset_after_s"] <= frame                   # and is within one frame now
+    assert report["shift_s"] == pytest.approx(-offset_s, abs=frame)
+    assert report["matched"] >= len(ball_shot["impacts"]) - 1 and report["note"] is None
+    # measured against the truth too, not only against our own events
+    after = audio_onsets(synced, sr)
+    residual = [min(abs(o - t) for t in ball_shot["impacts"]) for o in after]
+    assert np.median(residual) <= frame
+
+
+def test_nothing_to_align_gives_zero_shift():
+    wav = np.random.default_rng(0).standard_normal((1, SR)).astype(np.float32) * 0.1
+    out, report = sync_effects(wav, SR, [])
+    assert report["shift_s"] == 0.0 and report["events"] == 0 and "no visual events" in report["note"]
+    np.testing.assert_array_equal(out, wav)
+    out, report = sync_effects(np.zeros((2, SR), np.float32), SR, [0.2, 0.5])
+    assert report["shift_s"] == 0.0 and report["onsets"] == 0 and "no audio onsets" in report["note"]
+    assert report["offset_before_s"] is None
+    assert estimate_offset([], [1.0]) == 0.0 and estimate_offset([1.0], []) == 0.0
+
+
+def test_estimate_offset_is_bounded_and_ignores_outliers():
+    events = np.array([0.5, 1.3, 2.0, 2.9, 3.4])
+    onsets = events - 0.12
+    assert estimate_offset(events, np.append(onsets, [0.05, 3.9])) == pytest.approx(0.12, abs=1e-9)
+    # the true offset lies outside the window: no shift is invented
+    assert abs(estimate_offset(events, events - 0.8, max_shift_s=0.5)) <= 0.5
+    assert estimate_offset([1.0], [0.1], max_shift_s=0.5) == 0.0
+    with pytest.raises(InputError, match="max_shift_s"):
+        estimate_offset(events, onsets, max_shift_s=-1)
+
+
+def test_apply_shift_keeps_length():
+    wav = np.arange(10, dtype=np.float32)[None, :]
+    sr = 10
+    np.testing.assert_array_equal(apply_shift(wav, sr, 0.3), [[0, 0, 0, 0, 1, 2, 3, 4, 5, 6]])
+    np.testing.assert_array_equal(apply_shift(wav, sr, -0.2), [[2, 3, 4, 5, 6, 7, 8, 9, 0, 0]])
+    np.testing.assert_array_equal(apply_shift(wav, sr, 5.0), np.zeros((1, 10)))
+    np.testing.assert_array_equal(apply_shift(wav, sr, 0.0), wav)
+
+
+def test_onsets_of_clicks_to_the_millisecond():
+    rng = np.random.default_rng(1)
+    wav = (rng.standard_normal((2, 3 * SR)) * 1e-4).astype(np.float32)
+    truth = [0.25, 0.8123, 1.5, 2.2222]
+    t = np.arange(to_samples(0.2, SR)) / SR
+    for k, at in enumerate(truth):
+        i = to_samples(at, SR)
+        burst = rng.standard_normal(t.size) * np.exp(-t / 0.02) * (0.3 + 0.2 * k)
+        wav[:, i: i + t.size] += burst.astype(np.float32)
+    onsets = audio_onsets(wav, SR)
+    assert len(onsets) == len(truth)
+    assert np.max(np.abs(np.array(onsets) - truth)) <= 0.001
+
+
+def _bouncing_frames(n=72, period=18, first=7, h=90, w=160):
+    frames = np.full((n, h, w), 200, np.uint8)
+    yy, xx = np.mgrid[0:h, 0:w]
+    floor = 80
+    for f in range(n):
+        phase = ((f - first) % period) / period
+        cy = floor - 6 - 50 * 4 * phase * (1 - phase)
+        frames[f][(xx - 20 - f) ** 2 + (yy - cy) ** 2 <= 36] = 30
+    return frames, [f for f in range(first, n, period)]
+
+
+def test_raw_frames_with_fps():
+    frames, landings = _bouncing_frames()
+    fps = 25.0
+    times = motion_events(frames, fps=fps)
+    impacts = [e.time_s for e in visual_events(frames, fps=fps) if e.kind == "impact"]
+    assert impacts == pytest.approx([f / fps for f in landings], abs=1e-9)
+    assert set(impacts) <= set(times)
+    rgb = np.repeat(frames[..., None], 3, axis=-1)
+    assert [e.time_s for e in visual_events(rgb, fps=fps) if e.kind == "impact"] == pytest.approx(impacts)
+
+
+def test_bad_input():
+    with pytest.raises(InputError, match="fps"):
+        motion_events(np.zeros((5, 8, 8), np.uint8))
+    with pytest.raises(InputError, match="frames"):
+        motion_events(np.zeros((8, 8), np.uint8), fps=24)
+    with pytest.raises(MediaError, match="not found"):
+        motion_events("/nonexistent/shot.mp4")
+    with pytest.raises(InputError, match="NaN"):
+        audio_onsets(np.full((1, 1000), np.nan, np.float32), SR)
+    with pytest.raises(InputError, match="end_s"):
+        motion_events(__file__, start_s=2.0, end_s=1.0)
