@@ -1,11 +1,17 @@
 """Shared test fixtures: the real media in ../shared/media (never copied into the repository)."""
 from __future__ import annotations
 
+import importlib.util
+import os
 from pathlib import Path
+
+# Tiny models on a 2-core machine: one intra-op thread is many times faster than contended threads.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest
 
-MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
+ROOT = Path(__file__).resolve().parents[1]
+MEDIA = ROOT.parent / "shared" / "media"
 
 
 @pytest.fixture(scope="session")
@@ -14,3 +20,29 @@ def media() -> Path:
     if not MEDIA.is_dir():
         raise RuntimeError(f"test media not found at {MEDIA}: ../shared/media must sit beside the repository")
     return MEDIA
+
+
+def load_make_demo():
+    """examples/make_demo.py as a module (the examples folder is not a package)."""
+    spec = importlib.util.spec_from_file_location("make_demo", ROOT / "examples" / "make_demo.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory) -> dict:
+    """The project's own demo clip: {"video", "story", "truth"} paths and "truth_data"."""
+    paths = load_make_demo().make_demo(tmp_path_factory.mktemp("demo"))
+    return {k: Path(v) if isinstance(v, (str, Path)) else v for k, v in paths.items()}
+
+
+@pytest.fixture(scope="session")
+def demo_out(demo, tmp_path_factory) -> Path:
+    """`avshooter annotate` run once on the demo with its story (offline defaults). Read-only for tests."""
+    from avshooter.cli import main
+
+    out = tmp_path_factory.mktemp("ds")
+    rc = main(["annotate", str(demo["video"]), "--story", str(demo["story"]), "--out", str(out), "--no-progress"])
+    assert rc == 0
+    return out

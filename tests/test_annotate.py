@@ -1,7 +1,6 @@
 """annotate end to end on real media: the demo clip (known soundtrack), detected shots, speech, resume."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -15,31 +14,6 @@ import soundfile as sf
 from avshooter.cli import main
 from avshooter.config import AnnotateConfig
 from avshooter.schema import validate_record
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _make_demo_module():
-    spec = importlib.util.spec_from_file_location("make_demo", ROOT / "examples" / "make_demo.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="session")
-def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    paths = _make_demo_module().make_demo(out)
-    return {k: Path(v) if isinstance(v, (str, Path)) else v for k, v in paths.items()}
-
-
-@pytest.fixture(scope="session")
-def demo_out(demo, tmp_path_factory):
-    out = tmp_path_factory.mktemp("ds")
-    rc = main(["annotate", str(demo["video"]), "--story", str(demo["story"]), "--out", str(out), "--no-progress"])
-    assert rc == 0
-    return out
-
 
 def _story(out: Path, video_id: str = "demo") -> dict:
     return json.loads((out / video_id / "story.json").read_text(encoding="utf-8"))

@@ -1,10 +1,8 @@
 """The self-made demo clip (examples/make_demo.py): streams, ground truth, story, and our cut detector."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-from pathlib import Path
 
 import av
 import numpy as np
@@ -13,26 +11,11 @@ import pytest
 from avshooter.shots import CutDetector, detect_shots_from_file
 from avshooter.units import parse_time, to_samples
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "make_demo.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("make_demo", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from conftest import load_make_demo
 
 @pytest.fixture(scope="module")
 def make_demo_module():
-    return _load()
-
-
-@pytest.fixture(scope="module")
-def demo(make_demo_module, tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    result = make_demo_module.make_demo(out, seed=0)
-    return result
+    return load_make_demo()
 
 
 def test_files_exist_and_nothing_temporary_is_left(demo):

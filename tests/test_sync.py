@@ -1,8 +1,6 @@
 """Sync: visual events, audio onsets, offset estimation, and syncing thuds to the demo clip's bounces."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,16 +17,7 @@ from avshooter.sync import (
 )
 from avshooter.units import to_samples
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "make_demo.py"
 SR = 44100
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    spec = importlib.util.spec_from_file_location("make_demo", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.make_demo(tmp_path_factory.mktemp("demo_sync"), seed=0)
 
 
 @pytest.fixture(scope="module")

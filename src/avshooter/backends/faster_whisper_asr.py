@@ -1,0 +1,345 @@
+"""ASR backend ``faster-whisper``: Whisper on CTranslate2, gated by voice activity.
+
+Owns: loading a CTranslate2 Whisper (size name such as ``"large-v3"``, hub id, or a local converted folder
+holding ``model.bin``, ``tokenizer.json`` and ``preprocessor_config.json``), device and compute type
+(float16 on CUDA, int8 on CPU), batching (``BatchedInferencePipeline`` on GPU), and the speech gating that
+both Whisper backends share (:func:`speech_pieces`, :func:`whisper_audio`, :func:`place`): only the VAD
+speech ranges reach the model, merged when closer than ``merge_gap_s``, padded by ``pad_s`` and cut into
+pieces of at most ``max_piece_s``, because Whisper invents text on music and silence. Word and segment
+times come back in seconds from the clip start, kept inside the piece they came from.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from ..errors import BackendError, InputError
+from ..units import to_samples
+
+__all__ = ["FasterWhisperASR", "WHISPER_RATE", "speech_pieces", "whisper_audio", "place", "empty_transcript"]
+
+WHISPER_RATE = 16000
+# Scripts written without spaces between words: segment texts are joined without a separator.
+_NO_SPACE_LANGUAGES = {"ja", "zh", "yue", "th", "lo", "my", "km", "bo"}
+
+
+# ---------------------------------------------------------------- speech gating (shared by both Whisper backends)
+
+def speech_pieces(speech, duration_s: float, *, merge_gap_s: float = 0.5, pad_s: float = 0.2,
+                  max_piece_s: float = 30.0) -> list[tuple[float, float]]:
+    """The pieces of a clip that Whisper transcribes.
+
+    Parameters
+    ----------
+    speech : ``[(start_s, end_s)]`` speech ranges from the clip start (any order; clipped to the clip)
+    duration_s : length of the clip in seconds
+    merge_gap_s : ranges closer than this are merged into one
+    pad_s : context added on both sides of every merged range (inside the clip)
+    max_piece_s : longer ranges are cut into equal pieces no longer than this (Whisper's window is 30 s)
+
+    Returns
+    -------
+    ``[(start_s, end_s)]`` sorted, disjoint, each ``0 < end_s - start_s <= max_piece_s``; ``[]`` without speech.
+    """
+    ranges = []
+    for i, item in enumerate(speech or []):
+        try:
+            start, end = (float(v) for v in item)
+        except (TypeError, ValueError):
+            raise InputError(f"speech range #{i} {item!r} is not a (start_s, end_s) pair of numbers") from None
+        if not (math.isfinite(start) and math.isfinite(end)) or end < start:
+            raise InputError(f"speech range #{i} ({start}, {end}) must be finite with end_s >= start_s")
+        start, end = max(0.0, start), min(float(duration_s), end)
+        if end > start:
+            ranges.append((start, end))
+    merged: list[list[float]] = []
+    for start, end in sorted(ranges):
+        if merged and start - merged[-1][1] < merge_gap_s:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    padded: list[list[float]] = []
+    for start, end in merged:
+        start, end = max(0.0, start - pad_s), min(float(duration_s), end + pad_s)
+        if padded and start <= padded[-1][1]:
+            padded[-1][1] = max(padded[-1][1], end)
+        else:
+            padded.append([start, end])
+    pieces = []
+    for start, end in padded:
+        n = max(1, math.ceil((end - start) / max_piece_s - 1e-9))
+        step = (end - start) / n
+        pieces.extend((round(start + k * step, 6), round(start + (k + 1) * step if k < n - 1 else end, 6))
+                      for k in range(n))
+    return pieces
+
+
+def whisper_audio(wav: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Mono float32 1-D audio at 16 kHz (Whisper's rate) from ``(channels, samples)`` at ``sample_rate``."""
+    wav = np.asarray(wav)
+    if wav.ndim != 2 or wav.shape[1] == 0:
+        raise InputError(f"ASR input must be a non-empty (channels, samples) array, got shape {wav.shape}")
+    if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        raise InputError(f"sample_rate {sample_rate!r} must be a positive integer (Hz)")
+    if not np.all(np.isfinite(wav)):
+        raise InputError("ASR input holds NaN or infinite samples")
+    mono = wav.astype(np.float32).mean(axis=0)
+    if sample_rate != WHISPER_RATE:
+        import soxr
+
+        mono = soxr.resample(mono, sample_rate, WHISPER_RATE, quality="HQ")
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def cut(audio16k: np.ndarray, piece: tuple[float, float]) -> np.ndarray:
+    """The samples of ``piece`` (seconds) in 16 kHz audio."""
+    return audio16k[to_samples(piece[0], WHISPER_RATE):to_samples(piece[1], WHISPER_RATE)]
+
+
+def place(t: float, piece: tuple[float, float]) -> float:
+    """Time ``t`` relative to ``piece``'s start -> seconds from the clip start, kept inside the piece."""
+    return round(min(max(piece[0] + float(t), piece[0]), piece[1]), 3)
+
+
+def join_text(texts, language: str | None) -> str:
+    """Segment texts joined as one transcript (no spaces between segments for Japanese, Chinese, ...)."""
+    sep = "" if language in _NO_SPACE_LANGUAGES else " "
+    return sep.join(t.strip() for t in texts if t.strip())
+
+
+def empty_transcript(language: str | None = None) -> dict:
+    """The answer for a clip without speech (the model is not called)."""
+    return {"text": "", "language": language, "language_prob": None, "words": [], "segments": []}
+
+
+def pick_language(probs: dict[str, float], candidates) -> tuple[str, float]:
+    """Most likely language among ``candidates`` (all when None), probability renormalised over them."""
+    if candidates:
+        probs = {k: v for k, v in probs.items() if k in candidates}
+        if not probs:
+            raise BackendError(f"none of the candidate languages {list(candidates)} is known to the model")
+    total = sum(probs.values()) or 1.0
+    best = max(probs, key=probs.get)
+    return best, float(probs[best] / total)
+
+
+# ---------------------------------------------------------------- the backend
+
+@dataclass(frozen=True)
+class FasterWhisperOptions:
+    """Options of :class:`FasterWhisperASR` (recorded in :meth:`FasterWhisperASR.info`)."""
+
+    model: str = "large-v3"
+    compute_type: str | None = None  # None: float16 on CUDA, int8 on CPU
+    language: str | None = None  # None: identify it (once per clip, over its speech)
+    languages: tuple[str, ...] | None = None  # candidates for identification, e.g. ("ja", "en")
+    task: str = "transcribe"
+    beam_size: int = 5
+    batch_size: int = 8
+    word_timestamps: bool = True
+    vad_filter: bool = False  # faster-whisper's own VAD inside each piece (sequential path only)
+    temperature: float | tuple[float, ...] | None = None  # None: the library's fallback schedule
+    max_new_tokens: int | None = None
+    condition_on_previous_text: bool = False
+    initial_prompt: str | None = None
+    merge_gap_s: float = 0.5
+    pad_s: float = 0.2
+    max_piece_s: float = 30.0
+    local_files_only: bool = False
+    download_root: str | None = None
+    cpu_threads: int = 0
+
+
+_DTYPE_ALIASES = {"fp16": "float16", "float16": "float16", "bf16": "bfloat16", "bfloat16": "bfloat16",
+                  "fp32": "float32", "float32": "float32", "int8": "int8"}
+_COMPUTE_TYPES = {"default", "auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16",
+                  "float16", "bfloat16", "float32"}
+
+
+class FasterWhisperASR:
+    """Whisper through faster-whisper (CTranslate2).
+
+    Parameters
+    ----------
+    device : ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``
+    model : size name (``"large-v3"``), hub id, or a local CTranslate2 folder
+    compute_type : CTranslate2 compute type; ``dtype`` (``"fp16"``, ``"bf16"``, ``"fp32"``) is accepted too
+    language : ISO code (``"ja"``) or None to identify it; ``languages`` restricts identification
+    batch_size : pieces per batch on GPU (``BatchedInferencePipeline``); 1 or CPU: one piece at a time
+    **options : the rest of :class:`FasterWhisperOptions`
+    """
+
+    name = "faster-whisper"
+
+    def __init__(self, *, device: str = "cpu", dtype: str | None = None, **options):
+        known = {f.name for f in fields(FasterWhisperOptions)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise BackendError(f"faster-whisper: unknown option(s) {', '.join(unknown)} "
+                               f"(known: {', '.join(sorted(known | {'dtype'}))})")
+        if dtype is not None:
+            if options.get("compute_type") is not None:
+                raise BackendError("faster-whisper: give either dtype or compute_type, not both")
+            if str(dtype) not in _DTYPE_ALIASES:
+                raise BackendError(f"faster-whisper: dtype {dtype!r} unknown (allowed: {', '.join(sorted(_DTYPE_ALIASES))})")
+            options["compute_type"] = _DTYPE_ALIASES[str(dtype)]
+        if options.get("languages") is not None:
+            options["languages"] = tuple(options["languages"])
+        self.options = opts = FasterWhisperOptions(**options)
+        _check_common(opts, "faster-whisper")
+        if opts.compute_type is not None and opts.compute_type not in _COMPUTE_TYPES:
+            raise BackendError(f"faster-whisper: compute_type {opts.compute_type!r} unknown "
+                               f"(allowed: {', '.join(sorted(_COMPUTE_TYPES))})")
+        try:
+            import ctranslate2
+            from faster_whisper import BatchedInferencePipeline, WhisperModel
+        except ImportError as exc:
+            raise BackendError(f"the faster-whisper ASR backend needs faster-whisper: pip install faster-whisper ({exc})") from None
+
+        kind, _, index = str(device).partition(":")
+        if kind not in ("cpu", "cuda", "auto") or (index and not index.isdigit()):
+            raise BackendError(f"faster-whisper: device {device!r} unknown (allowed: cpu, cuda, cuda:N, auto)")
+        if kind == "auto":
+            kind = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+        self.device = kind if not index else f"{kind}:{index}"
+        self.compute_type = opts.compute_type or ("float16" if kind == "cuda" else "int8")
+        try:
+            self._model = WhisperModel(
+                opts.model, device=kind, device_index=int(index or 0), compute_type=self.compute_type,
+                cpu_threads=opts.cpu_threads, download_root=opts.download_root,
+                local_files_only=opts.local_files_only)
+        except Exception as exc:  # noqa: BLE001  (missing files, no network, bad folder, CUDA errors)
+            raise BackendError(f"faster-whisper cannot load model {opts.model!r} on {self.device} "
+                               f"({self.compute_type}): {str(exc).splitlines()[0] if str(exc) else type(exc).__name__} "
+                               "(give a size name, a hub id, or a CTranslate2 folder with model.bin)") from None
+        self._batched = BatchedInferencePipeline(self._model) if kind == "cuda" and opts.batch_size > 1 else None
+        supported = set(self._model.supported_languages)
+        for code in [opts.language, *(opts.languages or ())]:
+            if code is not None and code not in supported:
+                raise BackendError(f"faster-whisper: language {code!r} is not known to model {opts.model!r} "
+                                   f"(known: {', '.join(sorted(supported))})")
+
+    def info(self) -> dict:
+        from importlib.metadata import version
+
+        return {"name": self.name, "version": version("faster-whisper"), "ctranslate2": version("ctranslate2"),
+                "model": self.options.model, "device": self.device, "dtype": self.compute_type,
+                "batched": self._batched is not None, "options": asdict(self.options)}
+
+    def transcribe(self, wav: np.ndarray, sample_rate: int, *, speech) -> dict:
+        """Transcribe the speech ranges of one clip.
+
+        Parameters
+        ----------
+        wav : float32 ``(channels, samples)``
+        sample_rate : Hz (resampled to 16 kHz mono here)
+        speech : ``[(start_s, end_s)]`` speech ranges from the clip start (VAD)
+
+        Returns
+        -------
+        ``{"text", "language", "language_prob", "words": [{"word", "start_s", "end_s", "prob"}],
+        "segments": [{"start_s", "end_s", "text"}]}``, times in seconds from the clip start;
+        ``language_prob`` is None when the language was given, not identified.
+        """
+        opts = self.options
+        audio = whisper_audio(wav, sample_rate)
+        pieces = speech_pieces(speech, audio.shape[0] / WHISPER_RATE, merge_gap_s=opts.merge_gap_s,
+                               pad_s=opts.pad_s, max_piece_s=opts.max_piece_s)
+        if not pieces:
+            return empty_transcript(opts.language)
+        try:
+            language, prob = self._language(audio, pieces)
+            if self._batched is not None:
+                segments = self._run_batched(audio, pieces, language)
+            else:
+                segments = [seg for piece in pieces for seg in self._run_piece(audio, piece, language)]
+        except BackendError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise BackendError(f"faster-whisper failed on model {opts.model!r}: {exc}") from None
+        words = [w for seg in segments for w in seg.pop("words")]
+        return {"text": join_text((s["text"] for s in segments), language), "language": language,
+                "language_prob": prob, "words": words, "segments": segments}
+
+    # -- steps
+
+    def _language(self, audio, pieces) -> tuple[str, float | None]:
+        opts = self.options
+        if opts.language is not None:
+            return opts.language, None
+        if not self._model.model.is_multilingual:
+            return "en", None
+        speech = np.concatenate([cut(audio, p) for p in pieces])[: 30 * WHISPER_RATE]
+        _, _, all_probs = self._model.detect_language(audio=speech)
+        return pick_language(dict(all_probs), opts.languages)
+
+    def _decode_kwargs(self, language) -> dict:
+        opts = self.options
+        kw = {"language": language, "task": opts.task, "beam_size": opts.beam_size,
+              "word_timestamps": opts.word_timestamps, "initial_prompt": opts.initial_prompt,
+              "max_new_tokens": opts.max_new_tokens}
+        if opts.temperature is not None:
+            kw["temperature"] = opts.temperature
+        return kw
+
+    def _run_piece(self, audio, piece, language) -> list[dict]:
+        opts = self.options
+        segments, _ = self._model.transcribe(
+            cut(audio, piece), vad_filter=opts.vad_filter, without_timestamps=False,
+            condition_on_previous_text=opts.condition_on_previous_text, **self._decode_kwargs(language))
+        return [_segment(seg, piece) for seg in segments]
+
+    def _run_batched(self, audio, pieces, language) -> list[dict]:
+        batch = self.options.batch_size
+        clips = [{"start": s, "end": e} for s, e in pieces]
+        starts = np.array([s for s, _ in pieces])
+        while True:
+            try:
+                segments, _ = self._batched.transcribe(audio, clip_timestamps=clips, batch_size=batch,
+                                                       **self._decode_kwargs(language))
+                out = []
+                for seg in segments:  # times are from the clip start already: keep each in its piece
+                    piece = pieces[int(np.argmin(np.abs(starts - seg.seek / 100.0)))]
+                    out.append(_segment(seg, piece, absolute=True))
+                return out
+            except RuntimeError as exc:
+                if "out of memory" not in str(exc).lower() or batch == 1:
+                    if "out of memory" in str(exc).lower():
+                        raise BackendError(f"faster-whisper: out of GPU memory even at batch size 1 ({exc})") from None
+                    raise
+                batch = max(1, batch // 2)
+
+
+def _segment(seg, piece, *, absolute: bool = False) -> dict:
+    """A faster-whisper Segment -> our segment dict (with its ``words``), times from the clip start.
+
+    Times are relative to the piece (``absolute=False``) or already from the clip start (batched path).
+    """
+    shift = piece[0] if absolute else 0.0
+
+    def at(t):
+        return place(t - shift, piece)
+
+    words = [{"word": w.word.strip(), "start_s": at(w.start), "end_s": max(at(w.start), at(w.end)),
+              "prob": round(float(w.probability), 4)} for w in (seg.words or []) if w.word.strip()]
+    start = at(seg.start)
+    return {"start_s": start, "end_s": max(start, at(seg.end)), "text": seg.text.strip(), "words": words}
+
+
+def _check_common(opts, name: str) -> None:
+    """Checks both Whisper backends make on their options (one clear line each)."""
+    if opts.task not in ("transcribe", "translate"):
+        raise BackendError(f"{name}: task {opts.task!r} unknown (allowed: transcribe, translate)")
+    for key in ("beam_size", "batch_size"):
+        value = getattr(opts, key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise BackendError(f"{name}: {key} {value!r} must be an integer >= 1")
+    if not 0 < opts.max_piece_s <= 30:
+        raise BackendError(f"{name}: max_piece_s {opts.max_piece_s!r} must be in (0, 30] (Whisper's window is 30 s)")
+    if opts.merge_gap_s < 0 or opts.pad_s < 0:
+        raise BackendError(f"{name}: merge_gap_s and pad_s must be >= 0 (got {opts.merge_gap_s}, {opts.pad_s})")
+    for code in [opts.language, *(opts.languages or ())]:
+        if code is not None and (not isinstance(code, str) or not code.isalpha() or not 2 <= len(code) <= 3):
+            raise BackendError(f"{name}: language {code!r} must be an ISO code such as 'ja' or 'en', or None")
