@@ -5,6 +5,8 @@ pieces, language handling, determinism and the error paths, not the words.
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -55,7 +57,7 @@ def test_speech_pieces_merge_pad_and_cut():
     long = speech_pieces([(1.0, 71.0)], 80.0)
     assert len(long) == 3 and all(e - s <= 30.0 for s, e in long)
     assert long[0][0] == pytest.approx(0.8) and long[-1][1] == pytest.approx(71.2)
-    assert all(a[1] == b[0] for a, b in zip(long, long[1:]))  # pieces tile the range
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(long))  # pieces tile the range
     with pytest.raises(InputError, match="speech range #0"):
         speech_pieces([(2.0, 1.0)], 5.0)
     with pytest.raises(InputError, match="pair of numbers"):

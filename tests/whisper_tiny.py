@@ -102,7 +102,11 @@ def build_generation_config(tok):
 def build_hf_folder(folder: Path, *, seed: int = 0) -> Path:
     """Save a tiny random WhisperForConditionalGeneration + WhisperProcessor to ``folder``."""
     import torch
-    from transformers import WhisperConfig, WhisperForConditionalGeneration, WhisperProcessor
+    from transformers import (
+        WhisperConfig,
+        WhisperForConditionalGeneration,
+        WhisperProcessor,
+    )
 
     tok = build_tokenizer()
     eot = tok.convert_tokens_to_ids("<|endoftext|>")

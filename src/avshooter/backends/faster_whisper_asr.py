@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import BackendError, InputError
 from ..units import to_samples
 
-__all__ = ["FasterWhisperASR", "WHISPER_RATE", "speech_pieces", "whisper_audio", "place", "empty_transcript"]
+__all__ = ["WHISPER_RATE", "FasterWhisperASR", "empty_transcript", "place", "speech_pieces", "whisper_audio"]
 
 WHISPER_RATE = 16000
 # Scripts written without spaces between words: segment texts are joined without a separator.

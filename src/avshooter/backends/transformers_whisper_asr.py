@@ -17,8 +17,17 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from ..errors import BackendError
-from .faster_whisper_asr import (WHISPER_RATE, _check_common, cut, empty_transcript, join_text,
-                                 pick_language, place, speech_pieces, whisper_audio)
+from .faster_whisper_asr import (
+    WHISPER_RATE,
+    _check_common,
+    cut,
+    empty_transcript,
+    join_text,
+    pick_language,
+    place,
+    speech_pieces,
+    whisper_audio,
+)
 
 __all__ = ["TransformersWhisperASR"]
 
@@ -153,7 +162,7 @@ class TransformersWhisperASR:
         while True:
             try:
                 return self._transcribe(audio, pieces, batch)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 oom = "out of memory" in str(exc).lower()
                 if oom and batch > 1:
                     import torch
@@ -225,7 +234,10 @@ class TransformersWhisperASR:
         """Generated tokens (after the prompt, up to <|endoftext|>) for each piece of an encoded batch."""
         import torch
         from transformers import GenerationConfig
-        from transformers.generation.logits_process import LogitsProcessorList, WhisperTimeStampLogitsProcessor
+        from transformers.generation.logits_process import (
+            LogitsProcessorList,
+            WhisperTimeStampLogitsProcessor,
+        )
         from transformers.generation.utils import GenerationMixin
 
         opts, gen = self.options, self.model.generation_config
@@ -271,8 +283,14 @@ class TransformersWhisperASR:
     def _words(self, enc, texts, pieces, language) -> list[dict]:
         """Word times by DTW over the alignment heads' cross-attention of a teacher-forced pass."""
         import torch
-        from transformers.models.whisper.generation_whisper import _dynamic_time_warping, _median_filter
-        from transformers.models.whisper.tokenization_whisper import LANGUAGES, _combine_tokens_into_words
+        from transformers.models.whisper.generation_whisper import (
+            _dynamic_time_warping,
+            _median_filter,
+        )
+        from transformers.models.whisper.tokenization_whisper import (
+            LANGUAGES,
+            _combine_tokens_into_words,
+        )
 
         prompt = self._prompt(language, timestamps=False)
         rows = [prompt + t + [self._eot] for t in texts]
@@ -285,7 +303,7 @@ class TransformersWhisperASR:
         for b, (toks, piece) in enumerate(zip(texts, pieces)):
             if not toks:
                 continue
-            n_frames = max(1, int(round((piece[1] - piece[0]) * _FRAMES_PER_S)))
+            n_frames = max(1, round((piece[1] - piece[0]) * _FRAMES_PER_S))
             weights = att[b, :, :, :n_frames]
             std, mean = torch.std_mean(weights, dim=-2, keepdim=True, unbiased=False)
             weights = _median_filter((weights - mean) / (std + 1e-9), 7).mean(dim=0)
