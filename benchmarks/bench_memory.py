@@ -77,6 +77,12 @@ def _tree_rss_kb(pid: int) -> int:
     return total
 
 
+def _rss_at(samples: list[tuple[float, int]], t: float) -> int:
+    """Largest sampled RSS (KiB) within 1 s of time ``t``."""
+    near = [kb for s, kb in samples if abs(s - t) <= 1.0]
+    return max(near) if near else 0
+
+
 def run_once(video: Path, story: Path | None, out: Path, *, no_context: bool) -> dict:
     """Run the CLI once; return wall seconds, exit code and the peak RSS readings (MiB)."""
     shutil.rmtree(out, ignore_errors=True)
@@ -115,6 +121,7 @@ def run_once(video: Path, story: Path | None, out: Path, *, no_context: bool) ->
         if "Maximum resident set size" in line:
             time_kb = int(line.rsplit(":", 1)[1])
     peak_t, peak_kb = max(samples, key=lambda s: s[1]) if samples else (0.0, 0)
+    profile = "/".join(f"{_rss_at(samples, q * wall) / 1024:.0f}" for q in (0.1, 0.25, 0.5, 0.75, 0.9))
     shutil.rmtree(out, ignore_errors=True)
     if proc.returncode != 0:
         tail = "\n".join(line for line in stderr.splitlines() if not line.startswith("\t"))[-2000:]
@@ -127,6 +134,7 @@ def run_once(video: Path, story: Path | None, out: Path, *, no_context: bool) ->
         "time_mb": time_kb / 1024 if time_kb is not None else None,
         "sampled_mb": peak_kb / 1024,
         "peak_at": peak_t,
+        "profile": profile,
     }
 
 
@@ -155,7 +163,7 @@ def main(argv=None) -> int:
                 f"{minutes:g}", name, "ok" if r["rc"] == 0 else f"FAILED ({r['rc']})", f"{r['wall']:.0f}",
                 f"{minutes * 60 / r['wall']:.1f}x", f"{r['wait4_mb']:.0f}",
                 f"{r['time_mb']:.0f}" if r["time_mb"] is not None else "-",
-                f"{r['sampled_mb']:.0f} at {r['peak_at']:.0f} s", f"{r['children_mb']:.0f}",
+                f"{r['sampled_mb']:.0f} at {r['peak_at']:.0f} s", r["profile"], f"{r['children_mb']:.0f}",
                 "yes" if peak < TARGET_MB else "NO",
             ])
             print(table(rows[-1:], HEADERS), flush=True)
@@ -165,8 +173,8 @@ def main(argv=None) -> int:
     return 0
 
 
-HEADERS = ["minutes", "shots", "run", "wall s", "x RT", "peak RSS wait4", "peak RSS /usr/bin/time",
-           "peak VmRSS sampled", "RUSAGE_CHILDREN", "< 2 GB"]
+HEADERS = ["minutes", "shots from", "status", "wall s", "x RT", "peak RSS wait4", "peak RSS /usr/bin/time",
+           "peak VmRSS sampled", "VmRSS at 10/25/50/75/90% of run", "RUSAGE_CHILDREN", "< 2 GB"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -325,6 +325,22 @@ def _write_mp4(path: Path, mix: np.ndarray, ctx) -> None:
         out.mux(aus.encode(None))
 
 
+def _write_shot_video(path: Path, first: int, stop: int, ctx) -> None:
+    """One silent video per shot, as AnimeShooterGen writes them (input of ``avshooter generate``)."""
+    import av
+
+    with av.open(str(path), "w", format="mp4") as out:
+        vs = out.add_stream("libx264", rate=FPS)
+        vs.width, vs.height, vs.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        vs.codec_context.time_base = Fraction(1, FPS)
+        vs.options = {"crf": "20", "preset": "veryfast"}
+        for f in range(first, stop):
+            frame = av.VideoFrame.from_ndarray(_draw(f, ctx), format="rgb24")
+            frame.pts = f - first
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+
+
 def _story(truth) -> dict:
     times = [(s["start_s"], s["end_s"]) for s in truth["shots"]]
     plots = [
@@ -368,7 +384,7 @@ def _story(truth) -> dict:
     }
 
 
-def make_demo(out_dir, *, seed: int = 0, speech: str = "auto") -> dict:
+def make_demo(out_dir, *, seed: int = 0, speech: str = "auto", shot_videos: bool = True) -> dict:
     """Render the demo clip, its story JSON and its ground truth into ``out_dir``.
 
     Parameters
@@ -380,11 +396,13 @@ def make_demo(out_dir, *, seed: int = 0, speech: str = "auto") -> dict:
         Seed of every random choice (noise, click texture, star positions).
     speech : {"auto", "espeak", "librispeech"}
         Source of the spoken line; ``"auto"`` uses espeak-ng when it is on PATH.
+    shot_videos : bool
+        Also write ``shots/shot_NNN.mp4``: one silent video per shot, the input of ``avshooter generate``.
 
     Returns
     -------
     dict
-        ``{"video": Path, "story": Path, "truth": Path, "truth_data": dict}``.
+        ``{"video": Path, "story": Path, "truth": Path, "shots": Path (with shot_videos), "truth_data": dict}``.
     """
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise InputError(f"make_demo: seed {seed!r} must be an integer")
@@ -429,6 +447,11 @@ def make_demo(out_dir, *, seed: int = 0, speech: str = "auto") -> dict:
     _atomic(paths["video"], lambda p: _write_mp4(p, mix, ctx))
     _atomic(paths["story"], lambda p: p.write_text(json.dumps(_story(truth), indent=2, ensure_ascii=False) + "\n"))
     _atomic(paths["truth"], lambda p: p.write_text(json.dumps(truth, indent=2) + "\n"))
+    if shot_videos:
+        paths["shots"] = out_dir / "shots"
+        paths["shots"].mkdir(exist_ok=True)
+        for k, (a, b) in enumerate(shots):
+            _atomic(paths["shots"] / f"shot_{k:03d}.mp4", lambda p, a=a, b=b: _write_shot_video(p, a, b, ctx))
     return {**paths, "truth_data": truth}
 
 

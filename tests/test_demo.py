@@ -20,7 +20,8 @@ def make_demo_module():
 
 def test_files_exist_and_nothing_temporary_is_left(demo):
     folder = demo["video"].parent
-    assert sorted(p.name for p in folder.iterdir()) == ["demo.json", "demo.mp4", "truth.json"]
+    assert sorted(p.name for p in folder.iterdir()) == ["demo.json", "demo.mp4", "shots", "truth.json"]
+    assert sorted(p.name for p in (folder / "shots").iterdir()) == [f"shot_{k:03d}.mp4" for k in range(4)]
 
 
 def test_streams_match_in_length_and_format(demo):

@@ -33,6 +33,22 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--no-progress", action="store_true", help="no progress bar")
     a.add_argument("--debug", action="store_true", help="show tracebacks")
     a.add_argument("-v", "--verbose", action="store_true", help="log each step")
+
+    g = sub.add_parser("generate", help="generate, sync, mix and mux the soundtrack of a story's shot videos")
+    g.add_argument("--story", required=True, help="the story JSON (AnimeShooter format)")
+    g.add_argument("--videos", required=True,
+                   help="a folder with one video per shot (in shot order), or one video cut by the story's times")
+    g.add_argument("--out", required=True, help="output folder (story.mp4, shots/, soundtrack.flac, generate.json)")
+    g.add_argument("--prompts", help="an edited prompts.json from an earlier run (else prompts are built)")
+    g.add_argument("--config", help="YAML config (see configs/generate/); command-line options win")
+    g.add_argument("--tta", help="text-to-audio backend: retrieval (offline), audioldm2, stable-audio")
+    g.add_argument("--bank", help="for --tta retrieval: a folder that `avshooter annotate` wrote")
+    g.add_argument("--device", help="cpu, cuda, cuda:1 ...")
+    g.add_argument("--target-lufs", type=float, help="integrated loudness of the mix (default -23, EBU R128)")
+    g.add_argument("--seed", type=int, help="seed of every shot's generation (default 0)")
+    g.add_argument("--no-sync", action="store_true", help="do not shift effects onto visual events")
+    g.add_argument("--debug", action="store_true", help="show tracebacks")
+    g.add_argument("-v", "--verbose", action="store_true", help="log each step")
     return parser
 
 
@@ -46,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "annotate":
             return _annotate(args)
+        if args.command == "generate":
+            return _generate(args)
     except AvshooterError as exc:
         if args.debug:
             raise
@@ -79,6 +97,20 @@ def _annotate(args) -> int:
     for line in summary.lines():
         print(line, file=sys.stderr if line.startswith("FAILED") else sys.stdout)
     return 1 if summary.failed else 0
+
+
+def _generate(args) -> int:
+    from .config import GenerateConfig, load_config
+    from .pipeline.generate import generate
+
+    config = load_config(args.config, cls=GenerateConfig, tta=args.tta, bank=args.bank, device=args.device,
+                         target_lufs=args.target_lufs, seed=args.seed, sync=False if args.no_sync else None)
+    report = generate(args.story, args.videos, out_dir=args.out, config=config, prompts=args.prompts)
+    mix = report["mix"]
+    print(f"wrote {args.out}/story.mp4 ({report['duration_s']:.3f} s, {len(report['shots'])} shots, "
+          f"video {report['mux']['story']['video']}), {mix['integrated_lufs']:.1f} LUFS, "
+          f"{mix['true_peak_dbtp']:.1f} dBTP")
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

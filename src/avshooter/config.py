@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from .errors import InputError
 
-__all__ = ["AnnotateConfig", "load_config", "config_hash"]
+__all__ = ["AnnotateConfig", "GenerateConfig", "load_config", "config_hash"]
 
 
 @dataclass(frozen=True)
@@ -77,8 +77,62 @@ class AnnotateConfig:
         return dataclasses.asdict(self)
 
 
-def load_config(path: str | os.PathLike | None = None, **overrides) -> AnnotateConfig:
-    """Config from a YAML file (unknown keys rejected), then ``overrides`` (``None`` values ignored)."""
+@dataclass(frozen=True)
+class GenerateConfig:
+    """Settings of ``avshooter generate`` (defaults = the offline pipeline)."""
+
+    tta: str = "retrieval"
+    """Text-to-audio backend: ``retrieval`` (offline, needs ``bank``), ``audioldm2``, ``stable-audio``."""
+    tta_options: dict = field(default_factory=dict)
+    bank: str | None = None
+    """An ``avshooter annotate`` output folder: the sound bank of the ``retrieval`` backend."""
+    device: str = "cpu"
+    sample_rate: int = 48000
+    """Rate of the mixed soundtrack and of the AAC in the mp4s (Hz)."""
+    target_lufs: float = -23.0
+    """Integrated loudness of the final mix (EBU R128: -23; web: -16)."""
+    max_true_peak_dbtp: float = -1.0
+    sync: bool = True
+    """Shift each shot's effects so their onsets meet the visual events of its video."""
+    max_shift_s: float = 0.5
+    ambience: bool = True
+    """One ambience bed per scene, carried across its shots, crossfaded at scene changes."""
+    scene_crossfade_s: float = 1.0
+    chunk_crossfade_s: float = 0.5
+    """Crossfade between chunks of a clip longer than the model's maximum."""
+    fade_s: float = 0.05
+    music: bool = True
+    """Generate a music layer for shots whose prompts carry one."""
+    tts: str = "espeak"
+    """Dialogue voice for lines without a language or in English: ``espeak``; Japanese lines use ``tts_ja``."""
+    tts_ja: str = "kokoro-ja"
+    num_candidates: int = 1
+    negative_prompt: str | None = None
+    prompt_writer: str = "rules"
+    """``rules`` (offline) or ``llm`` (an OpenAI-compatible server, see ``prompt_writer_options``)."""
+    prompt_writer_options: dict = field(default_factory=dict)
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.sample_rate not in (16000, 22050, 24000, 32000, 44100, 48000):
+            raise InputError(f"sample_rate {self.sample_rate} not allowed (16000, 22050, 24000, 32000, 44100, 48000)")
+        if not -70.0 <= self.target_lufs <= -5.0:
+            raise InputError(f"target_lufs must be within [-70, -5], got {self.target_lufs}")
+        if not -20.0 <= self.max_true_peak_dbtp <= 0.0:
+            raise InputError(f"max_true_peak_dbtp must be within [-20, 0], got {self.max_true_peak_dbtp}")
+        if not 0.0 <= self.max_shift_s <= 2.0:
+            raise InputError(f"max_shift_s must be within [0, 2] s, got {self.max_shift_s}")
+        if self.num_candidates < 1:
+            raise InputError(f"num_candidates must be >= 1, got {self.num_candidates}")
+        if self.prompt_writer not in ("rules", "llm"):
+            raise InputError(f"prompt_writer must be 'rules' or 'llm', got {self.prompt_writer!r}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def load_config(path: str | os.PathLike | None = None, *, cls=AnnotateConfig, **overrides):
+    """A ``cls`` config from a YAML file (unknown keys rejected), then ``overrides`` (``None`` values ignored)."""
     values: dict = {}
     if path is not None:
         import yaml
@@ -94,17 +148,17 @@ def load_config(path: str | os.PathLike | None = None, **overrides) -> AnnotateC
             raise InputError(f"{path}: a config file must hold a mapping of settings")
         values.update(loaded)
     values.update({k: v for k, v in overrides.items() if v is not None})
-    known = {f.name for f in dataclasses.fields(AnnotateConfig)}
+    known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
         raise InputError(f"unknown config key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
     try:
-        return AnnotateConfig(**values)
+        return cls(**values)
     except TypeError as exc:
         raise InputError(f"bad config: {exc}") from None
 
 
-def config_hash(config: AnnotateConfig) -> str:
+def config_hash(config) -> str:
     """Short stable hash of the settings (first 12 hex digits of SHA-256 of the sorted JSON)."""
     blob = json.dumps(config.to_dict(), sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]

@@ -30,8 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, MediaError, OutputError
+from .units import to_samples
 
-__all__ = ["AAC_RATES", "VideoInfo", "concat_videos_copy_possible", "mux", "mux_shot", "probe_videos"]
+__all__ = ["AAC_RATES", "VideoInfo", "concat_videos_copy_possible", "cut_video", "mux", "mux_shot", "probe_videos"]
 
 log = logging.getLogger(__name__)
 
@@ -283,6 +284,61 @@ def mux_shot(video_path: str | os.PathLike, audio: np.ndarray, sample_rate: int,
              **options) -> dict:
     """:func:`mux` for a single shot video (its video stream is copied)."""
     return mux([video_path], audio, sample_rate, out_path, **options)
+
+
+def cut_video(video_path: str | os.PathLike, start_s: float, end_s: float, audio: np.ndarray, sample_rate: int,
+              out_path: str | os.PathLike, *, crf: int = 18, **options) -> dict:
+    """One shot ``[start_s, end_s)`` of a longer video, with ``audio``, as its own mp4.
+
+    A cut that starts between keyframes cannot be a stream copy, so the shot's frames are re-encoded
+    (H.264, the source's size and rate; the report says so); the audio is fitted to the cut's exact
+    length and muxed as in :func:`mux`.
+    """
+    import av
+
+    from .fit import fit_to_duration
+
+    info = probe_one(video_path)
+    out = Path(out_path)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".cut.mp4", dir=out.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    try:
+        with av.open(str(video_path)) as src, av.open(tmp, "w", format="mp4") as dst:
+            stream = _video_stream(src, video_path)
+            stream.thread_type = "AUTO"
+            vstream = _x264_stream(dst, info, crf)
+            frame_tb = 1 / (info.fps or Fraction(25))  # not vstream.time_base: the mp4 muxer changes it
+            t0 = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+            written = 0
+            for frame in src.decode(stream):
+                t = (frame.time or 0.0) - t0
+                if t < start_s - 1e-6:
+                    continue
+                if t >= end_s - 1e-6:
+                    break
+                picture = frame.reformat(width=vstream.width, height=vstream.height, format="yuv420p")
+                picture.pts, picture.time_base = written, frame_tb
+                dst.mux(vstream.encode(picture))
+                written += 1
+            dst.mux(vstream.encode(None))
+        if written == 0:
+            raise MediaError(f"{video_path}: no frame in [{start_s:.3f}, {end_s:.3f}) s")
+        cut = probe_one(tmp)
+        wav = _check_audio(audio, sample_rate)
+        wav = fit_to_duration(wav, sample_rate, num_samples=to_samples(cut.duration_s, sample_rate))
+        report = mux([tmp], wav, sample_rate, out, crf=crf, **options)
+    finally:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+    report.update(video="re-encoded", reason="a shot cut from a longer video starts between keyframes",
+                  source=str(video_path), source_start_s=start_s, source_end_s=end_s)
+    return report
 
 
 def _check_audio(audio, sample_rate) -> np.ndarray:
