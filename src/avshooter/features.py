@@ -161,13 +161,16 @@ def _onsets(log_spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------------------------------------- API
-def measure(wav: np.ndarray, sample_rate: int) -> Features:
+def measure(wav: np.ndarray, sample_rate: int, *, true_peak: bool = True) -> Features:
     """Measure the features of one clip.
 
     Parameters
     ----------
     wav : np.ndarray, shape (channels, samples), float
     sample_rate : int
+    true_peak : bool
+        Measure the 4x-oversampled true peak (the costliest number); False leaves it None (stems, whose
+        peak no delivery spec constrains, skip it).
 
     Returns
     -------
@@ -180,7 +183,7 @@ def measure(wav: np.ndarray, sample_rate: int) -> Features:
     duration_s = n / sample_rate
     lufs = _finite(integrated_loudness(wav, sample_rate))
     peak = _finite(sample_peak_dbfs(wav))
-    tpeak = _finite(true_peak_dbtp(wav, sample_rate))
+    tpeak = _finite(true_peak_dbtp(wav, sample_rate)) if true_peak else None
     mono = wav.mean(axis=0, dtype=np.float64) if wav.shape[0] > 1 else wav[0].astype(np.float64)
     rms = float(np.sqrt(np.mean(np.square(wav, dtype=np.float64)))) if n else 0.0
     rms_dbfs = 20 * math.log10(rms) if rms > 0 else None

@@ -194,13 +194,9 @@ def decode(
                 vstream.thread_type = "AUTO"
                 streams.append(vstream)
             layout = _layout_for(out_channels)
-            converter = None
-            resampler = None
-            in_rate = None
-            written = 0
-            read_in = 0
+            converter = None  # FFmpeg's resampler: only for sample formats / layouts the fast path lacks
+            sink = None
             lead = 0
-            first_audio_t = None
             t0 = _container_start(container)
             try:
                 for packet in container.demux(*streams):
@@ -210,33 +206,37 @@ def decode(
                             small = frame.reformat(width=frame_size[0], height=frame_size[1], format="gray")
                             on_video_frame(t, small.to_ndarray())
                             continue
-                        if converter is None:
-                            in_rate = frame.sample_rate
-                            converter = av.AudioResampler(format="flt", layout=layout, rate=in_rate)
-                            if in_rate != sample_rate:
-                                resampler = soxr.ResampleStream(in_rate, sample_rate, out_channels, dtype="float32")
-                            first_audio_t = (frame.time or 0.0) - t0
-                            lead = span_samples(0.0, max(0.0, first_audio_t), sample_rate)[1]
+                        if sink is None:
+                            resampler = None
+                            if frame.sample_rate != sample_rate:
+                                resampler = soxr.ResampleStream(frame.sample_rate, sample_rate, out_channels,
+                                                                dtype="float32")
+                            sink = _Sink(out, resampler, out_channels, frame.sample_rate)
+                            lead = span_samples(0.0, max(0.0, (frame.time or 0.0) - t0), sample_rate)[1]
                             if lead > 0:  # audio starts late: keep the timeline, pad with silence
-                                np.zeros(lead * out_channels, np.float32).tofile(out)
-                                written += lead
+                                sink.write_raw(np.zeros((lead, out_channels), np.float32))
+                        data = _fast_samples(frame, out_channels)
+                        if data is not None:
+                            sink.add(data)
+                            continue
+                        if converter is None:
+                            converter = av.AudioResampler(format="flt", layout=layout, rate=frame.sample_rate)
                         for conv in converter.resample(frame):
-                            read_in += conv.samples
-                            written += _write(out, conv, resampler, out_channels, last=False)
+                            sink.add(conv.to_ndarray().reshape(-1, out_channels))
             except av.error.FFmpegError as exc:
                 raise MediaError(f"{path}: corrupt or truncated media ({_ffmpeg_reason(exc)})") from None
-            if converter is None:
+            if sink is None:
                 raise MediaError(f"{path}: the audio stream holds no decodable audio (empty or truncated)")
-            for conv in converter.resample(None):
-                read_in += conv.samples
-                written += _write(out, conv, resampler, out_channels, last=False)
-            if resampler is not None:
-                tail = resampler.resample_chunk(np.zeros((0, out_channels), np.float32), last=True)
-                written += _write_array(out, tail)
+            if converter is not None:
+                for conv in converter.resample(None):
+                    sink.add(conv.to_ndarray().reshape(-1, out_channels))
+            sink.finish()
+            written = sink.written
             # One length rule: n input samples at in_rate become to_samples(n / in_rate, sample_rate).
-            expected = lead + to_samples(read_in / in_rate, sample_rate)
+            expected = lead + to_samples(sink.read_in / sink.in_rate, sample_rate)
             if written < expected:
-                written += _write_array(out, np.zeros((expected - written, out_channels), np.float32))
+                sink.write_raw(np.zeros((expected - written, out_channels), np.float32))
+                written = expected
             elif written > expected:
                 out.flush()
                 out.truncate(expected * out_channels * 4)
@@ -272,19 +272,69 @@ def _describe_streams(container) -> str:
     return ", ".join(kinds) if kinds else "none"
 
 
-def _write(out, frame, resampler, channels: int, *, last: bool) -> int:
-    data = frame.to_ndarray().reshape(-1, channels)  # packed float: (samples, channels)
-    if resampler is not None:
-        data = resampler.resample_chunk(data, last=last)
-    return _write_array(out, data)
+_PLANAR_SCALE = {"fltp": None, "dblp": None, "s16p": 1 / 32768.0, "s32p": 1 / 2147483648.0}
+_PACKED_SCALE = {"flt": None, "dbl": None, "s16": 1 / 32768.0, "s32": 1 / 2147483648.0}
 
 
-def _write_array(out, data: np.ndarray) -> int:
-    data = np.ascontiguousarray(data, dtype=np.float32)
-    if not np.all(np.isfinite(data)):
-        data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
-    data.tofile(out)
-    return data.shape[0]
+def _fast_samples(frame, out_channels: int) -> np.ndarray | None:
+    """``(samples, channels)`` float32 straight from a frame, or None when FFmpeg must convert it.
+
+    Covers the common decoders (AAC/Vorbis/Opus: fltp; PCM: s16/s32) when the channel count already
+    matches; mono -> stereo is a copy. Other layouts (5.1 downmix) go through FFmpeg's matrix.
+    """
+    fmt = frame.format.name
+    n_in = len(frame.layout.channels)
+    if n_in != out_channels and not (n_in == 1 and out_channels == 2):
+        return None
+    if fmt in _PLANAR_SCALE:
+        data = frame.to_ndarray().T  # (samples, channels)
+        scale = _PLANAR_SCALE[fmt]
+    elif fmt in _PACKED_SCALE:
+        data = frame.to_ndarray().reshape(-1, n_in)
+        scale = _PACKED_SCALE[fmt]
+    else:
+        return None
+    data = data.astype(np.float32) if scale is None else data.astype(np.float32) * np.float32(scale)
+    if n_in == 1 and out_channels == 2:
+        data = np.repeat(data, 2, axis=1)
+    return data
+
+
+class _Sink:
+    """Collects decoded samples, resamples them in ~1 s batches and appends them to the raw file."""
+
+    def __init__(self, out, resampler, channels: int, in_rate: int, batch: int = 65536):
+        self.out, self.resampler, self.channels, self.in_rate = out, resampler, channels, in_rate
+        self.batch, self.parts, self.pending = batch, [], 0
+        self.read_in = 0
+        self.written = 0
+
+    def add(self, data: np.ndarray) -> None:
+        self.parts.append(data)
+        self.pending += data.shape[0]
+        self.read_in += data.shape[0]
+        if self.pending >= self.batch:
+            self._flush(last=False)
+
+    def _flush(self, *, last: bool) -> None:
+        data = np.concatenate(self.parts) if len(self.parts) != 1 else self.parts[0]
+        self.parts, self.pending = [], 0
+        if self.resampler is not None:
+            data = self.resampler.resample_chunk(data, last=last)
+        self.write_raw(data)
+
+    def finish(self) -> None:
+        if self.parts or self.resampler is not None:
+            if not self.parts:
+                self.parts = [np.zeros((0, self.channels), np.float32)]
+            self._flush(last=True)
+
+    def write_raw(self, data: np.ndarray) -> None:
+        data = np.ascontiguousarray(data, dtype=np.float32)
+        if not np.isfinite(data).all():
+            data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
+        self.out.write(memoryview(data).cast("B"))
+        self.written += data.shape[0]
 
 
 def load_audio(

@@ -40,7 +40,7 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
-def _atomic(path: Path, write) -> None:
+def _atomic(path: Path, write, *, fsync: bool = True) -> None:
     path = Path(path)
     ensure_dir(path.parent)
     tmp = None
@@ -49,7 +49,8 @@ def _atomic(path: Path, write) -> None:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the mode open() would
         os.replace(tmp, path)
         tmp = None
@@ -88,7 +89,9 @@ def write_audio(path: str | os.PathLike, wav: np.ndarray, sample_rate: int) -> N
     if fmt is None:
         raise OutputError(f"{path}: audio must be written as .flac or .wav")
     data = np.clip(np.asarray(wav, dtype=np.float32).T, -1.0, 1.0) if fmt[0] == "FLAC" else np.asarray(wav).T
-    _atomic(path, lambda f: sf.write(f, data, sample_rate, format=fmt[0], subtype=fmt[1]))
+    # No fsync: the rename makes the file whole or absent after a killed process; the per-shot marker,
+    # written (and synced) after the stems, is what says a shot is done.
+    _atomic(path, lambda f: sf.write(f, data, sample_rate, format=fmt[0], subtype=fmt[1]), fsync=False)
 
 
 class ManifestWriter:

@@ -98,7 +98,7 @@ def annotate_shot_audio(
             raise BackendError(f"separation backend {config.separation!r} returned NaN in the {name} stem")
 
     feats = {"mix": measure(wav, sample_rate)}
-    feats.update({name: measure(stems[name], sample_rate) for name in STEMS})
+    feats.update({name: measure(stems[name], sample_rate, true_peak=False) for name in STEMS})
     total = float(np.sum(np.square(wav, dtype=np.float64)))
     shares = {name: (float(np.sum(np.square(stems[name], dtype=np.float64))) / total if total > 0 else 0.0)
               for name in STEMS}
