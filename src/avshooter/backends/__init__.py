@@ -18,7 +18,7 @@ asr
     (``[{"start_s", "end_s", "text"}]``). Only the speech ranges are transcribed (Whisper hallucinates on
     music and silence); no speech -> empty text, no model call.
 tagger
-    ``tag(wav, sample_rate) -> dict`` with ``type`` (speech/music/effects/ambience/silence), ``type_scores``
+    ``tag(wav, sample_rate) -> dict`` (and ``tag_many(clips, sample_rate) -> [dict]``, batched) with ``type`` (speech/music/effects/ambience/silence), ``type_scores``
     and ``tags`` (``[{"label", "score"}]``, best first).
 captioner
     ``caption(wav, sample_rate, *, frames, context) -> dict`` with the paper's ``type``,

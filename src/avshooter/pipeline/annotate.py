@@ -260,7 +260,9 @@ class _VideoRun:
         }
         if result.transcript:
             ext["language"] = result.transcript.get("language")
-            ext["words"] = result.transcript.get("words", [])
+            # word times in video seconds, like the speech ranges
+            ext["words"] = [{**w, "start_s": round(t0 + w["start_s"], 4), "end_s": round(t0 + w["end_s"], 4)}
+                            for w in result.transcript.get("words", [])]
             ext["speakers"] = [cid for cid, _ in characters]  # dialogue attributed to the shot's characters
         shot.visual_form = "nested"  # we write the audio subset's form (plot/caption under "visual annotation")
         record = shot.to_dict()

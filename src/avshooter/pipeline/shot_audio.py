@@ -104,12 +104,15 @@ def annotate_shot_audio(
               for name in STEMS}
 
     tags: list[dict] = []
+    stem_tags: dict = {}
     if config.tagger == "features":
         kind, scores = classify_type(feats["mix"], speech_fraction=frac)
-    else:
+    else:  # the mix and every audible stem in one batched call
         tagger = _backend("tagger", config)
-        tagged = tagger.tag(wav, sample_rate)
-        kind, scores, tags = tagged["type"], tagged["type_scores"], tagged["tags"]
+        heard = [name for name in STEMS if shares[name] >= MIN_STEM_SHARE]
+        tagged = tagger.tag_many([wav, *(stems[name] for name in heard)], sample_rate)
+        kind, scores, tags = tagged[0]["type"], tagged[0]["type_scores"], tagged[0]["tags"]
+        stem_tags = {name: t["tags"][:5] for name, t in zip(heard, tagged[1:])}
     stem_summary = {}
     for name in STEMS:
         described = shares[name] >= MIN_STEM_SHARE and kind != "silence"
@@ -118,8 +121,8 @@ def annotate_shot_audio(
             "energy_share": round(shares[name], 4),
             "description": describe_sound(feats[name], type=stem_type) if described else None,
         }
-        if config.tagger != "features" and described:
-            stem_summary[name]["tags"] = tagger.tag(stems[name], sample_rate)["tags"][:5]
+        if name in stem_tags and described:
+            stem_summary[name]["tags"] = stem_tags[name]
     description = _description(kind, feats, stem_summary)
 
     transcript = None
