@@ -36,7 +36,10 @@ children: ffmpeg, moviepy's ffmpeg). Scratch files go under ``--workdir`` (defau
 Usage::
 
     python benchmarks/bench_generate.py [--workdir DIR] [--repeat 3] [--sizes 640x360,1280x720]
-                                        [--skip-moviepy] [--profile]
+                                        [--skip-moviepy] [--threads N] [--profile]
+
+Threads: ``OMP_NUM_THREADS`` etc. default to 1 here (as in ``tests/conftest.py``); ``--threads 2`` sets
+torch's intra-op threads (on 2 shared cores that made the tiny model ~15x slower and erratic).
 """
 from __future__ import annotations
 

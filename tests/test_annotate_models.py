@@ -45,6 +45,9 @@ def tiny_config(tmp_path_factory):
     config["captioner_options"].update(base_url=api.url + "/v1", timeout_s=5, max_retries=1, backoff_s=0.01)
     path = root / "gpu-tiny.yaml"
     path.write_text(yaml.safe_dump(config))
+    config.update(asr="whisper", asr_options={"model": str(root / "whisper-hf"), "max_new_tokens": 8,
+                                              "languages": ["ja", "en"]})
+    (root / "gpu-tiny-hf.yaml").write_text(yaml.safe_dump(config))
     yield path, api
     api.server.shutdown()
     api.server.server_close()
@@ -100,3 +103,14 @@ def test_missing_model_folder_is_one_clear_line(tiny_config, media, tmp_path, ca
                "--out", str(tmp_path / "out"), "--no-progress"])
     err = capsys.readouterr().err.strip()
     assert rc == 1 and "demucs" in err and len(err.splitlines()) == 1
+
+
+def test_transformers_whisper_through_annotate(tiny_config, media, tmp_path):
+    config, _ = tiny_config
+    video = media / "audio" / "libri1_5703-47212-0000.hq.ogg"
+    assert main(["annotate", str(video), "--config", str(config.parent / "gpu-tiny-hf.yaml"), "--out",
+                 str(tmp_path), "--no-progress"]) == 0
+    story = json.loads((tmp_path / video.stem / "story.json").read_text())
+    shot = story["shots"][0]["avshooter"]
+    assert shot["provenance"]["backends"]["asr"]["name"] == "whisper"
+    assert shot["language"] in ("ja", "en") and isinstance(shot["transcript"], str)
