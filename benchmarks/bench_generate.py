@@ -47,7 +47,6 @@ import argparse
 import contextlib
 import functools
 import importlib.util
-import json
 import os
 import platform
 import shutil
@@ -517,8 +516,8 @@ def main(argv=None) -> int:
         wav_path = mux_dir / "soundtrack.wav"
         sf.write(wav_path, wav.T, sr, subtype="FLOAT")
         mb = sum(p.stat().st_size for p in paths) / 1e6
-        ours = best_of(args.repeat, lambda: ours_mux(paths, wav, sr, mux_dir / "ours.mp4"))
-        floor = best_of(args.repeat, lambda: ffmpeg_mux(paths, wav_path, mux_dir / "ffmpeg.mp4"))
+        ours = best_of(args.repeat, functools.partial(ours_mux, paths, wav, sr, mux_dir / "ours.mp4"))
+        floor = best_of(args.repeat, functools.partial(ffmpeg_mux, paths, wav_path, mux_dir / "ffmpeg.mp4"))
         results = [("floor: ffmpeg concat -c:v copy -c:a aac", floor, f"best of {args.repeat}"),
                    ("ours: avshooter.mux.mux (array in)", ours, f"best of {args.repeat}")]
         if not args.skip_moviepy:
@@ -538,7 +537,7 @@ def main(argv=None) -> int:
     print()
     if args.device == "cpu":
         print("3. GPU: none measured (no GPU on this machine/session); AudioLDM2 full-size fp32/200 steps vs "
-              "fp16/DPMSolver 20 steps and batched vs per shot need one (--device cuda).")
+              "fp16/DPMSolver 20 steps, batched vs per shot, need a GPU and are not measured by this script.")
     return 0
 
 

@@ -145,20 +145,42 @@ def test_tiny_audioldm2_end_to_end_with_chunks(demo, story_with_lines, tiny_ldm,
     """The real AudioLDM2 code path (random weights); shots past the model's maximum come in chunks."""
     from avshooter.pipeline.generate import generate
 
-    config = GenerateConfig(tta="audioldm2", tta_options={"model": str(tiny_ldm), "steps": 2,
-                                                          "max_duration_s": 2.0},
-                            ambience=False, sync=False, seed=3)
-    report = generate(story_with_lines, demo["shots"], out_dir=tmp_path, config=config)
+    from avshooter.errors import BackendError
+    from avshooter.tta import load_tta
+
+    options = {"model": str(tiny_ldm), "steps": 2, "max_duration_s": 2.0}
+    config = GenerateConfig(tta="audioldm2", tta_options=options, ambience=False, sync=False, seed=3)
+    # random weights make near-silence (about -98 dBFS): the pipeline must refuse it, not mix silence
+    with pytest.raises(BackendError, match="silence"):
+        generate(story_with_lines, demo["shots"], out_dir=tmp_path / "silent", config=config)
+    assert not (tmp_path / "silent" / "story.mp4").exists()
+    # then the same real model, its output brought to -20 dBFS peak (the one fake: a gain)
+    backend = load_tta("audioldm2", options=options)
+    real_generate = backend.generate
+
+    def louder(*args, **kwargs):
+        out = real_generate(*args, **kwargs)
+        for res in out:
+            res["wav"] = res["wav"] * (0.1 / max(float(np.max(np.abs(res["wav"]))), 1e-12))
+            res["silent"] = False
+        return out
+
+    backend.generate = louder
+    try:
+        report = generate(story_with_lines, demo["shots"], out_dir=tmp_path, config=config)
+        again = generate(story_with_lines, demo["shots"], out_dir=tmp_path / "again", config=config)
+    finally:
+        del backend.generate
     assert report["provenance"]["tta"]["name"] == "audioldm2"
     assert all(s["effects"]["chunks"] >= 2 for s in report["shots"])  # every shot is longer than 2 s
     wav, sr = sf.read(tmp_path / "soundtrack.flac", always_2d=True)
     assert wav.shape[0] == to_samples(18.0, sr)
     seeds = [s["effects"]["seed"] for s in report["shots"]]
-    again = generate(story_with_lines, demo["shots"], out_dir=tmp_path / "again", config=config)
     assert [s["effects"]["seed"] for s in again["shots"]] == seeds
     effects_a = sf.read(tmp_path / "stems" / "effects.flac")[0]
     effects_b = sf.read(tmp_path / "again" / "stems" / "effects.flac")[0]
     assert np.array_equal(effects_a, effects_b)  # deterministic by seed
+    assert np.max(np.abs(effects_a)) > 0.01 and abs(integrated_loudness(wav.T, sr) + 23.0) <= 0.5
 
 
 def _err(capsys, *argv):

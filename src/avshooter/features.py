@@ -33,7 +33,8 @@ from scipy import fft as sfft
 from scipy import ndimage
 
 from .errors import InputError
-from .loudness import _check_audio, integrated_loudness, sample_peak_dbfs, true_peak_dbtp
+from .loudness import integrated_loudness, sample_peak_dbfs, true_peak_dbtp
+from .units import check_audio
 
 __all__ = ["Features", "measure", "ANALYSIS_RATE", "SILENCE_DBFS"]
 
@@ -178,7 +179,7 @@ def measure(wav: np.ndarray, sample_rate: int, *, true_peak: bool = True) -> Fea
         Plain-float record; ``to_dict()`` is JSON-safe. A silent clip (no frame above -60 dBFS) has
         ``silent_fraction == 1`` and ``None`` for every spectral, tonal and rhythmic feature.
     """
-    wav = _check_audio(wav, sample_rate)
+    wav = check_audio(wav, sample_rate)
     n = wav.shape[1]
     duration_s = n / sample_rate
     lufs = _finite(integrated_loudness(wav, sample_rate))

@@ -21,30 +21,11 @@ from numbers import Real
 import numpy as np
 
 from .errors import InputError, ShotError
-from .units import to_samples
+from .units import check_audio, check_rate, to_samples
 
 __all__ = ["FIT_MODES", "chunk_plan", "crossfade_concat", "fit_to_duration", "shot_sample_spans"]
 
 FIT_MODES = ("trim", "pad", "loop")
-
-
-def _check_wav(wav, name: str = "wav") -> np.ndarray:
-    if not isinstance(wav, np.ndarray) or wav.ndim != 2:
-        shape = getattr(wav, "shape", type(wav).__name__)
-        raise InputError(f"{name} has shape {shape}: audio must be a 2-D float array (channels, samples)")
-    if not np.issubdtype(wav.dtype, np.floating):
-        raise InputError(f"{name} has dtype {wav.dtype}: audio must be float (float32 preferred)")
-    if wav.shape[0] < 1:
-        raise InputError(f"{name} has shape {wav.shape}: at least one channel is needed")
-    if not np.isfinite(wav).all():
-        raise InputError(f"{name} contains NaN or inf samples: only finite values are allowed")
-    return wav
-
-
-def _check_rate(sample_rate) -> int:
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
-        raise InputError(f"sample_rate={sample_rate!r} is not allowed (a positive integer in Hz)")
-    return int(sample_rate)
 
 
 def _seconds(name: str, value, *, minimum: float = 0.0) -> float:
@@ -88,8 +69,8 @@ def fit_to_duration(wav: np.ndarray, sample_rate: int, *, num_samples: int, fade
     -------
     np.ndarray, shape (channels, num_samples), float32
     """
-    wav = _check_wav(wav)
-    sample_rate = _check_rate(sample_rate)
+    wav = check_audio(wav)
+    sample_rate = check_rate(sample_rate)
     if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 0:
         raise InputError(f"num_samples={num_samples!r} is not allowed (an integer >= 0)")
     if mode not in FIT_MODES:
@@ -142,7 +123,7 @@ def crossfade_concat(chunks: Sequence[np.ndarray], sample_rate: int, *, crossfad
     -------
     np.ndarray, shape (channels, sum(samples_i) - (len(chunks) - 1) * X), float32
     """
-    sample_rate = _check_rate(sample_rate)
+    sample_rate = check_rate(sample_rate)
     if (crossfade_s is None) == (crossfade_samples is None):
         raise InputError("crossfade_concat: give exactly one of crossfade_s and crossfade_samples")
     if crossfade_samples is None:
@@ -154,7 +135,7 @@ def crossfade_concat(chunks: Sequence[np.ndarray], sample_rate: int, *, crossfad
         xfade = int(crossfade_samples)
     if len(chunks) == 0:
         raise InputError("crossfade_concat: chunks is empty (at least one chunk is needed)")
-    chunks = [_check_wav(c, f"chunks[{i}]") for i, c in enumerate(chunks)]
+    chunks = [check_audio(c, name=f"chunks[{i}]") for i, c in enumerate(chunks)]
     channels = chunks[0].shape[0]
     for i, c in enumerate(chunks):
         if c.shape[0] != channels:
@@ -215,7 +196,7 @@ def chunk_plan(duration_s: float, *, max_chunk_s: float, crossfade_s: float,
     if sample_rate is None:
         step = (duration - xfade) / count
         return [(k * step, step + xfade) for k in range(count)]
-    sr = _check_rate(sample_rate)
+    sr = check_rate(sample_rate)
     total, x = to_samples(duration, sr), to_samples(xfade, sr)
     # sum(lengths) - (count - 1) * x == total; spread the remainder over the first chunks
     body = total + (count - 1) * x
@@ -253,7 +234,7 @@ def shot_sample_spans(shots: Sequence, sample_rate: int) -> list[tuple[int, int]
     ShotError
         A shot with zero (or negative) samples, or shots that overlap or go backwards.
     """
-    sr = _check_rate(sample_rate)
+    sr = check_rate(sample_rate)
     if len(shots) == 0:
         raise ShotError("no shots given (at least one shot is needed)")
     bounds: list[tuple[float, float]] = []

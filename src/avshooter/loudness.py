@@ -21,7 +21,7 @@ import numpy as np
 from scipy import signal
 
 from .errors import InputError
-from .units import to_samples
+from .units import check_audio, to_samples
 
 __all__ = [
     "k_weighting_sos",
@@ -38,26 +38,6 @@ _ABS_GATE_LUFS = -70.0
 _REL_GATE_LU = -10.0
 _LRA_BLOCK_S = 3.0      # EBU Tech 3342 short-term window
 _LRA_REL_GATE_LU = -20.0
-
-
-def _check_audio(wav, sample_rate, *, name: str = "wav") -> np.ndarray:
-    """Validate ``(channels, samples)`` float audio and a positive integer rate; return float64 view."""
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
-        raise InputError(f"sample_rate={sample_rate!r} is not allowed (a positive integer in Hz)")
-    return _check_array(wav, name=name)
-
-
-def _check_array(wav, *, name: str = "wav") -> np.ndarray:
-    if not isinstance(wav, np.ndarray) or wav.ndim != 2:
-        shape = getattr(wav, "shape", type(wav).__name__)
-        raise InputError(f"{name} has shape {shape}: audio must be a 2-D float array (channels, samples)")
-    if not np.issubdtype(wav.dtype, np.floating):
-        raise InputError(f"{name} has dtype {wav.dtype}: audio must be float (float32 preferred)")
-    if wav.shape[0] < 1:
-        raise InputError(f"{name} has shape {wav.shape}: at least one channel is needed")
-    if not np.isfinite(wav).all():
-        raise InputError(f"{name} contains NaN or inf samples: only finite values are allowed")
-    return wav
 
 
 def k_weighting_sos(sample_rate: int) -> np.ndarray:
@@ -143,7 +123,7 @@ def integrated_loudness(wav: np.ndarray, sample_rate: int) -> float:
         Loudness in LUFS; ``float('-inf')`` when no block passes the -70 LUFS absolute gate
         (silence or an empty clip).
     """
-    wav = _check_audio(wav, sample_rate)
+    wav = check_audio(wav, sample_rate)
     powers = _block_powers(_k_weighted(wav, sample_rate), sample_rate, _BLOCK_S, _STEP_S)
     loud = _to_lufs(powers)
     kept = powers[loud > _ABS_GATE_LUFS]
@@ -168,7 +148,7 @@ def loudness_range(wav: np.ndarray, sample_rate: int) -> float:
     float
         LRA in LU; 0.0 for silence or a clip with fewer than two blocks.
     """
-    wav = _check_audio(wav, sample_rate)
+    wav = check_audio(wav, sample_rate)
     powers = _block_powers(_k_weighted(wav, sample_rate), sample_rate, _LRA_BLOCK_S, _STEP_S)
     loud = _to_lufs(powers)
     kept = powers[loud > _ABS_GATE_LUFS]
@@ -194,7 +174,7 @@ def sample_peak_dbfs(wav: np.ndarray) -> float:
     float
         Peak in dBFS; ``float('-inf')`` for all-zero or empty audio.
     """
-    wav = _check_array(wav)
+    wav = check_audio(wav)
     if wav.size == 0:
         return float("-inf")
     peak = float(np.max(np.abs(wav)))
@@ -220,7 +200,7 @@ def true_peak_dbtp(wav: np.ndarray, sample_rate: int) -> float:
     float
         True peak in dBTP (never below the sample peak); ``float('-inf')`` for silence.
     """
-    wav = _check_audio(wav, sample_rate)
+    wav = check_audio(wav, sample_rate)
     if wav.size == 0:
         return float("-inf")
     factor = 4 if sample_rate < 96000 else (2 if sample_rate < 192000 else 1)

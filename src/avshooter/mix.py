@@ -26,7 +26,7 @@ from scipy import ndimage, signal
 from .errors import InputError
 from .fit import fit_to_duration
 from .loudness import integrated_loudness, true_peak_dbtp
-from .units import to_samples
+from .units import check_audio, check_rate, to_samples
 
 __all__ = ["DEFAULT_LAYER_LUFS", "ROLES", "Ducking", "Layer", "crossfade_beds", "mix_layers"]
 
@@ -88,23 +88,6 @@ class Ducking:
 
 
 # ------------------------------------------------------------------------------------------ checks
-def _check_rate(sample_rate) -> int:
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
-        raise InputError(f"sample_rate={sample_rate!r} is not allowed (a positive integer in Hz)")
-    return int(sample_rate)
-
-
-def _check_wav(wav, name: str) -> np.ndarray:
-    if not isinstance(wav, np.ndarray) or wav.ndim != 2 or wav.shape[0] < 1:
-        shape = getattr(wav, "shape", type(wav).__name__)
-        raise InputError(f"{name} has shape {shape}: audio must be a 2-D float array (channels, samples)")
-    if not np.issubdtype(wav.dtype, np.floating):
-        raise InputError(f"{name} has dtype {wav.dtype}: audio must be float (float32 preferred)")
-    if not np.isfinite(wav).all():
-        raise InputError(f"{name} contains NaN or inf samples: only finite values are allowed")
-    return wav
-
-
 def _number(name: str, value, lo: float, hi: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not math.isfinite(value) \
             or not lo <= value <= hi:
@@ -126,7 +109,7 @@ def _prepare(layers: Sequence[Layer]) -> tuple[list[np.ndarray], int, int]:
             raise InputError(f"layer {layer.name!r}: role {layer.role!r} is not allowed (one of {', '.join(ROLES)})")
         if layer.lufs is not None:
             _number(f"layer {layer.name!r} lufs", layer.lufs, -70.0, 0.0)
-        _check_wav(layer.wav, f"layer {layer.name!r} wav")
+        check_audio(layer.wav, name=f"layer {layer.name!r} wav")
     lengths = {layer.wav.shape[1] for layer in layers}
     if len(lengths) != 1:
         raise InputError(f"layers have different lengths {sorted(lengths)} samples: fit them to the story first")
@@ -255,7 +238,7 @@ def mix_layers(layers: Sequence[Layer], sample_rate: int, *, target_lufs: float 
         "iterations", "converged", "note"}``. A layer's ``lufs_after`` is its loudness as it sits in the
         final mix (layer gain, ducking and master gain; the limiter acts on the sum). Silence is None.
     """
-    sr = _check_rate(sample_rate)
+    sr = check_rate(sample_rate)
     target = _number("target_lufs", target_lufs, -70.0, -5.0)
     ceiling_db = _number("max_true_peak_dbtp", max_true_peak_dbtp, -20.0, 0.0)
     if duck is not None and not isinstance(duck, Ducking):
@@ -363,14 +346,14 @@ def crossfade_beds(beds: Mapping[str, np.ndarray | None], spans: Sequence[tuple[
     np.ndarray, shape (channels, spans[-1][1]), float32
         Channels: the most any bed has (mono beds are spread).
     """
-    sr = _check_rate(sample_rate)
+    sr = check_rate(sample_rate)
     xfade = to_samples(_number("crossfade_s", crossfade_s, 0.0, 3600.0), sr)
     if len(spans) == 0 or len(spans) != len(scene_ids):
         raise InputError(f"crossfade_beds: {len(spans)} spans and {len(scene_ids)} scene ids (need one per shot, >= 1)")
     for sid in scene_ids:
         if sid not in beds:
             raise InputError(f"crossfade_beds: no bed for scene {sid!r} (give a wav or None for every scene)")
-    checked = {sid: _check_wav(w, f"bed {sid!r}") for sid, w in beds.items() if w is not None and sid in set(scene_ids)}
+    checked = {sid: check_audio(w, name=f"bed {sid!r}") for sid, w in beds.items() if w is not None and sid in set(scene_ids)}
     channels = max((w.shape[0] for w in checked.values()), default=1)
     for sid, w in checked.items():
         if w.shape[0] not in (1, channels):

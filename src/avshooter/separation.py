@@ -37,8 +37,7 @@ from scipy import fft as sfft
 from scipy import ndimage
 
 from .errors import InputError
-from .loudness import _check_audio
-from .units import to_samples
+from .units import check_audio, to_samples
 
 __all__ = ["SeparationParams", "STEMS", "separate", "separation_masks"]
 
@@ -266,7 +265,7 @@ def separate(wav: np.ndarray, sample_rate: int, *, speech_mask=None,
         ``{"dialogue", "music", "effects"}``, each float32 of the input's shape ``(channels, samples)``;
         ``dialogue + music + effects == wav`` to float32 rounding.
     """
-    wav = _check_audio(wav, sample_rate)
+    wav = check_audio(wav, sample_rate)
     if not isinstance(params, SeparationParams):
         raise InputError(f"params of type {type(params).__name__} is not allowed (a SeparationParams)")
     x = wav.astype(np.float32, copy=False)

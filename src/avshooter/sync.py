@@ -35,7 +35,7 @@ import numpy as np
 from scipy import ndimage, signal
 
 from .errors import InputError, MediaError
-from .units import to_samples
+from .units import check_audio, to_samples
 
 __all__ = [
     "VisualEvent",
@@ -228,19 +228,6 @@ def motion_events(path_or_frames, *, fps: float | None = None, start_s: float = 
 
 
 # -------------------------------------------------------------------------------------------- audio
-def _check_wav(wav, sample_rate) -> np.ndarray:
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
-        raise InputError(f"sample_rate={sample_rate!r} is not allowed (a positive integer in Hz)")
-    if not isinstance(wav, np.ndarray) or wav.ndim != 2 or wav.shape[0] < 1:
-        shape = getattr(wav, "shape", type(wav).__name__)
-        raise InputError(f"wav has shape {shape}: audio must be a 2-D float array (channels, samples)")
-    if not np.issubdtype(wav.dtype, np.floating):
-        raise InputError(f"wav has dtype {wav.dtype}: audio must be float (float32 preferred)")
-    if not np.isfinite(wav).all():
-        raise InputError("wav contains NaN or inf samples: only finite values are allowed")
-    return wav
-
-
 def audio_onsets(wav: np.ndarray, sample_rate: int, *, hop_s: float = 0.005, win_s: float = 0.023,
                  delta: float = 0.1, min_gap_s: float = 0.05, floor_db: float = -60.0) -> list[float]:
     """Sound onset times in seconds: spectral-flux peaks, each refined on the waveform envelope.
@@ -262,7 +249,7 @@ def audio_onsets(wav: np.ndarray, sample_rate: int, *, hop_s: float = 0.005, win
     -------
     list of float, increasing
     """
-    wav = _check_wav(wav, sample_rate)
+    wav = check_audio(wav, sample_rate)
     sr = int(sample_rate)
     mono = wav.astype(np.float64).mean(axis=0)
     hop, win = max(1, to_samples(hop_s, sr)), max(16, to_samples(win_s, sr))
@@ -390,7 +377,7 @@ def apply_shift(wav: np.ndarray, sample_rate: int, shift_s: float) -> np.ndarray
     -------
     np.ndarray, shape (channels, samples), float32
     """
-    wav = _check_wav(wav, sample_rate)
+    wav = check_audio(wav, sample_rate)
     if not (isinstance(shift_s, (int, float, np.floating)) and math.isfinite(shift_s)):
         raise InputError(f"shift_s={shift_s!r} is not allowed (a finite number of seconds)")
     n = to_samples(abs(float(shift_s)), int(sample_rate))
@@ -438,7 +425,7 @@ def sync_effects(wav: np.ndarray, sample_rate: int, events_s: Sequence[float], *
         to measure); ``matched`` counts onsets within ``tolerance_s`` after the shift; ``note`` says
         why nothing was shifted when that is the case.
     """
-    wav = _check_wav(wav, sample_rate)
+    wav = check_audio(wav, sample_rate)
     events = np.sort(np.asarray(list(events_s), dtype=np.float64))
     onsets = audio_onsets(wav, sample_rate)
     report = {"shift_s": 0.0, "offset_before_s": _median_offset(events, onsets), "offset_after_s": None,

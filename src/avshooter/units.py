@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 import re
 
-from .errors import StoryError
+import numpy as np
 
-__all__ = ["to_samples", "span_samples", "parse_time", "format_mmss", "format_hms"]
+from .errors import InputError, StoryError
+
+__all__ = ["to_samples", "span_samples", "parse_time", "format_mmss", "format_hms", "check_rate", "check_audio"]
 
 
 def to_samples(seconds: float, sample_rate: int) -> int:
@@ -91,3 +93,26 @@ def format_hms(seconds: float) -> str:
     m, rem = divmod(rem, 60_000)
     s, ms = divmod(rem, 1000)
     return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+
+
+def check_rate(sample_rate) -> int:
+    """``sample_rate`` as an int, or InputError unless it is a positive integer (Hz)."""
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        raise InputError(f"sample_rate={sample_rate!r} is not allowed (a positive integer in Hz)")
+    return int(sample_rate)
+
+
+def check_audio(wav, sample_rate=None, *, name: str = "wav") -> np.ndarray:
+    """``wav`` itself if it is finite float audio ``(channels, samples)`` (and the rate, if given, is valid)."""
+    if sample_rate is not None:
+        check_rate(sample_rate)
+    if not isinstance(wav, np.ndarray) or wav.ndim != 2:
+        shape = getattr(wav, "shape", type(wav).__name__)
+        raise InputError(f"{name} has shape {shape}: audio must be a 2-D float array (channels, samples)")
+    if not np.issubdtype(wav.dtype, np.floating):
+        raise InputError(f"{name} has dtype {wav.dtype}: audio must be float (float32 preferred)")
+    if wav.shape[0] < 1:
+        raise InputError(f"{name} has shape {wav.shape}: at least one channel is needed")
+    if not np.isfinite(wav).all():
+        raise InputError(f"{name} contains NaN or inf samples: only finite values are allowed")
+    return wav

@@ -208,10 +208,10 @@ class ClapTagger:
         """Mono at the model's rate, and the RMS level (dBFS) of the input over all its channels."""
         import soxr
 
-        from ..loudness import _check_audio
+        from ..units import check_audio
 
         try:
-            x = _check_audio(wav, sample_rate)
+            x = check_audio(wav, sample_rate)
         except InputError as exc:
             raise BackendError(f"clap tagger: {exc}") from None
         level = _rms_dbfs(x)

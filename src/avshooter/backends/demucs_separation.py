@@ -228,11 +228,11 @@ class DemucsSeparator:
         dict[str, np.ndarray]
             ``{"dialogue", "music", "effects"}``, float32 ``(channels, samples)`` each, summing to ``wav``.
         """
-        from ..loudness import _check_audio
         from ..separation import separate
+        from ..units import check_audio
 
         try:
-            x = _check_audio(wav, sample_rate).astype(np.float32, copy=False)
+            x = check_audio(wav, sample_rate).astype(np.float32, copy=False)
         except InputError as exc:
             raise BackendError(f"demucs separation: {exc}") from None
         n = x.shape[1]

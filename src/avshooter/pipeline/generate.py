@@ -35,6 +35,8 @@ log = logging.getLogger("avshooter")
 __all__ = ["generate", "resolve_shot_videos", "generate_layer", "VIDEO_SUFFIXES"]
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v")
+# A generated clip whose peak stays below -70 dBFS is silence, not a quiet sound: an error, not a layer.
+SILENT_PEAK = 10 ** (-70 / 20)
 
 
 def resolve_shot_videos(videos: str | os.PathLike, story) -> list[dict]:
@@ -109,7 +111,7 @@ def generate_layer(tta, prompts: list[str], durations_s: list[float], seeds: lis
         wav = np.asarray(res["wav"], dtype=np.float32)
         if not np.all(np.isfinite(wav)):
             raise BackendError(f"text-to-audio backend returned NaN for prompt {i} ({prompt[:60]!r})")
-        if wav.size == 0 or res.get("silent") or float(np.max(np.abs(wav))) < 1e-6:
+        if wav.size == 0 or res.get("silent") or float(np.max(np.abs(wav))) < SILENT_PEAK:
             raise BackendError(f"text-to-audio backend returned silence for prompt {i} ({prompt[:60]!r})")
         chunks.setdefault(i, []).append((wav, res))
     out = []
@@ -150,7 +152,7 @@ def generate(
     ``generate.json`` (prompts, backends, seeds, sync offsets before/after, loudness, mux checks).
     """
     from ..fit import shot_sample_spans
-    from ..mix import Layer, crossfade_beds, mix_layers
+    from ..mix import Layer, mix_layers
     from ..story import load_story
 
     config = config or GenerateConfig()
