@@ -7,7 +7,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "annotate", "annotate_video", "AnnotateConfig", "load_story", "save_story"]
+__all__ = ["__version__", "annotate", "annotate_video", "generate", "AnnotateConfig", "GenerateConfig",
+           "load_story", "save_story"]
 
 
 def __getattr__(name):  # lazy re-exports keep the import light
@@ -15,10 +16,14 @@ def __getattr__(name):  # lazy re-exports keep the import light
         from .pipeline import annotate as _annotate
 
         return getattr(_annotate, name)
-    if name == "AnnotateConfig":
-        from .config import AnnotateConfig
+    if name == "generate":
+        from .pipeline.generate import generate
 
-        return AnnotateConfig
+        return generate
+    if name in ("AnnotateConfig", "GenerateConfig"):
+        from . import config
+
+        return getattr(config, name)
     if name in ("load_story", "save_story"):
         from . import story as _story
 
