@@ -75,6 +75,7 @@ def test_killed_run_resumes_without_redoing_shots(demo, demo_out, tmp_path):
         (out / "demo" / "audio" / f"{i:04d}" / "shot.json").unlink()
     lines = (out / "manifest.jsonl").read_text().splitlines()
     (out / "manifest.jsonl").write_text("\n".join(lines[:2]) + "\n" + lines[2][:40])
+    (out / "demo" / "avshooter-killed.f32").write_bytes(b"\0" * 64)  # the decode cache of the killed run
     kept = out / "demo" / "audio" / "0000" / "music.flac"
     kept_mtime = kept.stat().st_mtime_ns
     redone = out / "demo" / "audio" / "0003" / "mix.flac"
@@ -85,6 +86,7 @@ def test_killed_run_resumes_without_redoing_shots(demo, demo_out, tmp_path):
     assert redone.stat().st_mtime_ns != redone_mtime
     assert [r["id"] for r in _manifest(out)] == [f"demo/{i:04d}" for i in range(4)]
     assert _story(out)["shots"] == _story(demo_out)["shots"]
+    assert not list((out / "demo").glob("*.f32"))
 
 
 def test_python_api_yields_records(demo, tmp_path):

@@ -129,6 +129,8 @@ class _VideoRun:
     def _run(self, story, info, fp: str, t_start: float) -> Iterator[dict]:
         from ..media import decode
 
+        for stale in self.root.glob("avshooter-*.f32"):  # decode caches of a killed earlier run
+            stale.unlink(missing_ok=True)
         detector = None
         if story is None and info.has_video:
             from ..shots import CutDetector
