@@ -15,6 +15,7 @@ from avshooter.cli import main
 from avshooter.config import AnnotateConfig
 from avshooter.schema import validate_record
 
+
 def _story(out: Path, video_id: str = "demo") -> dict:
     return json.loads((out / video_id / "story.json").read_text(encoding="utf-8"))
 

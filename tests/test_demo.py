@@ -7,11 +7,11 @@ import shutil
 import av
 import numpy as np
 import pytest
+from conftest import load_make_demo
 
 from avshooter.shots import CutDetector, detect_shots_from_file
 from avshooter.units import parse_time, to_samples
 
-from conftest import load_make_demo
 
 @pytest.fixture(scope="module")
 def make_demo_module():

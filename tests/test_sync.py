@@ -1,7 +1,6 @@
 """Sync: visual events, audio onsets, offset estimation, and syncing thuds to the demo clip's bounces."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 

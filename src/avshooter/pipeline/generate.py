@@ -16,9 +16,12 @@ Every step below is a function on arrays or records that can be called on its ow
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -148,14 +151,33 @@ def generate(
     """Generate, sync, mix and mux the soundtrack of a story; return the report written to ``generate.json``.
 
     Writes into ``out_dir``: ``prompts.json``, ``soundtrack.flac`` (the mix, exactly as long as the video),
-    ``stems/{effects,ambience,music,dialogue}.flac``, ``story.mp4``, ``shots/shot_NNN.mp4`` and
+    ``stems/{effects,ambience,music,dialogue}.flac``, ``story.mp4``, ``shots/shot_NNN.mp4`` and, last,
     ``generate.json`` (prompts, backends, seeds, sync offsets before/after, loudness, mux checks).
+    Everything is made in a hidden staging folder inside ``out_dir`` and moved into place only when the
+    whole run succeeded: a failed run leaves no partial set of files behind.
     """
+    config = config or GenerateConfig()
+    final = ensure_dir(out_dir)
+    stage = Path(tempfile.mkdtemp(prefix=".avshooter-generate-", dir=final))
+    try:
+        report = _generate(story, videos, stage, config, prompts)
+        for path in sorted(p for p in stage.rglob("*") if p.is_file()):
+            target = final / path.relative_to(stage)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    text = json.dumps(_json_safe(report), ensure_ascii=False)
+    report = json.loads(text.replace(json.dumps(str(stage))[1:-1], json.dumps(str(final))[1:-1]))
+    atomic_write_json(final / "generate.json", report)
+    return report
+
+
+def _generate(story, videos, out: Path, config: GenerateConfig, prompts) -> dict:
     from ..fit import shot_sample_spans
     from ..mix import Layer, mix_layers
     from ..story import load_story
 
-    config = config or GenerateConfig()
     t_start = time.perf_counter()
     story = load_story(story, strict=True)
     shots = resolve_shot_videos(videos, story)
@@ -163,7 +185,6 @@ def generate(
     durations = [s["duration_s"] for s in shots]
     spans = shot_sample_spans(durations, sr)
     total = spans[-1][1]
-    out = ensure_dir(out_dir)
 
     prompt_set = _prompts(story, prompts, config)
     from ..prompts import save_prompts
@@ -234,7 +255,6 @@ def generate(
         },
         "elapsed_s": round(time.perf_counter() - t_start, 3),
     }
-    atomic_write_json(out / "generate.json", _json_safe(report))
     return report
 
 
