@@ -214,6 +214,14 @@ def test_bad_inputs(demo, demo_out, story_with_lines, tmp_path, capsys, media):
     rc, err = _err(capsys, "--story", bad_story, "--bank", demo_out, "--videos", demo["shots"], "--out",
                    tmp_path / "o6")
     assert rc == 1 and "nowhere" in err
+    story = json.loads(story_with_lines.read_text())
+    story["shots"][2]["avshooter"] = {"start_s": 9.5, "end_s": 9.5}
+    story["shots"][2]["end time"] = story["shots"][2]["start time"]
+    zero = tmp_path / "zero.json"
+    zero.write_text(json.dumps(story))
+    rc, err = _err(capsys, "--story", zero, "--bank", demo_out, "--videos", demo["video"], "--out",
+                   tmp_path / "o8")
+    assert rc == 1 and "shots[2]" in err and len(err.splitlines()) == 1
     prompts = tmp_path / "prompts.json"
     from avshooter.prompts import build_prompts, save_prompts
     from avshooter.story import load_story
@@ -223,7 +231,7 @@ def test_bad_inputs(demo, demo_out, story_with_lines, tmp_path, capsys, media):
     save_prompts(p, prompts)
     rc, err = _err(capsys, *base, "--videos", demo["shots"], "--out", tmp_path / "o7", "--prompts", prompts)
     assert rc == 1 and "shot" in err and "empty" in err
-    for k in range(1, 8):  # nothing at all is left of a failed run
+    for k in range(1, 9):  # nothing at all is left of a failed run
         folder = tmp_path / f"o{k}"
         assert not folder.exists() or not list(folder.rglob("*")), k
 

@@ -3,7 +3,7 @@
 Order: voice activity (given by the pipeline, or run on the shot) -> separation into stems gated by
 that activity -> features of the mix and of each stem -> "type" from the mix -> "sound description" from
 the stem that carries the type (effects from the effects stem) -> "visual context" from the caption.
-No file is written here; :mod:`avshooter.annotate` writes what this returns.
+No file is written here; :mod:`avshooter.pipeline.annotate` writes what this returns.
 """
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ STEMS = ("dialogue", "music", "effects")
 _TYPE_STEM = {"speech": "dialogue", "music": "music", "effects": "effects", "ambience": "effects", "silence": None}
 # A stem below this share of the shot's energy is not described.
 MIN_STEM_SHARE = 0.05
-
 
 
 @dataclass
@@ -178,8 +177,9 @@ def _description(kind: str, feats: dict, stems: dict) -> str:
         return describe_sound(feats["mix"], type="silence")
     main = _TYPE_STEM[kind]
     text = stems[main]["description"] or describe_sound(feats["mix"], type=kind)
-    if main != "effects" and stems["effects"]["description"]:
-        text = f"{text} Effects: {stems['effects']['description']}"
+    effects = stems["effects"]["description"]
+    if main != "effects" and effects:
+        text = f"{text} Effects: {effects.split(': ', 1)[-1]}"
     return text
 
 
