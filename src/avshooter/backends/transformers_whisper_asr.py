@@ -194,7 +194,7 @@ class TransformersWhisperASR:
             for b, enc in enumerate(encoded):
                 part = pieces[b * batch:(b + 1) * batch]
                 tokens = self._generate(enc, language)
-                for j, (piece, toks) in enumerate(zip(part, tokens)):
+                for _j, (piece, toks) in enumerate(zip(part, tokens)):
                     segments.extend(self._segments(toks, piece))
                 if opts.word_timestamps and self._heads:
                     texts = [[t for t in toks if t < self._eot] for toks in tokens]

@@ -110,7 +110,7 @@ def generate_layer(tta, prompts: list[str], durations_s: list[float], seeds: lis
     results = tta.generate([r[2] for r in finite], [r[3] for r in finite], seeds=[r[4] for r in finite],
                            negative_prompt=negative_prompt, num_candidates=num_candidates)
     chunks: dict[int, list] = {}
-    for (i, k, prompt, _, seed), res in zip(finite, results):
+    for (i, _, prompt, _, _), res in zip(finite, results):
         wav = np.asarray(res["wav"], dtype=np.float32)
         if not np.all(np.isfinite(wav)):
             raise BackendError(f"text-to-audio backend returned NaN for prompt {i} ({prompt[:60]!r})")

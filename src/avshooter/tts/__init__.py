@@ -100,7 +100,7 @@ def place_lines(
     total = to_samples(shot_duration_s, sample_rate)
     track = np.zeros((1, total), np.float32)
     clips = []
-    for i, line in enumerate(lines):
+    for line in lines:
         wav = np.asarray(line["wav"], np.float32)
         wav = wav.reshape(1, -1) if wav.ndim == 1 else wav.mean(axis=0, keepdims=True)
         clips.append(_resample(wav, int(line["sample_rate"]), sample_rate))
