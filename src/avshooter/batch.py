@@ -159,7 +159,7 @@ def annotate_many(
     def record(video_id: str, status: str, reason: str | None) -> None:
         if status == "failed":
             summary.failed.append((video_id, reason or "unknown"))
-            log.error("%s: %s", video_id, reason)
+            log.info("%s failed: %s", video_id, reason)  # the CLI prints failures once, in its summary
             return
         (summary.done if status == "done" else summary.skipped).append(video_id)
         for rec in manifest_records(out, video_id):
