@@ -254,3 +254,17 @@ def test_nan_or_silence_from_the_model_is_an_error(demo, story_with_lines, tmp_p
         generate_layer(Broken(np.nan), ["rain"], [1.0], [0], sample_rate=48000)
     with pytest.raises(BackendError, match="silence"):
         generate_layer(Broken(0.0), ["rain"], [1.0], [0], sample_rate=48000)
+
+
+def test_annotated_story_drives_music_and_effects(demo, demo_out, tmp_path):
+    """A story that `annotate` wrote carries audio annotations: its music shot gets a music layer."""
+    story = demo_out / "demo" / "story.json"
+    assert main(["generate", "--story", str(story), "--videos", str(demo["shots"]), "--bank", str(demo_out),
+                 "--out", str(tmp_path)]) == 0
+    prompts = json.loads((tmp_path / "prompts.json").read_text())
+    assert prompts["shots"][1]["music"] and prompts["shots"][2]["source"] == "audio annotation"
+    report = json.loads((tmp_path / "generate.json").read_text())
+    assert "music" in report["outputs"]["stems"]
+    music, sr = sf.read(tmp_path / "stems" / "music.flac", always_2d=True)
+    a, b = report["shots"][1]["start_sample"], report["shots"][1]["end_sample"]
+    assert np.abs(music[a:b]).max() > 0 and np.abs(music[:a]).max() == 0 and np.abs(music[b:]).max() == 0

@@ -176,6 +176,7 @@ def generate(
 def _generate(story, videos, out: Path, config: GenerateConfig, prompts) -> dict:
     from ..fit import shot_sample_spans
     from ..mix import Layer, mix_layers
+    from ..prompts import save_prompts
     from ..story import load_story
 
     t_start = time.perf_counter()
@@ -187,8 +188,6 @@ def _generate(story, videos, out: Path, config: GenerateConfig, prompts) -> dict
     total = spans[-1][1]
 
     prompt_set = _prompts(story, prompts, config)
-    from ..prompts import save_prompts
-
     save_prompts(prompt_set, out / "prompts.json")
     tta = _load_tta(config)
 
@@ -244,6 +243,7 @@ def _generate(story, videos, out: Path, config: GenerateConfig, prompts) -> dict
         "mix": mix_report,
         "mux": mux_reports,
         "outputs": {"soundtrack": "soundtrack.flac", "story_mp4": "story.mp4",
+                    # each layer as generated, fitted and synced, before the mix's gains and ducking
                     "stems": {layer.name: f"stems/{layer.name}.flac" for layer in layers},
                     "shots": [f"shots/shot_{s['index']:03d}.mp4" for s in shot_reports]},
         "provenance": {
