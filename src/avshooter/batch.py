@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import AnnotateConfig
-from .errors import AvshooterError, InputError
+from .errors import AvshooterError, BackendError, InputError
 from .output import ManifestWriter, ensure_dir
 
 log = logging.getLogger("avshooter")
@@ -144,13 +144,23 @@ def annotate_many(
     workers: int = 1,
     progress: bool = True,
     debug: bool = False,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> Summary:
-    """Annotate ``items`` with ``workers`` processes; write ``out_dir/manifest.jsonl``; return a summary."""
+    """Annotate ``items``; write ``out_dir/manifest.jsonl``; return a summary.
+
+    ``engine="local"`` runs ``workers`` processes on this machine. ``engine="ray"`` hands the videos to
+    Ray Data (a local Ray with ``workers`` CPUs, or the cluster at ``ray_address`` / ``RAY_ADDRESS``): each
+    task gets paths, never audio, and writes its video's folder under ``out_dir`` (a shared file system on
+    a cluster); this process alone writes the manifest, so resuming works the same way.
+    """
     from .pipeline.annotate import is_finished
 
     config = config or AnnotateConfig()
     if workers < 1:
         raise InputError(f"workers must be >= 1, got {workers}")
+    if engine not in ("local", "ray"):
+        raise InputError(f"engine must be 'local' or 'ray', got {engine!r}")
     out = ensure_dir(out_dir)
     items = _unique_ids(items)
     writer = ManifestWriter(out / "manifest.jsonl")
@@ -179,7 +189,11 @@ def annotate_many(
 
     bar = _progress(len(items), progress)
     bar.update(len(items) - len(todo))
-    if workers == 1 or len(todo) <= 1:
+    if engine == "ray" and todo:
+        for row in _run_ray(todo, str(out), config, debug, workers, ray_address):
+            record(row["video_id"], row["status"], row["reason"] or None)
+            bar.update(1)
+    elif workers == 1 or len(todo) <= 1:
         for item in todo:
             record(*_run_one(item, str(out), config, debug))
             bar.update(1)
@@ -194,6 +208,30 @@ def annotate_many(
     bar.close()
     summary.shots = len(writer.ids)
     return summary
+
+
+def _run_ray(todo: list[Item], out: str, config: AnnotateConfig, debug: bool, workers: int,
+             address: str | None):
+    """Annotate ``todo`` as Ray Data tasks; yield ``{"video_id", "status", "reason"}`` as they finish."""
+    try:
+        import ray
+    except ImportError:
+        raise BackendError("--engine ray needs Ray Data: pip install 'avshooter[ray]'") from None
+    if not ray.is_initialized():
+        address = address or os.environ.get("RAY_ADDRESS")
+        kwargs = {"address": address} if address else {"num_cpus": workers}
+        ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
+    gpus = 1 if config.device.startswith("cuda") else 0  # one GPU per task; models load once per worker
+
+    def annotate_row(row: dict) -> dict:
+        video_id, status, reason = _run_one(Item(row["video"], row["story"] or None, row["video_id"]),
+                                            out, config, debug)
+        return {"video_id": video_id, "status": status, "reason": reason or ""}
+
+    rows = [{"video": i.video, "story": i.story or "", "video_id": i.video_id} for i in todo]
+    dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
+    mapped = dataset.map(annotate_row, num_cpus=1, num_gpus=gpus, concurrency=workers)
+    yield from mapped.iter_rows()
 
 
 def _progress(total: int, enabled: bool):

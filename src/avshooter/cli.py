@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--manifest", help="a text file of videos (VIDEO or VIDEO<TAB>STORY per line, or JSON lines)")
     a.add_argument("--out", required=True, help="output folder (OUT/<video_id>/story.json, OUT/manifest.jsonl)")
     a.add_argument("--workers", type=int, default=1, help="worker processes for --manifest (default 1)")
+    a.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local worker processes, or Ray Data (a local Ray, or the cluster at --ray-address)")
+    a.add_argument("--ray-address", help="address of a running Ray cluster (default: $RAY_ADDRESS, else local)")
     a.add_argument("--config", help="YAML config (see configs/annotate/); command-line options win")
     a.add_argument("--sample-rate", type=int, help="rate of the stems in Hz (default 44100)")
     a.add_argument("--channels", type=int, choices=(1, 2), help="1 or 2 (default: mono stays mono, else stereo)")
@@ -90,7 +93,8 @@ def _annotate(args) -> int:
     )
     items = read_video_list(args.manifest) if args.manifest else [Item(args.video, args.story)]
     summary = annotate_many(items, out_dir=args.out, config=config, workers=args.workers,
-                            progress=not args.no_progress, debug=args.debug)
+                            progress=not args.no_progress, debug=args.debug, engine=args.engine,
+                            ray_address=args.ray_address)
     if len(items) == 1 and summary.failed:
         print(f"avshooter: error: {summary.failed[0][1]}", file=sys.stderr)
         return 1
