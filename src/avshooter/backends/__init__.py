@@ -28,9 +28,8 @@ captioner
 """
 from __future__ import annotations
 
-import importlib
-
 from ..errors import BackendError
+from ..registry import instantiate
 
 __all__ = ["REGISTRY", "load_backend"]
 
@@ -52,25 +51,8 @@ REGISTRY: dict[str, dict[str, str]] = {
     },
 }
 
-_CACHE: dict = {}
-
-
 def load_backend(step: str, name: str, *, device: str = "cpu", options: dict | None = None):
     """The backend instance for ``step``/``name`` (one per process and settings: models load once)."""
-    import json
-
     if step not in REGISTRY:
         raise BackendError(f"unknown step {step!r} (known: {', '.join(REGISTRY)})")
-    table = REGISTRY[step]
-    if name not in table:
-        raise BackendError(f"unknown {step} backend {name!r} (known: {', '.join(sorted(table))})")
-    options = dict(options or {})
-    key = (step, name, device, json.dumps(options, sort_keys=True, default=str))
-    if key not in _CACHE:
-        module_name, cls_name = table[name].split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise BackendError(f"{step} backend {name!r} cannot be imported: {exc}") from None
-        _CACHE[key] = getattr(module, cls_name)(device=device, **options)
-    return _CACHE[key]
+    return instantiate(REGISTRY[step], name, what=step, device=device, options=options)

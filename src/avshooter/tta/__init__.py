@@ -41,10 +41,7 @@ Open, 44.1 kHz stereo), ``retrieval`` (offline default: clips from an annotated 
 """
 from __future__ import annotations
 
-import importlib
-import json
-
-from ..errors import BackendError
+from ..registry import instantiate
 
 __all__ = ["REGISTRY", "load_tta"]
 
@@ -53,9 +50,6 @@ REGISTRY: dict[str, str] = {
     "stable-audio": "avshooter.tta.stable_audio:StableAudioOpen",
     "retrieval": "avshooter.tta.retrieval:RetrievalTTA",
 }
-
-_CACHE: dict = {}
-
 
 def load_tta(name: str, *, device: str = "cpu", options: dict | None = None):
     """The text-to-audio backend ``name`` (one instance per process and settings: models load once).
@@ -69,15 +63,4 @@ def load_tta(name: str, *, device: str = "cpu", options: dict | None = None):
     options : dict, optional
         Keyword options of the backend class (unknown ones raise BackendError).
     """
-    if name not in REGISTRY:
-        raise BackendError(f"unknown text-to-audio backend {name!r} (known: {', '.join(sorted(REGISTRY))})")
-    options = dict(options or {})
-    key = (name, device, json.dumps(options, sort_keys=True, default=str))
-    if key not in _CACHE:
-        module_name, cls_name = REGISTRY[name].split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise BackendError(f"text-to-audio backend {name!r} cannot be imported: {exc}") from None
-        _CACHE[key] = getattr(module, cls_name)(device=device, **options)
-    return _CACHE[key]
+    return instantiate(REGISTRY, name, what="text-to-audio", device=device, options=options)
