@@ -4,7 +4,7 @@ In ONE run, on the same ~10-minute input (``make_long_input.py``: 44.1 kHz stere
 H.264 picture, ~4.5 s shots), this measures:
 
 a. the floor: PyAV decoding the file's audio once (every frame, to float32 arrays);
-b. our per-shot extraction: ``avshooter.media.decode`` to the disk cache, then ``read_span`` for every shot
+b. our per-shot extraction: ``avshooter.media.audio.decode`` to the disk cache, then ``read_span`` for every shot
    (and the same plus writing each shot to a WAV file, to compare with (c), which writes files);
 c. the peer a user would write by hand: moviepy ``AudioFileClip(path).subclipped(a, b).write_audiofile``
    per shot (slow: timed on the first ``--moviepy-shots`` shots and extrapolated, marked in the table);
@@ -162,7 +162,7 @@ def ours_extract(video: Path, spans, workdir: Path, *, write_wav: bool = False) 
     """``decode`` once to the disk cache, then ``read_span`` every shot (optionally write each to WAV)."""
     import soundfile as sf
 
-    from avshooter.media import decode
+    from avshooter.media.audio import decode
 
     out = workdir / "ours_wav"
     if write_wav:
@@ -208,7 +208,7 @@ def moviepy_extract(video: Path, spans, workdir: Path, max_shots: int) -> dict:
 def run_annotate(video: Path, story: Path | None, workdir: Path, name: str, timer: StageTimer | None,
                  profile: bool = False, **config) -> dict:
     from avshooter.config import AnnotateConfig
-    from avshooter.pipeline.annotate import annotate_video
+    from avshooter.annotation.pipeline import annotate_video
 
     out = workdir / f"ann_{name}"
     shutil.rmtree(out, ignore_errors=True)
@@ -260,7 +260,7 @@ def main(argv=None) -> int:
     video, story_path = build_long_input(args.minutes, workdir / "inputs")
     story = json.loads(story_path.read_text(encoding="utf-8"))
     spans = [(s["avshooter"]["start_s"], s["avshooter"]["end_s"]) for s in story["shots"]]
-    from avshooter.media import probe
+    from avshooter.media.audio import probe
 
     duration = probe(video).duration_s
     print(f"machine: {machine()}")

@@ -11,14 +11,14 @@ In ONE run this measures:
      wrote (built once, in a child process).
 
    The text-to-audio model's own time is the backend instance's ``generate`` calls: the instance is
-   loaded first with ``avshooter.tta.load_tta`` (which caches one instance per settings, so the pipeline
+   loaded first with ``avshooter.backends.text_to_audio.load_tta`` (which caches one instance per settings, so the pipeline
    gets the same one) and its ``generate`` is replaced by a timing wrapper; the model load is timed on
    its own and is not part of a story's seconds. Everything else (prompts, fitting, sync, mix, writes,
    mux) is reported in seconds per story and as a share of the total, with a per-stage breakdown from
    thin wrappers around the functions ``pipeline/generate.py`` looks up at call time (exclusive times:
    a stage nested in another is subtracted from the outer one).
 
-2. Mux: ``avshooter.mux.mux`` (shot videos + the soundtrack array -> AAC in an mp4, video copied)
+2. Mux: ``avshooter.media.mux.mux`` (shot videos + the soundtrack array -> AAC in an mp4, video copied)
    against the floor, the ffmpeg binary of ``imageio_ffmpeg`` (concat demuxer of the shot videos + the
    soundtrack WAV, ``-c:v copy -c:a aac``), and against the moviepy 2.x script a user would write
    (``concatenate_videoclips([VideoFileClip(p) ...]).with_audio(AudioFileClip(wav))
@@ -272,7 +272,7 @@ def build_shots(workdir: Path, width: int, height: int, n: int = 4) -> Path:
 
 # ------------------------------------------------------------------------------------- measurements
 def run_generate(demo: dict, out: Path, config, timer: StageTimer, profile: bool) -> dict:
-    from avshooter.pipeline.generate import generate
+    from avshooter.generation.pipeline import generate
 
     shutil.rmtree(out, ignore_errors=True)
     timer.reset()
@@ -326,7 +326,7 @@ class ScaledOutput:
 
 def load_backend(config):
     """Load the backend the way the pipeline does (same cache key); time it."""
-    from avshooter.pipeline.generate import _load_tta
+    from avshooter.generation.pipeline import _load_tta
 
     r: dict = {}
     with measured(r):
@@ -339,7 +339,7 @@ def best_of(n: int, fn) -> dict:
 
 
 def ours_mux(paths, wav, sr, out: Path) -> dict:
-    from avshooter.mux import mux
+    from avshooter.media.mux import mux
 
     r: dict = {}
     with measured(r):
@@ -385,7 +385,7 @@ def soundtrack_for(paths, source, sr: int):
     """The generated demo soundtrack, looped/trimmed to the joined videos' exact length."""
     import numpy as np
 
-    from avshooter.mux import probe_videos
+    from avshooter.media.mux import probe_videos
     from avshooter.units import to_samples
 
     total_s = sum(i.duration_s for i in probe_videos(paths))
@@ -521,7 +521,7 @@ def main(argv=None) -> int:
         ours = best_of(args.repeat, functools.partial(ours_mux, paths, wav, sr, mux_dir / "ours.mp4"))
         floor = best_of(args.repeat, functools.partial(ffmpeg_mux, paths, wav_path, mux_dir / "ffmpeg.mp4"))
         results = [("floor: ffmpeg concat -c:v copy -c:a aac", floor, f"best of {args.repeat}"),
-                   ("ours: avshooter.mux.mux (array in)", ours, f"best of {args.repeat}")]
+                   ("ours: avshooter.media.mux.mux (array in)", ours, f"best of {args.repeat}")]
         if not args.skip_moviepy:
             peer = moviepy_mux(paths, wav_path, mux_dir / "moviepy.mp4")
             results.append(("peer: moviepy concat + with_audio + write_videofile", peer, "1 run"))

@@ -13,7 +13,7 @@ import soundfile as sf
 
 from avshooter.cli import main
 from avshooter.config import AnnotateConfig
-from avshooter.schema import validate_record
+from avshooter.io.schema import validate_record
 
 
 def _story(out: Path, video_id: str = "demo") -> dict:
@@ -132,8 +132,8 @@ def _covered(ranges, grid):
 
 @pytest.mark.parametrize("name", ["libri1_5703-47212-0000.hq.ogg", "libri2_3436-172162-0000.hq.ogg"])
 def test_speech_survives_the_pipeline(media, tmp_path, name):
-    from avshooter.media import load_audio
-    from avshooter.vad import speech_ranges
+    from avshooter.media.audio import load_audio
+    from avshooter.audio.vad import speech_ranges
 
     path = media / "audio" / name
     raw, sr = load_audio(path)  # the file's own rate, no pipeline

@@ -13,7 +13,7 @@ import torch
 import yaml
 
 from avshooter.cli import main
-from avshooter.schema import validate_record
+from avshooter.io.schema import validate_record
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -364,7 +364,7 @@ def test_wav_length_and_cut():
 
 def test_pipeline_uses_answer_or_flags_failure(api):
     from avshooter.config import AnnotateConfig
-    from avshooter.pipeline.shot_audio import annotate_shot_audio
+    from avshooter.annotation.shot_audio import annotate_shot_audio
 
     wav, sr, frames, _ctx = shot(sr=16000, seconds=2.0)
     config = AnnotateConfig(sample_rate=16000, captioner="openai", context="none",

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import load_make_demo
 
-from avshooter.shots import CutDetector, detect_shots_from_file
+from avshooter.annotation.shots import CutDetector, detect_shots_from_file
 from avshooter.units import parse_time, to_samples
 
 

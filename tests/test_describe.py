@@ -17,9 +17,9 @@ import pytest
 import soundfile as sf
 import soxr
 
-from avshooter.describe import TYPES, DescribeThresholds, classify_type, describe_sound
+from avshooter.annotation.describe import TYPES, DescribeThresholds, classify_type, describe_sound
 from avshooter.errors import InputError
-from avshooter.features import Features, measure
+from avshooter.audio.features import Features, measure
 
 WINDOW_S = 3.5
 EXPECTED = {  # file-name prefix -> allowed types (prefixes live in the test, never in the library)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from avshooter.errors import InputError, ShotError
-from avshooter.fit import (
+from avshooter.audio.fit import (
     chunk_plan,
     crossfade_concat,
     fit_to_duration,

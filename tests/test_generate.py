@@ -12,7 +12,7 @@ import soundfile as sf
 
 from avshooter.cli import main
 from avshooter.config import GenerateConfig
-from avshooter.loudness import integrated_loudness, true_peak_dbtp
+from avshooter.audio.loudness import integrated_loudness, true_peak_dbtp
 from avshooter.units import to_samples
 
 FRAME_S = 1 / 24
@@ -86,8 +86,8 @@ def test_effects_synced_to_the_ball(gen_out):
 
 def test_sync_pulls_shifted_effects_back(demo, demo_out, tmp_path):
     """Retrieval returns the ball's own thuds; delay the shot's clip and sync must undo it within a frame."""
-    from avshooter.pipeline.generate import _sync
-    from avshooter.sync import apply_shift
+    from avshooter.generation.pipeline import _sync
+    from avshooter.generation.sync import apply_shift
 
     stem, sr = sf.read(demo_out / "demo" / "audio" / "0002" / "effects.flac", always_2d=True)
     late = apply_shift(stem.T.astype(np.float32), sr, 0.3)
@@ -97,7 +97,7 @@ def test_sync_pulls_shifted_effects_back(demo, demo_out, tmp_path):
 
 
 def test_dialogue_is_placed_in_its_shot(gen_out):
-    from avshooter.vad import speech_ranges
+    from avshooter.audio.vad import speech_ranges
 
     report = json.loads((gen_out / "generate.json").read_text())
     placed = report["shots"][0]["dialogue"][0]
@@ -144,8 +144,8 @@ def tiny_ldm(tmp_path_factory):
 def test_tiny_audioldm2_end_to_end_with_chunks(demo, story_with_lines, tiny_ldm, tmp_path):
     """The real AudioLDM2 code path (random weights); shots past the model's maximum come in chunks."""
     from avshooter.errors import BackendError
-    from avshooter.pipeline.generate import generate
-    from avshooter.tta import load_tta
+    from avshooter.generation.pipeline import generate
+    from avshooter.backends.text_to_audio import load_tta
 
     options = {"model": str(tiny_ldm), "steps": 2, "max_duration_s": 2.0}
     config = GenerateConfig(tta="audioldm2", tta_options=options, ambience=False, sync=False, seed=3)
@@ -223,8 +223,8 @@ def test_bad_inputs(demo, demo_out, story_with_lines, tmp_path, capsys, media):
                    tmp_path / "o8")
     assert rc == 1 and "shots[2]" in err and len(err.splitlines()) == 1
     prompts = tmp_path / "prompts.json"
-    from avshooter.prompts import build_prompts, save_prompts
-    from avshooter.story import load_story
+    from avshooter.generation.prompts import build_prompts, save_prompts
+    from avshooter.io.story import load_story
 
     p = build_prompts(load_story(story_with_lines))
     p.shots[2].effects = "  "
@@ -238,7 +238,7 @@ def test_bad_inputs(demo, demo_out, story_with_lines, tmp_path, capsys, media):
 
 def test_nan_or_silence_from_the_model_is_an_error(demo, story_with_lines, tmp_path):
     from avshooter.errors import BackendError
-    from avshooter.pipeline.generate import generate_layer
+    from avshooter.generation.pipeline import generate_layer
 
     class Broken:
         sample_rate, max_duration_s = 16000, 10.0

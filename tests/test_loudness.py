@@ -8,7 +8,7 @@ import pytest
 from scipy import signal
 
 from avshooter.errors import InputError
-from avshooter.loudness import (
+from avshooter.audio.loudness import (
     gain_to_lufs,
     integrated_loudness,
     k_weighting_sos,

@@ -6,7 +6,7 @@ import pytest
 import soundfile as sf
 
 from avshooter.errors import MediaError, ShotError
-from avshooter.media import decode, load_audio, probe
+from avshooter.media.audio import decode, load_audio, probe
 from avshooter.units import span_samples, to_samples
 
 

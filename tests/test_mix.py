@@ -6,10 +6,10 @@ import pytest
 from scipy import signal
 
 from avshooter.errors import InputError
-from avshooter.fit import shot_sample_spans
-from avshooter.loudness import integrated_loudness, true_peak_dbtp
-from avshooter.media import load_audio
-from avshooter.mix import Ducking, Layer, crossfade_beds, mix_layers
+from avshooter.audio.fit import shot_sample_spans
+from avshooter.audio.loudness import integrated_loudness, true_peak_dbtp
+from avshooter.media.audio import load_audio
+from avshooter.audio.mix import Ducking, Layer, crossfade_beds, mix_layers
 from avshooter.units import to_samples
 
 SR = 44100

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from avshooter.errors import InputError, MediaError
-from avshooter.mux import concat_videos_copy_possible, mux, mux_shot, probe_videos
+from avshooter.media.mux import concat_videos_copy_possible, mux, mux_shot, probe_videos
 from avshooter.units import to_samples
 
 FPS = 24

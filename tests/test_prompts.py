@@ -8,14 +8,14 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from avshooter.errors import BackendError, InputError
-from avshooter.prompts import (
+from avshooter.generation.prompts import (
     LLMPromptWriter,
     build_prompts,
     load_prompts,
     save_prompts,
     shot_seed,
 )
-from avshooter.story import load_story
+from avshooter.io.story import load_story
 
 
 def _story_dict() -> dict:

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from avshooter.errors import InputError, StoryError
-from avshooter.tta.retrieval import RetrievalTTA
+from avshooter.backends.text_to_audio.retrieval import RetrievalTTA
 
 ROOT = Path(__file__).resolve().parents[1]
 

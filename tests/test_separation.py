@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from avshooter.errors import InputError
-from avshooter.separation import STEMS, SeparationParams, separate, separation_masks
+from avshooter.audio.separation import STEMS, SeparationParams, separate, separation_masks
 
 
 def _mix(sr, seconds=3.0, channels=2, seed=0):

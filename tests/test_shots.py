@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from avshooter.errors import InputError, MediaError
-from avshooter.shots import (
+from avshooter.annotation.shots import (
     AudioChangeParams,
     CutDetector,
     CutParams,

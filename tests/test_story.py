@@ -9,8 +9,8 @@ import os
 import pytest
 
 from avshooter.errors import OutputError, ShotError, StoryError
-from avshooter.schema import load_schema, validate_input, validate_record
-from avshooter.story import (
+from avshooter.io.schema import load_schema, validate_input, validate_record
+from avshooter.io.story import (
     AudioAnnotation,
     Shot,
     check_story,
@@ -283,7 +283,7 @@ def test_shot_past_duration(tmp_path):
 
 def test_whole_second_end_clamped_with_warning(caplog):
     data = {"shots": [{"start time": "00:50", "end time": "00:58"}]}
-    with caplog.at_level(logging.WARNING, logger="avshooter.story"):
+    with caplog.at_level(logging.WARNING, logger="avshooter.io.story"):
         story = load_story(copy.deepcopy(data), duration_s=57.3)
     assert story.shots[0].end_s == 57.3 and "clamped" in caplog.text
     assert story.to_dict() == data  # the paper's string is kept
@@ -300,7 +300,7 @@ def test_unknown_ids_strict_and_lenient(caplog):
     data["shots"][1]["main characters"] = ["Aki"]
     with pytest.raises(StoryError, match=r"shots\[1\]\.scene: unknown scene ID 'S9' \(known: S1, S2\)"):
         load_story(copy.deepcopy(data), strict=True)
-    with caplog.at_level(logging.WARNING, logger="avshooter.story"):
+    with caplog.at_level(logging.WARNING, logger="avshooter.io.story"):
         story = load_story(data)
     assert story.shots[1].scene == "S9" and "unknown scene ID 'S9'" in caplog.text
 
@@ -478,6 +478,6 @@ def test_import_stays_light():
     import subprocess
     import sys
 
-    code = "import sys, avshooter.story, avshooter.schema; print('jsonschema' in sys.modules)"
+    code = "import sys, avshooter.io.story, avshooter.io.schema; print('jsonschema' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from avshooter.errors import InputError, MediaError
-from avshooter.media import load_audio
-from avshooter.sync import (
+from avshooter.media.audio import load_audio
+from avshooter.generation.sync import (
     apply_shift,
     audio_onsets,
     estimate_offset,

@@ -39,7 +39,7 @@ def audioldm2_folder(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def ldm(audioldm2_folder):
-    from avshooter.tta.audioldm2 import AudioLDM2
+    from avshooter.backends.text_to_audio.audioldm2 import AudioLDM2
 
     return AudioLDM2(model=str(audioldm2_folder), steps=STEPS, bucket_s=0)
 
@@ -59,7 +59,7 @@ def clap_folder(tmp_path_factory):
 @pytest.fixture(scope="session")
 def sao(stable_folder, clap_folder):
     pytest.importorskip("torchsde")
-    from avshooter.tta.stable_audio import StableAudioOpen
+    from avshooter.backends.text_to_audio.stable_audio import StableAudioOpen
 
     return StableAudioOpen(model=str(stable_folder), steps=STEPS, clap_model=str(clap_folder))
 
@@ -70,11 +70,11 @@ def _close(a, b):
 
 # -- registry ----------------------------------------------------------------------------------------
 def test_registry_names_and_cache(audioldm2_folder):
-    from avshooter.tta import REGISTRY, load_tta
+    from avshooter.backends.text_to_audio import REGISTRY, load_tta
 
-    assert REGISTRY["audioldm2"] == "avshooter.tta.audioldm2:AudioLDM2"
-    assert REGISTRY["stable-audio"] == "avshooter.tta.stable_audio:StableAudioOpen"
-    assert REGISTRY["retrieval"] == "avshooter.tta.retrieval:RetrievalTTA"
+    assert REGISTRY["audioldm2"] == "avshooter.backends.text_to_audio.audioldm2:AudioLDM2"
+    assert REGISTRY["stable-audio"] == "avshooter.backends.text_to_audio.stable_audio:StableAudioOpen"
+    assert REGISTRY["retrieval"] == "avshooter.backends.text_to_audio.retrieval:RetrievalTTA"
     options = {"model": str(audioldm2_folder), "steps": STEPS}
     first = load_tta("audioldm2", options=options)
     assert load_tta("audioldm2", options=dict(options)) is first
@@ -123,7 +123,7 @@ def test_audioldm2_candidates_ranked_and_reproducible(ldm):
 
 
 def test_audioldm2_dpmsolver_and_bucketing(audioldm2_folder):
-    from avshooter.tta.audioldm2 import AudioLDM2
+    from avshooter.backends.text_to_audio.audioldm2 import AudioLDM2
 
     backend = AudioLDM2(model=str(audioldm2_folder), scheduler="dpmsolver", steps=STEPS, negative_prompt=None)
     out = backend.generate(["wind", "a door slams"], [0.21, 0.9], seeds=[0, 0])  # one 1 s bucket, one call
@@ -143,7 +143,7 @@ def test_audioldm2_nan_and_silence(ldm, monkeypatch):
 
 
 def test_audioldm2_bad_requests(ldm, audioldm2_folder, tmp_path):
-    from avshooter.tta.audioldm2 import AudioLDM2
+    from avshooter.backends.text_to_audio.audioldm2 import AudioLDM2
 
     with pytest.raises(InputError, match="prompt 1 is empty"):
         ldm.generate(["ok", "  "], [0.1, 0.1], seeds=[0, 1])
@@ -161,8 +161,8 @@ def test_audioldm2_bad_requests(ldm, audioldm2_folder, tmp_path):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
 def test_cuda_requested_without_cuda():
-    from avshooter.tta.audioldm2 import AudioLDM2
-    from avshooter.tta.stable_audio import StableAudioOpen
+    from avshooter.backends.text_to_audio.audioldm2 import AudioLDM2
+    from avshooter.backends.text_to_audio.stable_audio import StableAudioOpen
 
     for cls in (AudioLDM2, StableAudioOpen):
         with pytest.raises(BackendError, match=r"device 'cuda' is not available \(torch.cuda.is_available\(\) is False\)"):
@@ -202,7 +202,7 @@ def test_stable_audio_candidates_with_clap(sao):
 
 
 def test_stable_audio_errors(sao, stable_folder, monkeypatch):
-    from avshooter.tta.stable_audio import StableAudioOpen
+    from avshooter.backends.text_to_audio.stable_audio import StableAudioOpen
 
     with pytest.raises(InputError, match="max_duration_s"):
         sao.generate(["long"], [1.0], seeds=[0])

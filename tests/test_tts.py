@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from avshooter.errors import BackendError, InputError
-from avshooter.tts import BACKENDS, load_tts, place_lines
+from avshooter.backends.speech import BACKENDS, load_tts, place_lines
 from avshooter.units import to_samples
-from avshooter.vad import speech_ranges
+from avshooter.audio.vad import speech_ranges
 
 
 def test_espeak_speaks():

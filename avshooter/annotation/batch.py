@@ -1,0 +1,240 @@
+"""Batch annotate: a manifest of many videos, local worker processes, resumable, one summary at the end.
+
+One bad video is reported and skipped; the rest go on. Finished videos are skipped on a re-run (their
+``story.json`` carries the input fingerprint and config hash), and finished shots of an interrupted video
+are not redone. ``OUT/manifest.jsonl`` gets one line per shot, written only by this (the main) process.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import AnnotateConfig
+from ..errors import AvshooterError, BackendError, InputError
+from ..io.output import ManifestWriter, ensure_dir
+
+log = logging.getLogger("avshooter")
+
+__all__ = ["Item", "Summary", "read_video_list", "annotate_many", "manifest_records"]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One video to annotate (and its story JSON, if any)."""
+
+    video: str
+    story: str | None = None
+    video_id: str | None = None
+
+
+@dataclass
+class Summary:
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    shots: int = 0
+
+    def lines(self) -> list[str]:
+        out = [f"done {len(self.done)}, skipped (already finished) {len(self.skipped)}, failed {len(self.failed)}; "
+               f"{self.shots} shots in the manifest"]
+        out += [f"FAILED {video}: {reason}" for video, reason in self.failed]
+        return out
+
+
+def read_video_list(path: str | os.PathLike) -> list[Item]:
+    """Read a manifest of videos: one per line, ``VIDEO`` or ``VIDEO<TAB>STORY``, or JSON lines
+    ``{"video": ..., "story": ..., "id": ...}``. Blank lines and ``#`` comments are skipped; relative
+    paths are relative to the manifest's folder.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{p}: manifest not found") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{p}: manifest is not UTF-8 text") from None
+    base = p.parent
+    items = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("{"):
+            try:
+                obj = json.loads(line)
+                video, story, vid = obj["video"], obj.get("story"), obj.get("id")
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise InputError(f"{p}:{number}: a JSON line needs at least {{\"video\": path}}") from None
+        else:
+            parts = line.split("\t")
+            if len(parts) > 2:
+                raise InputError(f"{p}:{number}: expected 'VIDEO' or 'VIDEO<TAB>STORY', got {len(parts)} fields")
+            video, story, vid = parts[0], (parts[1] if len(parts) == 2 else None), None
+        items.append(Item(str(base / video), str(base / story) if story else None, vid))
+    if not items:
+        raise InputError(f"{p}: manifest lists no videos")
+    return _unique_ids(items)
+
+
+def _unique_ids(items: list[Item]) -> list[Item]:
+    import hashlib
+
+    from .pipeline import video_id_for
+
+    seen: dict[str, int] = {}
+    out = []
+    for item in items:
+        vid = item.video_id or video_id_for(item.video)
+        if vid in seen:
+            vid = f"{vid}-{hashlib.sha1(os.path.abspath(item.video).encode()).hexdigest()[:6]}"
+        seen[vid] = 1
+        out.append(Item(item.video, item.story, vid))
+    return out
+
+
+def _run_one(item: Item, out_dir: str, config: AnnotateConfig, debug: bool) -> tuple[str, str, str | None]:
+    """Worker: annotate one video. Returns ``(video_id, status, reason)``; never raises."""
+    from .pipeline import annotate_video
+
+    try:
+        annotate_video(item.video, out_dir=out_dir, story=item.story, config=config, video_id=item.video_id)
+        return item.video_id, "done", None
+    except AvshooterError as exc:
+        return item.video_id, "failed", str(exc)
+    except Exception as exc:  # a bug, not bad input: keep the batch going, say what happened
+        reason = f"internal error {type(exc).__name__}: {exc}"
+        if debug:
+            reason += "\n" + traceback.format_exc()
+        return item.video_id, "failed", reason
+
+
+def manifest_records(out_dir: Path, video_id: str) -> list[dict]:
+    """Manifest lines for a finished video, read from its ``story.json`` (paths relative to ``out_dir``)."""
+    story = json.loads((out_dir / video_id / "story.json").read_text(encoding="utf-8"))
+    records = []
+    for shot in story["shots"]:
+        ext = shot["avshooter"]
+        index = ext["index"]
+        records.append({
+            "id": f"{video_id}/{index:04d}",
+            "video_id": video_id,
+            "video": story["avshooter"]["video"],
+            "shot": index,
+            "start_s": ext["start_s"], "end_s": ext["end_s"],
+            "start_sample": ext["start_sample"], "end_sample": ext["end_sample"],
+            "sample_rate": ext["sample_rate"],
+            "audio": {k: f"{video_id}/{v}" for k, v in ext["audio"].items()},
+            "audio annotation": shot["audio annotation"],
+            "speech": ext["speech"],
+            "story": f"{video_id}/story.json",
+        })
+    return records
+
+
+def annotate_many(
+    items: list[Item],
+    *,
+    out_dir: str | os.PathLike,
+    config: AnnotateConfig | None = None,
+    workers: int = 1,
+    progress: bool = True,
+    debug: bool = False,
+    engine: str = "local",
+    ray_address: str | None = None,
+) -> Summary:
+    """Annotate ``items``; write ``out_dir/manifest.jsonl``; return a summary.
+
+    ``engine="local"`` runs ``workers`` processes on this machine. ``engine="ray"`` hands the videos to
+    Ray Data (a local Ray with ``workers`` CPUs, or the cluster at ``ray_address`` / ``RAY_ADDRESS``): each
+    task gets paths, never audio, and writes its video's folder under ``out_dir`` (a shared file system on
+    a cluster); this process alone writes the manifest, so resuming works the same way.
+    """
+    from .pipeline import is_finished
+
+    config = config or AnnotateConfig()
+    if workers < 1:
+        raise InputError(f"workers must be >= 1, got {workers}")
+    if engine not in ("local", "ray"):
+        raise InputError(f"engine must be 'local' or 'ray', got {engine!r}")
+    out = ensure_dir(out_dir)
+    items = _unique_ids(items)
+    writer = ManifestWriter(out / "manifest.jsonl")
+    summary = Summary()
+
+    def record(video_id: str, status: str, reason: str | None) -> None:
+        if status == "failed":
+            summary.failed.append((video_id, reason or "unknown"))
+            log.info("%s failed: %s", video_id, reason)  # the CLI prints failures once, in its summary
+            return
+        (summary.done if status == "done" else summary.skipped).append(video_id)
+        for rec in manifest_records(out, video_id):
+            writer.write(rec)
+
+    todo = []
+    for item in items:
+        try:
+            finished = is_finished(item.video, out_dir=out, config=config, video_id=item.video_id)
+        except AvshooterError as exc:
+            record(item.video_id, "failed", str(exc))
+            continue
+        if finished:
+            record(item.video_id, "skipped", None)
+        else:
+            todo.append(item)
+
+    bar = _progress(len(items), progress)
+    bar.update(len(items) - len(todo))
+    if engine == "ray" and todo:
+        for row in _run_ray(todo, str(out), config, debug, workers, ray_address):
+            record(row["video_id"], row["status"], row["reason"] or None)
+            bar.update(1)
+    elif workers == 1 or len(todo) <= 1:
+        for item in todo:
+            record(*_run_one(item, str(out), config, debug))
+            bar.update(1)
+    else:
+        import multiprocessing as mp
+
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+            futures = [pool.submit(_run_one, item, str(out), config, debug) for item in todo]
+            for fut in as_completed(futures):
+                record(*fut.result())
+                bar.update(1)
+    bar.close()
+    summary.shots = len(writer.ids)
+    return summary
+
+
+def _run_ray(todo: list[Item], out: str, config: AnnotateConfig, debug: bool, workers: int,
+             address: str | None):
+    """Annotate ``todo`` as Ray Data tasks; yield ``{"video_id", "status", "reason"}`` as they finish."""
+    try:
+        import ray
+    except ImportError:
+        raise BackendError("--engine ray needs Ray Data: pip install 'avshooter[ray]'") from None
+    if not ray.is_initialized():
+        address = address or os.environ.get("RAY_ADDRESS")
+        kwargs = {"address": address} if address else {"num_cpus": workers}
+        ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
+    gpus = 1 if config.device.startswith("cuda") else 0  # one GPU per task; models load once per worker
+
+    def annotate_row(row: dict) -> dict:
+        video_id, status, reason = _run_one(Item(row["video"], row["story"] or None, row["video_id"]),
+                                            out, config, debug)
+        return {"video_id": video_id, "status": status, "reason": reason or ""}
+
+    rows = [{"video": i.video, "story": i.story or "", "video_id": i.video_id} for i in todo]
+    dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
+    mapped = dataset.map(annotate_row, num_cpus=1, num_gpus=gpus, concurrency=workers)
+    yield from mapped.iter_rows()
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="video", disable=not enabled, desc="annotate")

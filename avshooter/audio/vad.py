@@ -1,0 +1,88 @@
+"""Voice activity: silero-vad (its package ships real weights), run through onnxruntime.
+
+``speech_ranges(wav, sr)`` returns the speech spans of a clip in seconds. The model runs at 16 kHz mono;
+the resampling to that rate happens here, so callers pass audio at any rate.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ..errors import BackendError
+
+__all__ = ["VAD_RATE", "speech_ranges", "speech_fraction", "backend_info"]
+
+VAD_RATE = 16000
+
+
+@functools.lru_cache(maxsize=1)
+def _model():
+    try:
+        import torch  # noqa: F401  (silero-vad's helpers take torch tensors)
+        from silero_vad import load_silero_vad
+    except ImportError as exc:
+        raise BackendError(f"silero-vad needs torch and silero-vad: pip install torch silero-vad ({exc})") from None
+    import torch
+
+    torch.set_num_threads(1)
+    return load_silero_vad(onnx=True)
+
+
+def backend_info() -> dict:
+    from importlib.metadata import version
+
+    return {"name": "silero-vad", "version": version("silero-vad"), "runtime": "onnx"}
+
+
+def to_vad_rate(wav: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Mono 16 kHz float32 1-D array from ``(channels, samples)`` audio at ``sample_rate``."""
+    import soxr
+
+    mono = np.asarray(wav, dtype=np.float32)
+    if mono.ndim == 2:
+        mono = mono.mean(axis=0)
+    if sample_rate != VAD_RATE and mono.size:
+        mono = soxr.resample(mono, sample_rate, VAD_RATE, quality="HQ").astype(np.float32)
+    return np.ascontiguousarray(mono)
+
+
+def speech_ranges(
+    wav: np.ndarray,
+    sample_rate: int,
+    *,
+    threshold: float = 0.5,
+    min_speech_s: float = 0.25,
+    min_silence_s: float = 0.1,
+    pad_s: float = 0.03,
+) -> list[tuple[float, float]]:
+    """Speech spans ``[(start_s, end_s), ...]`` of ``wav`` ``(channels, samples)``, sorted.
+
+    Parameters are silero-vad's (``threshold`` on the speech probability, minimum speech and silence
+    lengths, padding). Silence and clips shorter than one 32 ms window give ``[]``.
+    """
+    import torch
+    from silero_vad import get_speech_timestamps
+
+    mono = to_vad_rate(wav, sample_rate)
+    if mono.size < 512 or not np.any(mono):
+        return []
+    model = _model()
+    stamps = get_speech_timestamps(
+        torch.from_numpy(mono),
+        model,
+        threshold=threshold,
+        sampling_rate=VAD_RATE,
+        min_speech_duration_ms=int(min_speech_s * 1000),
+        min_silence_duration_ms=int(min_silence_s * 1000),
+        speech_pad_ms=int(pad_s * 1000),
+    )
+    return [(s["start"] / VAD_RATE, s["end"] / VAD_RATE) for s in stamps]
+
+
+def speech_fraction(ranges: list[tuple[float, float]], duration_s: float) -> float:
+    """Share of ``[0, duration_s)`` covered by ``ranges`` (assumed sorted and disjoint)."""
+    if duration_s <= 0:
+        return 0.0
+    covered = sum(max(0.0, min(e, duration_s) - max(s, 0.0)) for s, e in ranges)
+    return float(min(1.0, covered / duration_s))

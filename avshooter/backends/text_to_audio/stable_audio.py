@@ -1,0 +1,296 @@
+"""Stable Audio Open text-to-audio through ``diffusers.StableAudioPipeline`` (44.1 kHz stereo).
+
+Everything about this model lives here: loading (hub id ``stabilityai/stable-audio-open-1.0``, gated:
+accept its licence and log in, or give a local pipeline folder), device and dtype, steps, batching, seeds,
+candidate ranking and its quirks:
+
+- Length: the DiT always denoises its whole window (``transformer.sample_size`` latent frames of
+  ``vae.hop_length`` samples: 1024 x 2048 = 47.55 s at 44.1 kHz) and the pipeline cuts the waveform at
+  ``int(audio_end_in_s * sr)``. ``audio_end_in_s`` is also a conditioning input (the model learns to
+  end the sound there), so we ask for the clip length rounded up to ``bucket_s`` (0.5 s by default:
+  prompts of close lengths share one call, since the pipeline takes one ``audio_end_in_s`` per call),
+  as ``(samples + 0.5) / sr`` seconds so the ``int()`` lands exactly, and trim to
+  ``to_samples(duration_s, sr)`` ourselves. ``max_duration_s`` is the window (and at most the
+  duration conditioning's ``max_value``).
+- Scheduler: the checkpoint's ``CosineDPMSolverMultistepScheduler`` (SDE DPM-Solver++), which draws
+  its step noise from a Brownian tree: it needs ``torchsde`` (``pip install torchsde``) and seeds it per
+  waveform from each generator's seed.
+- Seeds: candidate ``k`` of a prompt with seed ``s`` uses ``(s + k * 1_000_003) % 2**63`` through its
+  own CPU ``torch.Generator``; the returned ``seed`` regenerates the returned candidate with
+  ``num_candidates=1``, whatever it was batched with (up to float rounding).
+- Candidates: Stable Audio has no CLAP of its own. ``num_candidates > 1`` needs the ``clap_model``
+  option (hub id such as ``laion/larger_clap_general`` or a folder with a ``ClapModel``, its tokenizer
+  and its ``ClapFeatureExtractor``); each prompt's candidates are ranked by cosine similarity.
+- dtype: float16 on cuda by default (as the model card); the VAE output is cast to float32.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from ...errors import BackendError, InputError
+from ...units import to_samples
+from .common import (
+    check_device,
+    check_request,
+    import_torch,
+    looks_like_path,
+    pick_dtype,
+)
+
+__all__ = ["StableAudioOpen"]
+
+_DEFAULTS = {
+    "model": "stabilityai/stable-audio-open-1.0",
+    "dtype": None,  # float16 on cuda, float32 on cpu; "bfloat16"/"float32" allowed
+    "steps": 100,
+    "guidance_scale": 7.0,
+    "negative_prompt": "Low quality.",
+    "batch_size": 4,  # waveforms (prompts x candidates) per pipeline call
+    "bucket_s": 0.5,  # lengths rounded up to a multiple of this so prompts share a call; 0 = exact
+    "clap_model": None,  # CLAP for ranking candidates (hub id or folder)
+    "compile": False,  # torch.compile the DiT (GPU, long runs)
+    "local_files_only": False,
+}
+CANDIDATE_SEED_STRIDE = 1_000_003
+
+
+class StableAudioOpen:
+    """Stable Audio Open backend (see the module docstring for its rules).
+
+    Parameters
+    ----------
+    device : str
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
+    **options
+        ``model`` (hub id or folder), ``dtype``, ``steps``, ``guidance_scale``, ``negative_prompt``
+        (default for :meth:`generate`; None or "" for none), ``batch_size``, ``bucket_s``,
+        ``clap_model``, ``compile``, ``local_files_only``.
+    """
+
+    name = "stable-audio"
+
+    def __init__(self, *, device: str = "cpu", **options):
+        unknown = sorted(set(options) - set(_DEFAULTS))
+        if unknown:
+            raise BackendError(
+                f"stable-audio: unknown option(s) {', '.join(unknown)} (allowed: {', '.join(_DEFAULTS)})"
+            )
+        opts = {**_DEFAULTS, **options}
+        steps = opts["steps"]
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+            raise BackendError(f"stable-audio: steps {steps!r} must be an integer >= 1")
+        if not isinstance(opts["batch_size"], int) or opts["batch_size"] < 1:
+            raise BackendError(f"stable-audio: batch_size {opts['batch_size']!r} must be an integer >= 1")
+        if not (isinstance(opts["bucket_s"], (int, float)) and opts["bucket_s"] >= 0):
+            raise BackendError(f"stable-audio: bucket_s {opts['bucket_s']!r} must be a number of seconds >= 0")
+        self.options = opts
+        torch = import_torch()
+        self.device = check_device(torch, device)
+        self.dtype = pick_dtype(opts["dtype"], self.device)
+        self.pipe = self._load(torch)
+        vae = self.pipe.vae
+        self.sample_rate = int(vae.config.sampling_rate)
+        self.channels = int(vae.config.audio_channels)
+        self._window = int(self.pipe.transformer.config.sample_size) * int(vae.hop_length)  # samples
+        window_s = self._window / self.sample_rate
+        self.max_duration_s = float(min(window_s, self.pipe.projection_model.config.max_value))
+        self._bucket = max(1, to_samples(opts["bucket_s"], self.sample_rate))
+        self._clap = self._load_clap() if opts["clap_model"] else None
+
+    # -- loading -------------------------------------------------------------------------------------
+    def _load(self, torch):
+        try:
+            import diffusers
+        except ImportError:
+            raise BackendError("stable-audio needs diffusers and transformers: pip install diffusers transformers") from None
+        try:
+            import torchsde  # noqa: F401 - the checkpoint's scheduler draws its noise with it
+        except ImportError:
+            raise BackendError("stable-audio's scheduler needs torchsde: pip install torchsde") from None
+        source = _source(self.options["model"], "model")
+        try:
+            pipe = diffusers.StableAudioPipeline.from_pretrained(
+                source, torch_dtype=getattr(torch, self.dtype), local_files_only=self.options["local_files_only"]
+            )
+        except Exception as exc:  # noqa: BLE001 - hub, disk and config errors all become one line
+            raise BackendError(f"stable-audio: cannot load model {self.options['model']!r}: {_first_line(exc)}") from None
+        pipe = pipe.to(self.device)
+        pipe.set_progress_bar_config(disable=True)
+        if self.options["compile"]:
+            pipe.transformer = torch.compile(pipe.transformer)
+        return pipe
+
+    def _load_clap(self):
+        import torch
+        from transformers import AutoTokenizer, ClapFeatureExtractor, ClapModel
+
+        source = _source(self.options["clap_model"], "clap_model")
+        local = self.options["local_files_only"]
+        try:
+            model = ClapModel.from_pretrained(source, local_files_only=local).to(self.device).eval()
+            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
+            fe = ClapFeatureExtractor.from_pretrained(source, local_files_only=local)
+        except Exception as exc:  # noqa: BLE001
+            raise BackendError(f"stable-audio: cannot load clap_model {self.options['clap_model']!r}: {_first_line(exc)}") from None
+        return model, tokenizer, fe, torch
+
+    def info(self) -> dict:
+        """Provenance: name, model, versions, device, dtype, scheduler, steps, guidance and options."""
+        import diffusers
+        import torch
+
+        return {
+            "name": self.name,
+            "model": str(self.options["model"]),
+            "version": f"diffusers {diffusers.__version__}",
+            "torch": torch.__version__,
+            "device": self.device,
+            "dtype": self.dtype,
+            "scheduler": type(self.pipe.scheduler).__name__,
+            "steps": self.options["steps"],
+            "guidance": self.options["guidance_scale"],
+            "negative_prompt": self.options["negative_prompt"],
+            "sample_rate": self.sample_rate,
+            "channels": self.channels,
+            "max_duration_s": self.max_duration_s,
+            "batch_size": self.options["batch_size"],
+            "bucket_s": self.options["bucket_s"],
+            "clap_model": self.options["clap_model"],
+            "candidate_seed_stride": CANDIDATE_SEED_STRIDE,
+        }
+
+    # -- generation ----------------------------------------------------------------------------------
+    def generate(
+        self,
+        prompts: list[str],
+        durations_s: list[float],
+        *,
+        seeds: list[int],
+        negative_prompt: str | None = None,
+        num_candidates: int = 1,
+    ) -> list[dict]:
+        """One clip per prompt, each exactly ``to_samples(duration_s, 44100)`` samples long (stereo).
+
+        Parameters
+        ----------
+        prompts : list of str
+            Audio descriptions, one per clip.
+        durations_s : list of float
+            Clip lengths in seconds, each in ``(0, max_duration_s]``.
+        seeds : list of int
+            One seed >= 0 per prompt.
+        negative_prompt : str, optional
+            Overrides the ``negative_prompt`` option for this call ("" for none).
+        num_candidates : int
+            Waveforms generated per prompt; > 1 needs the ``clap_model`` option to rank them.
+
+        Returns
+        -------
+        list of dict
+            ``{"wav": float32 (2, n), "seed", "score", "candidates", "silent"}`` per prompt.
+        """
+        need = check_request(prompts, durations_s, seeds, num_candidates, self.max_duration_s, self.sample_rate)
+        if num_candidates > 1 and self._clap is None:
+            raise InputError(
+                f"num_candidates={num_candidates} needs a CLAP ranker: set the stable-audio option clap_model "
+                "(e.g. 'laion/larger_clap_general' or a local folder)"
+            )
+        import torch
+
+        negative = self.options["negative_prompt"] if negative_prompt is None else negative_prompt
+        lengths = [min(math.ceil(n / self._bucket) * self._bucket, self._window) for n in need]
+        groups: dict[int, list[int]] = {}
+        for i, length in enumerate(lengths):
+            groups.setdefault(length, []).append(i)
+        per_call = max(1, self.options["batch_size"] // num_candidates)
+        results: list[dict | None] = [None] * len(prompts)
+        for length, members in groups.items():
+            for start in range(0, len(members), per_call):
+                chunk = members[start:start + per_call]
+                flat_prompts, flat_seeds = [], []
+                for i in chunk:
+                    for k in range(num_candidates):
+                        flat_prompts.append(prompts[i])
+                        flat_seeds.append((int(seeds[i]) + k * CANDIDATE_SEED_STRIDE) % 2**63)
+                audio = self._call(torch, flat_prompts, flat_seeds, length, negative)
+                for j, i in enumerate(chunk):
+                    cands = audio[j * num_candidates:(j + 1) * num_candidates]
+                    if not np.isfinite(cands).all():
+                        raise BackendError(
+                            f"stable-audio returned NaN/inf for prompt {i} {prompts[i]!r} (seed {seeds[i]}, "
+                            f"dtype {self.dtype}); try dtype='float32' or 'bfloat16'"
+                        )
+                    best, score = 0, None
+                    if num_candidates > 1:
+                        scores = self._clap_scores(prompts[i], cands)
+                        best = int(np.argmax(scores))
+                        score = float(scores[best])
+                    wav = np.ascontiguousarray(cands[best, :, : need[i]], dtype=np.float32)
+                    results[i] = {
+                        "wav": wav,
+                        "seed": flat_seeds[j * num_candidates + best],
+                        "score": score,
+                        "candidates": num_candidates,
+                        "silent": bool(np.max(np.abs(wav)) < 1e-6),
+                    }
+        return results  # type: ignore[return-value]
+
+    def _call(self, torch, prompts: list[str], seeds: list[int], length: int, negative: str | None) -> np.ndarray:
+        """Run the pipeline once: ``(len(prompts), channels, >= length)`` float32 waveforms."""
+        generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]
+        end_s = min((length + 0.5) / self.sample_rate, self.max_duration_s)
+        try:
+            out = self.pipe(
+                prompt=list(prompts),
+                audio_end_in_s=end_s,
+                num_inference_steps=self.options["steps"],
+                guidance_scale=self.options["guidance_scale"],
+                negative_prompt=[negative] * len(prompts) if negative else None,
+                num_waveforms_per_prompt=1,
+                generator=generators,
+                output_type="np",
+            )
+        except (RuntimeError, ValueError) as exc:
+            raise BackendError(f"stable-audio pipeline failed: {_first_line(exc)}") from None
+        audio = np.asarray(out.audios, dtype=np.float32)
+        if audio.ndim != 3 or audio.shape[0] != len(prompts) or audio.shape[2] < length:
+            raise BackendError(f"stable-audio returned shape {audio.shape}, expected ({len(prompts)}, channels, >= {length})")
+        return audio
+
+    def _clap_scores(self, prompt: str, wavs: np.ndarray) -> np.ndarray:
+        """Cosine similarity of ``prompt`` with each waveform ``(k, channels, n)`` (mono mix), by CLAP."""
+        import soxr
+
+        model, tokenizer, fe, torch = self._clap
+        mono = [w.mean(axis=0).astype(np.float32) for w in wavs]
+        resampled = [soxr.resample(m, self.sample_rate, fe.sampling_rate) for m in mono]
+        feats = fe(resampled, return_tensors="pt", sampling_rate=fe.sampling_rate)
+        text = tokenizer([prompt], return_tensors="pt", padding=True)
+        kwargs = {"input_features": feats["input_features"].to(self.device, model.dtype)}
+        if "is_longer" in feats:
+            kwargs["is_longer"] = feats["is_longer"].to(self.device)
+        with torch.no_grad():
+            out = model(input_ids=text["input_ids"].to(self.device),
+                        attention_mask=text["attention_mask"].to(self.device), **kwargs)
+        text_emb = torch.nn.functional.normalize(out.text_embeds.float(), dim=-1)
+        audio_emb = torch.nn.functional.normalize(out.audio_embeds.float(), dim=-1)
+        return (audio_emb @ text_emb[0]).cpu().numpy()
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _source(model, what: str) -> str:
+    """A local folder (expanded) or a hub id; a path-like name that is no folder is a BackendError."""
+    model = str(model)
+    path = os.path.expanduser(model)
+    if os.path.isdir(path):
+        return path
+    if looks_like_path(model):
+        raise BackendError(f"stable-audio: {what} folder {model!r} does not exist (give a folder or a hub id)")
+    return model

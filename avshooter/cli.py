@@ -1,0 +1,121 @@
+"""Command line: a thin shell over the API. ``build_parser()`` apart from ``main(argv) -> int``.
+
+Errors of ours become one line on stderr and exit status 1; a traceback only with ``--debug``.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from . import __version__
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="avshooter", description="Audio for AnimeShooter-style anime data.")
+    parser.add_argument("--version", action="version", version=f"avshooter {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("annotate", help="build AnimeShooter-audio records from videos")
+    a.add_argument("video", nargs="?", help="a video or audio file")
+    a.add_argument("--story", help="the video's story JSON (AnimeShooter format); without it shots are detected")
+    a.add_argument("--manifest", help="a text file of videos (VIDEO or VIDEO<TAB>STORY per line, or JSON lines)")
+    a.add_argument("--out", required=True, help="output folder (OUT/<video_id>/story.json, OUT/manifest.jsonl)")
+    a.add_argument("--workers", type=int, default=1, help="worker processes for --manifest (default 1)")
+    a.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local worker processes, or Ray Data (a local Ray, or the cluster at --ray-address)")
+    a.add_argument("--ray-address", help="address of a running Ray cluster (default: $RAY_ADDRESS, else local)")
+    a.add_argument("--config", help="YAML config (see configs/annotate/); command-line options win")
+    a.add_argument("--sample-rate", type=int, help="rate of the stems in Hz (default 44100)")
+    a.add_argument("--channels", type=int, choices=(1, 2), help="1 or 2 (default: mono stays mono, else stereo)")
+    a.add_argument("--paper-filter", action="store_true", default=None,
+                   help="drop shots with prolonged speech or music, as the AnimeShooter paper did")
+    a.add_argument("--no-context", action="store_true", help="skip the MiniLM visual-context step")
+    a.add_argument("--no-progress", action="store_true", help="no progress bar")
+    a.add_argument("--debug", action="store_true", help="show tracebacks")
+    a.add_argument("-v", "--verbose", action="store_true", help="log each step")
+
+    g = sub.add_parser("generate", help="generate, sync, mix and mux the soundtrack of a story's shot videos")
+    g.add_argument("--story", required=True, help="the story JSON (AnimeShooter format)")
+    g.add_argument("--videos", required=True,
+                   help="a folder with one video per shot (in shot order), or one video cut by the story's times")
+    g.add_argument("--out", required=True, help="output folder (story.mp4, shots/, soundtrack.flac, generate.json)")
+    g.add_argument("--prompts", help="an edited prompts.json from an earlier run (else prompts are built)")
+    g.add_argument("--config", help="YAML config (see configs/generate/); command-line options win")
+    g.add_argument("--tta", help="text-to-audio backend: retrieval (offline), audioldm2, stable-audio")
+    g.add_argument("--bank", help="for --tta retrieval: a folder that `avshooter annotate` wrote")
+    g.add_argument("--device", help="cpu, cuda, cuda:1 ...")
+    g.add_argument("--target-lufs", type=float, help="integrated loudness of the mix (default -23, EBU R128)")
+    g.add_argument("--seed", type=int, help="seed of every shot's generation (default 0)")
+    g.add_argument("--no-sync", action="store_true", help="do not shift effects onto visual events")
+    g.add_argument("--debug", action="store_true", help="show tracebacks")
+    g.add_argument("-v", "--verbose", action="store_true", help="log each step")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+                        format="avshooter: %(levelname)s: %(message)s")
+    from .errors import AvshooterError
+
+    try:
+        if args.command == "annotate":
+            return _annotate(args)
+        if args.command == "generate":
+            return _generate(args)
+    except AvshooterError as exc:
+        if args.debug:
+            raise
+        print(f"avshooter: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("avshooter: interrupted; re-run the same command to resume", file=sys.stderr)
+        return 130
+    return 2
+
+
+def _annotate(args) -> int:
+    from .annotation.batch import Item, annotate_many, read_video_list
+    from .config import load_config
+    from .errors import InputError
+
+    if bool(args.video) == bool(args.manifest):
+        raise InputError("give either one VIDEO or --manifest FILE")
+    if args.manifest and args.story:
+        raise InputError("--story goes with one VIDEO; in a manifest put VIDEO<TAB>STORY per line")
+    config = load_config(
+        args.config, sample_rate=args.sample_rate, channels=args.channels, paper_filter=args.paper_filter,
+        context="none" if args.no_context else None,
+    )
+    items = read_video_list(args.manifest) if args.manifest else [Item(args.video, args.story)]
+    summary = annotate_many(items, out_dir=args.out, config=config, workers=args.workers,
+                            progress=not args.no_progress, debug=args.debug, engine=args.engine,
+                            ray_address=args.ray_address)
+    if len(items) == 1 and summary.failed:
+        print(f"avshooter: error: {summary.failed[0][1]}", file=sys.stderr)
+        return 1
+    for line in summary.lines():
+        print(line, file=sys.stderr if line.startswith("FAILED") else sys.stdout)
+    return 1 if summary.failed else 0
+
+
+def _generate(args) -> int:
+    from .config import GenerateConfig, load_config
+    from .generation.pipeline import generate
+
+    config = load_config(args.config, cls=GenerateConfig, tta=args.tta, bank=args.bank, device=args.device,
+                         target_lufs=args.target_lufs, seed=args.seed, sync=False if args.no_sync else None)
+    report = generate(args.story, args.videos, out_dir=args.out, config=config, prompts=args.prompts)
+    mix = report["mix"]
+    print(f"wrote {args.out}/story.mp4 ({report['duration_s']:.3f} s, {len(report['shots'])} shots, "
+          f"video {report['mux']['story']['video']}), {mix['integrated_lufs']:.1f} LUFS, "
+          f"{mix['true_peak_dbtp']:.1f} dBTP")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

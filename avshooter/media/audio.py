@@ -1,0 +1,385 @@
+"""Media: probe a file, and decode its audio ONCE (PyAV), resampled with soxr.
+
+The decoded audio goes to a raw float32 file on disk (:class:`DecodedAudio`), interleaved, so a shot
+is one contiguous read: a 60-minute episode never has to sit in memory whole, and every shot is cut to
+the sample from the same decode. When shots must be detected, the same pass decodes the video stream
+and hands small grey frames to a callback (the cut detector), so the file is still demuxed once.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import MediaError, ShotError
+from ..units import span_samples, to_samples
+
+__all__ = ["MediaInfo", "DecodedAudio", "probe", "decode", "load_audio", "frames_at"]
+
+FrameCallback = Callable[[float, np.ndarray], None]
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What a media file holds (from its container header)."""
+
+    path: str
+    duration_s: float | None
+    has_audio: bool
+    has_video: bool
+    audio_codec: str | None = None
+    audio_sample_rate: int | None = None
+    audio_channels: int | None = None
+    video_codec: str | None = None
+    fps: float | None = None
+    width: int | None = None
+    height: int | None = None
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _open(path: str | os.PathLike):
+    import av
+
+    p = Path(path)
+    if not p.exists():
+        raise MediaError(f"{p}: file not found")
+    if p.is_dir():
+        raise MediaError(f"{p}: is a folder, not a media file")
+    if p.stat().st_size == 0:
+        raise MediaError(f"{p}: file is empty")
+    try:
+        return av.open(str(p))
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"{p}: cannot open as media ({_ffmpeg_reason(exc)})") from None
+
+
+def _ffmpeg_reason(exc) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return str(text).strip().splitlines()[0] if text else type(exc).__name__
+
+
+def probe(path: str | os.PathLike) -> MediaInfo:
+    """Read the container header of ``path`` (no decoding)."""
+    with _open(path) as container:
+        a = container.streams.audio[0] if container.streams.audio else None
+        v = _video_stream(container)
+        duration = container.duration / 1_000_000 if container.duration else None
+        fps = None
+        if v is not None:
+            rate = v.average_rate or v.guessed_rate or v.base_rate
+            fps = float(rate) if rate else None
+        return MediaInfo(
+            path=str(path),
+            duration_s=duration,
+            has_audio=a is not None,
+            has_video=v is not None,
+            audio_codec=a.codec_context.name if a is not None else None,
+            audio_sample_rate=a.codec_context.sample_rate if a is not None else None,
+            audio_channels=a.codec_context.channels if a is not None else None,
+            video_codec=v.codec_context.name if v is not None else None,
+            fps=fps,
+            width=v.codec_context.width if v is not None else None,
+            height=v.codec_context.height if v is not None else None,
+        )
+
+
+class DecodedAudio:
+    """Decoded audio held in a raw float32 file (interleaved ``(samples, channels)``), read by span.
+
+    Use as a context manager, or call :meth:`close`, to delete the file.
+    """
+
+    def __init__(self, raw_path: str, sample_rate: int, channels: int, num_samples: int, source: str):
+        self.raw_path = raw_path
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self.num_samples = num_samples
+        self.source = source
+
+    @property
+    def duration_s(self) -> float:
+        return self.num_samples / self.sample_rate
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Samples ``[start, stop)`` as float32 ``(channels, stop - start)``."""
+        if start < 0 or stop > self.num_samples or stop < start:
+            raise ShotError(
+                f"{self.source}: samples [{start}, {stop}) are outside the audio (0..{self.num_samples})"
+            )
+        n = stop - start
+        with open(self.raw_path, "rb") as f:
+            f.seek(start * self.channels * 4)
+            data = np.fromfile(f, dtype=np.float32, count=n * self.channels)
+        return np.ascontiguousarray(data.reshape(n, self.channels).T)
+
+    def read_span(self, start_s: float, end_s: float) -> np.ndarray:
+        """The shot ``[start_s, end_s)``: exactly ``to_samples(end_s) - to_samples(start_s)`` samples."""
+        end_limit = self.duration_s + 0.5 / self.sample_rate
+        if start_s < 0 or end_s > end_limit or end_s <= start_s:
+            raise ShotError(
+                f"{self.source}: shot [{start_s:.3f}, {end_s:.3f}) s is outside the audio "
+                f"(0 .. {self.duration_s:.3f} s) or empty"
+            )
+        return self.read(*span_samples(start_s, end_s, self.sample_rate))
+
+    def iter_blocks(self, block: int):
+        """Yield ``(start_sample, (channels, n))`` blocks of at most ``block`` samples, in order."""
+        for start in range(0, self.num_samples, block):
+            yield start, self.read(start, min(self.num_samples, start + block))
+
+    def close(self) -> None:
+        try:
+            os.unlink(self.raw_path)
+        except FileNotFoundError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):  # last resort; explicit close() is the rule
+        self.close()
+
+
+def _layout_for(channels: int) -> str:
+    if channels not in (1, 2):
+        raise MediaError(f"channels must be 1 or 2, got {channels}")
+    return "mono" if channels == 1 else "stereo"
+
+
+def decode(
+    path: str | os.PathLike,
+    *,
+    sample_rate: int,
+    channels: int | None = None,
+    workdir: str | os.PathLike | None = None,
+    on_video_frame: FrameCallback | None = None,
+    frame_size: tuple[int, int] = (96, 54),
+) -> DecodedAudio:
+    """Decode the first audio stream of ``path`` once, resampled to ``sample_rate``.
+
+    Parameters
+    ----------
+    path : media file (mp4, webm, mkv, m4a, ogg, flac, wav...; any codec FFmpeg reads)
+    sample_rate : output rate in Hz (soxr, high quality)
+    channels : 1 or 2; ``None`` keeps mono as mono and downmixes everything else to stereo
+    workdir : folder for the temporary raw file (default: the system temp folder)
+    on_video_frame : if given, the video stream is decoded in the same pass and each frame is passed as
+        ``(time_s, uint8 (height, width) grey)`` at ``frame_size = (width, height)``
+    """
+    import av
+    import soxr
+
+    container = _open(path)
+    fd, raw_path = tempfile.mkstemp(prefix="avshooter-", suffix=".f32", dir=workdir)
+    try:
+        with container, os.fdopen(fd, "wb") as out:
+            if not container.streams.audio:
+                raise MediaError(f"{path}: no audio stream (streams: {_describe_streams(container)})")
+            astream = container.streams.audio[0]
+            src_channels = astream.codec_context.channels or 2
+            out_channels = channels or (1 if src_channels == 1 else 2)
+            streams = [astream]
+            vstream = None
+            if on_video_frame is not None and _video_stream(container) is not None:
+                vstream = _video_stream(container)
+                vstream.thread_type = "AUTO"
+                streams.append(vstream)
+            layout = _layout_for(out_channels)
+            converter = None  # FFmpeg's resampler: only for sample formats / layouts the fast path lacks
+            sink = None
+            lead = 0
+            t0 = _container_start(container)
+            try:
+                for packet in container.demux(*streams):
+                    for frame in packet.decode():
+                        if packet.stream.type == "video":
+                            t = (frame.time or 0.0) - t0
+                            small = frame.reformat(width=frame_size[0], height=frame_size[1], format="gray")
+                            on_video_frame(t, small.to_ndarray())
+                            continue
+                        if sink is None:
+                            resampler = None
+                            if frame.sample_rate != sample_rate:
+                                resampler = soxr.ResampleStream(frame.sample_rate, sample_rate, out_channels,
+                                                                dtype="float32")
+                            sink = _Sink(out, resampler, out_channels, frame.sample_rate)
+                            lead = span_samples(0.0, max(0.0, (frame.time or 0.0) - t0), sample_rate)[1]
+                            if lead > 0:  # audio starts late: keep the timeline, pad with silence
+                                sink.write_raw(np.zeros((lead, out_channels), np.float32))
+                        data = _fast_samples(frame, out_channels)
+                        if data is not None:
+                            sink.add(data)
+                            continue
+                        if converter is None:
+                            converter = av.AudioResampler(format="flt", layout=layout, rate=frame.sample_rate)
+                        for conv in converter.resample(frame):
+                            sink.add(conv.to_ndarray().reshape(-1, out_channels))
+            except av.error.FFmpegError as exc:
+                raise MediaError(f"{path}: corrupt or truncated media ({_ffmpeg_reason(exc)})") from None
+            if sink is None:
+                raise MediaError(f"{path}: the audio stream holds no decodable audio (empty or truncated)")
+            if converter is not None:
+                for conv in converter.resample(None):
+                    sink.add(conv.to_ndarray().reshape(-1, out_channels))
+            sink.finish()
+            written = sink.written
+            # One length rule: n input samples at in_rate become to_samples(n / in_rate, sample_rate).
+            expected = lead + to_samples(sink.read_in / sink.in_rate, sample_rate)
+            if written < expected:
+                sink.write_raw(np.zeros((expected - written, out_channels), np.float32))
+                written = expected
+            elif written > expected:
+                out.flush()
+                out.truncate(expected * out_channels * 4)
+                written = expected
+        if written == 0:
+            raise MediaError(f"{path}: the audio stream decodes to zero samples")
+        return DecodedAudio(raw_path, sample_rate, out_channels, written, str(path))
+    except BaseException:
+        try:
+            os.unlink(raw_path)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _video_stream(container):
+    """The first real video stream (cover art in audio files, an 'attached picture', is not video)."""
+    import av
+
+    for stream in container.streams.video:
+        if not (int(stream.disposition) & int(av.stream.Disposition.attached_pic)):
+            return stream
+    return None
+
+
+def _container_start(container) -> float:
+    starts = [s.start_time * s.time_base for s in container.streams if s.start_time is not None and s.time_base]
+    return float(min(starts)) if starts else 0.0
+
+
+def _describe_streams(container) -> str:
+    kinds = [s.type for s in container.streams]
+    return ", ".join(kinds) if kinds else "none"
+
+
+_PLANAR_SCALE = {"fltp": None, "dblp": None, "s16p": 1 / 32768.0, "s32p": 1 / 2147483648.0}
+_PACKED_SCALE = {"flt": None, "dbl": None, "s16": 1 / 32768.0, "s32": 1 / 2147483648.0}
+
+
+def _fast_samples(frame, out_channels: int) -> np.ndarray | None:
+    """``(samples, channels)`` float32 straight from a frame, or None when FFmpeg must convert it.
+
+    Covers the common decoders (AAC/Vorbis/Opus: fltp; PCM: s16/s32) when the channel count already
+    matches; mono -> stereo is a copy. Other layouts (5.1 downmix) go through FFmpeg's matrix.
+    """
+    fmt = frame.format.name
+    n_in = len(frame.layout.channels)
+    if n_in != out_channels and not (n_in == 1 and out_channels == 2):
+        return None
+    if fmt in _PLANAR_SCALE:
+        data = frame.to_ndarray().T  # (samples, channels)
+        scale = _PLANAR_SCALE[fmt]
+    elif fmt in _PACKED_SCALE:
+        data = frame.to_ndarray().reshape(-1, n_in)
+        scale = _PACKED_SCALE[fmt]
+    else:
+        return None
+    data = data.astype(np.float32) if scale is None else data.astype(np.float32) * np.float32(scale)
+    if n_in == 1 and out_channels == 2:
+        data = np.repeat(data, 2, axis=1)
+    return data
+
+
+class _Sink:
+    """Collects decoded samples, resamples them in ~1 s batches and appends them to the raw file."""
+
+    def __init__(self, out, resampler, channels: int, in_rate: int, batch: int = 65536):
+        self.out, self.resampler, self.channels, self.in_rate = out, resampler, channels, in_rate
+        self.batch, self.parts, self.pending = batch, [], 0
+        self.read_in = 0
+        self.written = 0
+
+    def add(self, data: np.ndarray) -> None:
+        self.parts.append(data)
+        self.pending += data.shape[0]
+        self.read_in += data.shape[0]
+        if self.pending >= self.batch:
+            self._flush(last=False)
+
+    def _flush(self, *, last: bool) -> None:
+        data = np.concatenate(self.parts) if len(self.parts) != 1 else self.parts[0]
+        self.parts, self.pending = [], 0
+        if self.resampler is not None:
+            data = self.resampler.resample_chunk(data, last=last)
+        self.write_raw(data)
+
+    def finish(self) -> None:
+        if self.parts or self.resampler is not None:
+            if not self.parts:
+                self.parts = [np.zeros((0, self.channels), np.float32)]
+            self._flush(last=True)
+
+    def write_raw(self, data: np.ndarray) -> None:
+        data = np.ascontiguousarray(data, dtype=np.float32)
+        if not np.isfinite(data).all():
+            data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
+        self.out.write(memoryview(data).cast("B"))
+        self.written += data.shape[0]
+
+
+def load_audio(
+    path: str | os.PathLike, *, sample_rate: int | None = None, channels: int | None = None
+) -> tuple[np.ndarray, int]:
+    """Decode a whole file into memory: ``(wav (channels, samples) float32, sample_rate)``.
+
+    For short files and the Python API. ``sample_rate=None`` keeps the file's rate.
+    """
+    if sample_rate is None:
+        info = probe(path)
+        if not info.has_audio:
+            raise MediaError(f"{path}: no audio stream")
+        sample_rate = info.audio_sample_rate
+    with decode(path, sample_rate=sample_rate, channels=channels) as decoded:
+        return decoded.read(0, decoded.num_samples), sample_rate
+
+
+def frames_at(path: str | os.PathLike, times_s: list[float], *, max_side: int = 512) -> list[np.ndarray]:
+    """RGB uint8 ``(H, W, 3)`` pictures at ``times_s`` (sorted), the longer side scaled to ``max_side``."""
+    import av
+
+    container = _open(path)
+    with container:
+        stream = _video_stream(container)
+        if stream is None:
+            raise MediaError(f"{path}: no video stream")
+        stream.thread_type = "AUTO"
+        t0 = _container_start(container)
+        w, h = stream.codec_context.width, stream.codec_context.height
+        scale = min(1.0, max_side / max(w, h))
+        size = (max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2))
+        out = []
+        wanted = sorted(times_s)
+        try:
+            container.seek(int(max(0.0, wanted[0] - 1.0) / stream.time_base) if wanted else 0, stream=stream)
+            last = None
+            for frame in container.decode(stream):
+                t = (frame.time or 0.0) - t0
+                while wanted and t >= wanted[0]:
+                    last = frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
+                    out.append(last)
+                    wanted.pop(0)
+                if not wanted:
+                    break
+        except av.error.FFmpegError as exc:
+            raise MediaError(f"{path}: cannot read video frames ({_ffmpeg_reason(exc)})") from None
+        return out

@@ -1,1 +1,0 @@
-"""The pipelines: the only modules that know the order of the steps (annotate; generate later)."""
