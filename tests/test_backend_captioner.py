@@ -18,6 +18,7 @@ from avshooter.backends import load_backend
 from avshooter.backends.gemini_captioner import GeminiCaptioner
 from avshooter.backends.openai_captioner import OpenAICaptioner
 from avshooter.errors import BackendError, InputError
+from avshooter.io.encode import encode_frame, encode_wav
 from avshooter.units import to_samples
 
 KEY = "sk-test-SECRET-123456789"
@@ -345,26 +346,26 @@ def test_png_without_pillow_and_downscale():
     from PIL import Image
 
     frame = np.random.default_rng(0).integers(0, 256, (300, 700, 3), dtype=np.uint8)
-    mime, data = common.encode_frame(frame, max_side=1000, use_pillow=False)
+    mime, data = encode_frame(frame, max_side=1000, use_pillow=False)
     assert mime == "image/png"
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), frame)
-    mime, data = common.encode_frame(frame, max_side=350, use_pillow=False)
+    mime, data = encode_frame(frame, max_side=350, use_pillow=False)
     assert max(Image.open(io.BytesIO(data)).size) <= 350
-    mime, data = common.encode_frame(frame, max_side=350)
+    mime, data = encode_frame(frame, max_side=350)
     assert mime == "image/jpeg" and Image.open(io.BytesIO(data)).size == (350, 150)
 
 
 def test_wav_length_and_cut():
     wav = np.zeros((2, to_samples(2.5, 44100)), np.float32)
-    with wave.open(io.BytesIO(common.encode_wav(wav, 44100))) as w:
+    with wave.open(io.BytesIO(encode_wav(wav, 44100))) as w:
         assert w.getnframes() == to_samples(2.5, 16000)
-    with wave.open(io.BytesIO(common.encode_wav(wav, 44100, max_audio_s=1.0))) as w:
+    with wave.open(io.BytesIO(encode_wav(wav, 44100, max_audio_s=1.0))) as w:
         assert w.getnframes() == 16000
 
 
 def test_pipeline_uses_answer_or_flags_failure(api):
-    from avshooter.config import AnnotateConfig
     from avshooter.annotation.shot_audio import annotate_shot_audio
+    from avshooter.config import AnnotateConfig
 
     wav, sr, frames, _ctx = shot(sr=16000, seconds=2.0)
     config = AnnotateConfig(sample_rate=16000, captioner="openai", context="none",

@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from ..annotation.describe import TYPES
 from ..errors import BackendError
+from ..io.http import post_json, read_key
 from . import captioner_common as common
 
 __all__ = ["RESPONSE_SCHEMA", "GeminiCaptioner"]
@@ -86,7 +87,7 @@ class GeminiCaptioner:
         return (var, "GOOGLE_API_KEY") if var == "GEMINI_API_KEY" else (var,)
 
     def _key(self) -> str:
-        key = common.read_key(self._key_vars())
+        key = read_key(self._key_vars())
         if key is None:
             raise BackendError(f"gemini captioner: no API key: set {' or '.join(self._key_vars())}")
         return key
@@ -136,7 +137,7 @@ class GeminiCaptioner:
             key = self._key()
             body = {"systemInstruction": {"parts": [{"text": common.SYSTEM_PROMPT}]}, "contents": contents,
                     "generationConfig": config}
-            reply = common.post_json(url, body, {"x-goog-api-key": key}, name=self.name, timeout_s=o["timeout_s"],
+            reply = post_json(url, body, {"x-goog-api-key": key}, name=self.name, timeout_s=o["timeout_s"],
                                      max_retries=o["max_retries"], backoff_s=o["backoff_s"],
                                      max_backoff_s=o["max_backoff_s"], secret=key,
                                      key_hint=" or ".join(self._key_vars()))

@@ -21,6 +21,7 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from ..errors import BackendError
+from ..io.http import post_json, read_key, scrub
 from . import captioner_common as common
 
 __all__ = ["OpenAICaptioner"]
@@ -73,7 +74,7 @@ class OpenAICaptioner:
             raise BackendError(f"openai captioner: {self.options['base_url']} needs an API key: set {api_key_env}")
 
     def _key(self) -> str | None:
-        return common.read_key((self.options["api_key_env"],))
+        return read_key((self.options["api_key_env"],))
 
     def info(self) -> dict:
         """Provenance: backend, model, server and settings (never the key)."""
@@ -118,7 +119,7 @@ class OpenAICaptioner:
                 body["response_format"] = {"type": "json_object"}
             key = self._key()
             headers = {"Authorization": f"Bearer {key}"} if key else {}
-            reply = common.post_json(f"{o['base_url']}/chat/completions", body, headers, name=self.name,
+            reply = post_json(f"{o['base_url']}/chat/completions", body, headers, name=self.name,
                                      timeout_s=o["timeout_s"], max_retries=o["max_retries"],
                                      backoff_s=o["backoff_s"], max_backoff_s=o["max_backoff_s"], secret=key,
                                      key_hint=o["api_key_env"])
@@ -138,7 +139,7 @@ def _answer_text(reply) -> str:
     except (KeyError, IndexError, TypeError):
         err = reply.get("error") if isinstance(reply, dict) else None
         raise BackendError(f"openai captioner: the server's reply has no choices[0].message"
-                           f"{': ' + common.scrub(str(err), None) if err else ''}") from None
+                           f"{': ' + scrub(str(err), None) if err else ''}") from None
     content = message.get("content") if isinstance(message, dict) else None
     if isinstance(content, list):
         content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
