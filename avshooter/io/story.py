@@ -267,6 +267,11 @@ class Shot:
         return self.end_s - self.start_s
 
     @property
+    def timed(self) -> bool:
+        """False for a shot read without "start time"/"end time" (``require_times=False``): NaN times."""
+        return not (math.isnan(self.start_s) or math.isnan(self.end_s))
+
+    @property
     def span(self) -> tuple[float, float]:
         """``(start_s, end_s)``."""
         return (self.start_s, self.end_s)
@@ -308,10 +313,10 @@ class Shot:
     def to_dict(self) -> dict[str, Any]:
         """The shot as the paper's JSON object, plus ``"avshooter"`` and the extra keys."""
         keys = self._keys
-        out: dict[str, Any] = {
-            "start time": self.start_time if self.start_time is not None else format_mmss(self.start_s),
-            "end time": self.end_time if self.end_time is not None else format_mmss(self.end_s),
-        }
+        out: dict[str, Any] = {}
+        if self.timed or self.start_time is not None:  # a shot read without times is written without them
+            out["start time"] = self.start_time if self.start_time is not None else format_mmss(self.start_s)
+            out["end time"] = self.end_time if self.end_time is not None else format_mmss(self.end_s)
         if self.prologue_or_epilogue is not None or (keys and "is_prologue_or_epilogue" in keys):
             out["is_prologue_or_epilogue"] = self.prologue_or_epilogue
         if _keep("main characters", self.characters, keys):
@@ -343,22 +348,31 @@ class Shot:
             given is None and not float(seconds).is_integer()
             for given, seconds in ((self.start_time, self.start_s), (self.end_time, self.end_s))
         )
-        if inexact or "start_s" in ext or "end_s" in ext:
+        if self.timed and (inexact or "start_s" in ext or "end_s" in ext):
             ext["start_s"], ext["end_s"] = self.start_s, self.end_s
         return ext
 
     # ---------------------------------------------------------------------------------- from dict
 
     @classmethod
-    def from_dict(cls, data: Any, *, index: int = 0, fps: float | None = None, where: str | None = None) -> Shot:
-        """Read one shot (either form). Raises StoryError naming ``where`` and the key."""
+    def from_dict(cls, data: Any, *, index: int = 0, fps: float | None = None, where: str | None = None,
+                  require_times: bool = True) -> Shot:
+        """Read one shot (either form). Raises StoryError naming ``where`` and the key.
+
+        With ``require_times=False`` a shot without both "start time" and "end time" is read with NaN
+        times (:attr:`timed` is False): its length comes from elsewhere (its own video, in ``generate``).
+        """
         where = where or f"shots[{index}]"
         _check_type(data, dict, "an object", where)
-        start_time, end_time = _need(data, "start time", where), _need(data, "end time", where)
         ext = data.get(EXT, {})
         _check_type(ext, dict, "an object", _at(where, EXT))
-        start_s = _exact_or_parsed(ext, "start_s", start_time, fps, where, "start time")
-        end_s = _exact_or_parsed(ext, "end_s", end_time, fps, where, "end time")
+        if not require_times and "start time" not in data and "end time" not in data:
+            start_time = end_time = None
+            start_s = end_s = math.nan
+        else:
+            start_time, end_time = _need(data, "start time", where), _need(data, "end time", where)
+            start_s = _exact_or_parsed(ext, "start_s", start_time, fps, where, "start time")
+            end_s = _exact_or_parsed(ext, "end_s", end_time, fps, where, "end time")
         prologue = data.get("is_prologue_or_epilogue")  # the paper prints a string; released files may hold a bool
         if not (prologue is None or isinstance(prologue, bool) or prologue in ("prologue", "epilogue")):
             raise StoryError(
@@ -491,6 +505,7 @@ class Story:
         duration_s: float | None = None,
         strict: bool = False,
         source: str | None = None,
+        require_times: bool = True,
     ) -> Story:
         """Read and check a story dict; see :func:`load_story`."""
         if not isinstance(data, dict):
@@ -506,7 +521,8 @@ class Story:
         _check_type(storyline, str, "a string", _prefix(source, "storyline"))
         story = cls(
             shots=[
-                Shot.from_dict(item, index=i, fps=fps, where=_prefix(source, f"shots[{i}]"))
+                Shot.from_dict(item, index=i, fps=fps, where=_prefix(source, f"shots[{i}]"),
+                               require_times=require_times)
                 for i, item in enumerate(shots_data)
             ],
             storyline=storyline,
@@ -557,6 +573,8 @@ def check_story(story: Story, *, duration_s: float | None = None, strict: bool =
         Unknown IDs (``strict``).
     """
     for shot in story.shots:
+        if not shot.timed:  # read with require_times=False: nothing to check here
+            continue
         if duration_s is not None:
             _fit_to_duration(shot, float(duration_s), story.source)
         if shot.end_s <= shot.start_s + _TOL_S:
@@ -565,6 +583,8 @@ def check_story(story: Story, *, duration_s: float | None = None, strict: bool =
                 f"({_shown(shot.start_time)} .. {_shown(shot.end_time)})"
             )
     for prev, shot in zip(story.shots, story.shots[1:]):
+        if not (prev.timed and shot.timed):
+            continue
         if shot.start_s < prev.start_s - _TOL_S:
             raise ShotError(
                 f"{_shot_name(story.source, shot)} starts at {shot.start_s:.3f} s, before shots[{prev.index}] "
@@ -627,6 +647,7 @@ def load_story(
     fps: float | None = None,
     duration_s: float | None = None,
     strict: bool = False,
+    require_times: bool = True,
 ) -> Story:
     """Read a story JSON file (or an already parsed dict) and check it.
 
@@ -641,6 +662,10 @@ def load_story(
         The video's length: shots past it are an error (see :func:`check_story`).
     strict : bool
         Unknown character/scene IDs are errors (True) or logged warnings (False).
+    require_times : bool
+        False: shots may come without "start time"/"end time" (AnimeShooterGen stories, one video per
+        shot); such shots have NaN times and ``shot.timed`` False. A shot with only one of the two is
+        still an error.
 
     Returns
     -------
@@ -655,9 +680,11 @@ def load_story(
         Inconsistent shot times.
     """
     if not isinstance(path_or_dict, (str, os.PathLike)):
-        return Story.from_dict(path_or_dict, fps=fps, duration_s=duration_s, strict=strict)
+        return Story.from_dict(path_or_dict, fps=fps, duration_s=duration_s, strict=strict,
+                               require_times=require_times)
     source = os.fspath(path_or_dict)
-    return Story.from_dict(_read_json(source), fps=fps, duration_s=duration_s, strict=strict, source=source)
+    return Story.from_dict(_read_json(source), fps=fps, duration_s=duration_s, strict=strict, source=source,
+                           require_times=require_times)
 
 
 class _DuplicateKey(ValueError):
