@@ -114,26 +114,11 @@ def _run_one(item: Item, out_dir: str, config: AnnotateConfig, debug: bool) -> t
 
 
 def manifest_records(out_dir: Path, video_id: str) -> list[dict]:
-    """Manifest lines for a finished video, read from its ``story.json`` (paths relative to ``out_dir``)."""
-    story = json.loads((out_dir / video_id / "story.json").read_text(encoding="utf-8"))
-    records = []
-    for shot in story["shots"]:
-        ext = shot["avshooter"]
-        index = ext["index"]
-        records.append({
-            "id": f"{video_id}/{index:04d}",
-            "video_id": video_id,
-            "video": story["avshooter"]["video"],
-            "shot": index,
-            "start_s": ext["start_s"], "end_s": ext["end_s"],
-            "start_sample": ext["start_sample"], "end_sample": ext["end_sample"],
-            "sample_rate": ext["sample_rate"],
-            "audio": {k: f"{video_id}/{v}" for k, v in ext["audio"].items()},
-            "audio annotation": shot["audio annotation"],
-            "speech": ext["speech"],
-            "story": f"{video_id}/story.json",
-        })
-    return records
+    """Manifest lines of a finished video (:meth:`ShotRecord.to_dict` without ``custom``; paths relative
+    to ``out_dir``). The full record is read back with :func:`avshooter.io.dataset.iter_shots`."""
+    from ..io.dataset import shot_records
+
+    return [{k: v for k, v in r.to_dict().items() if k != "custom"} for r in shot_records(out_dir, video_id)]
 
 
 def annotate_many(
