@@ -10,12 +10,12 @@ import pytest
 
 from avshooter.errors import OutputError, ShotError, StoryError
 from avshooter.io.schema import load_schema, validate_input, validate_record
+from avshooter.io.paths import resolve_relpath
 from avshooter.io.story import (
     AudioAnnotation,
     Shot,
     check_story,
     load_story,
-    resolve_relpath,
     save_story,
     story_from_shots,
 )
@@ -198,9 +198,9 @@ def bad_shot(**changes) -> dict:
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
-        ([1, 2], "top level must be a JSON object, got a list"),
+        ([1, 2], "story: expected an object, got a list"),
         ({"storyline": "x"}, "missing key 'shots'"),
-        ({"shots": {}}, "shots: expected a list of shots, got an object"),
+        ({"shots": {}}, "shots: expected a list, got an object"),
         ({"shots": []}, "shots: empty list"),
         ({"shots": ["00:00"]}, "shots[0]: expected an object, got a string"),
         ({"storyline": 3, "shots": [{"start time": 0, "end time": 1}]}, "storyline: expected a string, got a number"),
@@ -209,21 +209,21 @@ def bad_shot(**changes) -> dict:
          "main characters[0]: missing key 'ID'"),
         ({"main scenes": [{"ID": "S1"}, {"ID": "S1"}], "shots": [{"start time": 0, "end time": 1}]},
          "main scenes[1].ID: duplicate ID 'S1'"),
-        (bad_shot(**{"end time": None}), "shots[1].end time: None is not a time"),
-        (bad_shot(**{"start time": "4 seconds"}), "shots[1].start time: cannot read time '4 seconds'"),
+        (bad_shot(**{"end time": None}), "shots[1].end time: None breaks the rule: A time"),
+        (bad_shot(**{"start time": "4 seconds"}), "shots[1].start time: '4 seconds' is not a time"),
         (bad_shot(**{"start time": "00:75"}), "shots[1].start time: '00:75' has minutes or seconds >= 60"),
         (bad_shot(**{"start time": {"frame": 10}}), "shots[1].start time: a frame index needs the video's fps"),
-        (bad_shot(**{"main characters": "Aki"}), "shots[1].main characters: expected a list of IDs, got a string"),
-        (bad_shot(**{"main characters": ["Aki", 2]}), "shots[1].main characters[1]: expected an ID string"),
-        (bad_shot(scene=["S1"]), "shots[1].scene: expected a scene ID string, got a list"),
-        (bad_shot(plot="x"), "shots[1]: has both 'visual annotation' and 'plot'"),
+        (bad_shot(**{"main characters": "Aki"}), "shots[1].main characters: expected a list, got a string"),
+        (bad_shot(**{"main characters": ["Aki", 2]}), "shots[1].main characters[1]: expected a string, got a number"),
+        (bad_shot(scene=["S1"]), "shots[1].scene: expected a string or null, got a list"),
+        (bad_shot(plot="x"), "shots[1]: breaks the rule: One form per shot"),
         (bad_shot(**{"visual annotation": "x"}), "shots[1].visual annotation: expected an object, got a string"),
         (bad_shot(**{"visual annotation": {"plot": 1}}), "shots[1].visual annotation.plot: expected a string"),
         (bad_shot(**{"audio annotation": {"type": None}}),
          "shots[1].audio annotation.type: expected a string, got null"),
         (bad_shot(is_prologue_or_epilogue="intro"), "shots[1].is_prologue_or_epilogue: 'intro' is not allowed"),
         (bad_shot(avshooter=[]), "shots[1].avshooter: expected an object, got a list"),
-        (bad_shot(avshooter={"start_s": "4.2"}), "shots[1].avshooter.start_s: expected a number of seconds"),
+        (bad_shot(avshooter={"start_s": "4.2"}), "shots[1].avshooter.start_s: expected a number, got a string"),
         (bad_shot(avshooter={"end_s": float("nan")}), "shots[1].avshooter.end_s: nan must be a finite number"),
     ],
 )
@@ -420,7 +420,7 @@ def test_input_schema_accepts_both_forms(form):
 def test_input_schema_time_forms_and_errors():
     validate_input({"shots": [{"start time": {"frame": 3}, "end time": "frame:9"},
                               {"start time": 1.5, "end time": "00:00:04.5"}]})
-    with pytest.raises(StoryError, match=r"story\.json: shots\[0\]\.start time: .*story schema"):
+    with pytest.raises(StoryError, match=r"story\.json: shots\[0\]\.start time: 'soon' is not a time"):
         validate_input({"shots": [{"start time": "soon", "end time": "00:03"}]}, source="story.json")
     with pytest.raises(StoryError, match=r"shots\[1\]: breaks the rule: One form per shot"):
         validate_input(bad_shot(plot="x"))
@@ -437,17 +437,17 @@ def test_record_schema_valid_and_round_trip():
     ("change", "expected"),
     [
         (lambda r: r["shots"][1]["avshooter"].pop("start_sample"),
-         r"shots\[1\]\.avshooter: 'start_sample' is a required"),
-        (lambda r: r["shots"][0].pop("audio annotation"), r"shots\[0\]: 'audio annotation' is a required"),
+         r"shots\[1\]\.avshooter: missing key 'start_sample'"),
+        (lambda r: r["shots"][0].pop("audio annotation"), r"shots\[0\]: missing key 'audio annotation'"),
         (lambda r: r["shots"][0]["audio annotation"].pop("visual context"),
-         r"shots\[0\]\.audio annotation: 'visual context' is a required"),
+         r"shots\[0\]\.audio annotation: missing key 'visual context'"),
         (lambda r: r["shots"][0]["avshooter"]["audio"].update(mix="../../etc/x.flac"),
          r"shots\[0\]\.avshooter\.audio\.mix"),
-        (lambda r: r["shots"][0]["avshooter"]["provenance"].pop("config_hash"), r"provenance: 'config_hash'"),
+        (lambda r: r["shots"][0]["avshooter"]["provenance"].pop("config_hash"), r"provenance: missing key 'config_hash'"),
         (lambda r: r["shots"][0]["avshooter"]["speech"].append({"start_s": 1.0}),
-         r"speech\[1\]: 'end_s' is a required"),
-        (lambda r: r["avshooter"].pop("video_id"), r"^avshooter: 'video_id' is a required"),
-        (lambda r: r.pop("avshooter"), r"^<top level>: 'avshooter' is a required"),
+         r"speech\[1\]: missing key 'end_s'"),
+        (lambda r: r["avshooter"].pop("video_id"), r"^avshooter: missing key 'video_id'"),
+        (lambda r: r.pop("avshooter"), r"^record: missing key 'avshooter'"),
     ],
 )
 def test_record_schema_errors(change, expected):
@@ -481,3 +481,13 @@ def test_import_stays_light():
     code = "import sys, avshooter.io.story, avshooter.io.schema; print('jsonschema' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_untimed_story_needs_both_times_or_none():
+    story = load_story({"shots": [{"caption": "Aki waves."}, {"caption": "Rain."}]}, require_times=False)
+    assert [s.timed for s in story.shots] == [False, False]
+    assert "start time" not in story.to_dict()["shots"][0]
+    with pytest.raises(StoryError, match=r"shots\[0\]: missing key 'start time'"):
+        load_story({"shots": [{"caption": "Aki waves."}]})
+    with pytest.raises(StoryError, match=r"shots\[0\]: 'end time' is needed with 'start time'"):
+        load_story({"shots": [{"start time": "00:01", "caption": "x"}]}, require_times=False)

@@ -1,4 +1,4 @@
-"""The AnimeShooter story: its records, reading and checking it, and saving it atomically.
+"""The AnimeShooter story: its records, reading it from JSON and saving it atomically.
 
 A story is the paper's JSON (keys with spaces, exactly as printed in arXiv 2506.03126)::
 
@@ -16,7 +16,10 @@ avshooter's own fields live in ONE extra object per shot and one per story, unde
 ``shot["avshooter"]["start_s"/"end_s"]`` win over the 1-second "MM:SS" strings. Every key we do not know
 is kept in ``extra`` and written back, so ``save_story(load_story(x))`` gives back ``x``.
 
-This module owns only the story records; what fills the ``"avshooter"`` objects is the pipelines' job.
+Reading checks the structure against the shipped JSON Schema (:mod:`avshooter.io.schema`), then what a
+schema cannot express (:mod:`avshooter.io.story_checks`: time order, overlaps, the video's length,
+unknown and duplicate IDs, finite exact seconds, readable time values). This module owns only the story
+records; what fills the ``"avshooter"`` objects is the pipelines' job.
 """
 from __future__ import annotations
 
@@ -25,14 +28,15 @@ import json
 import logging
 import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
 from ..errors import ShotError, StoryError
-from .output import atomic_write_text
 from ..units import format_mmss, parse_time
+from .output import atomic_write_text
+from .paths import resolve_relpath  # noqa: F401  (re-exported for callers of the old place; use io.paths)
+from .story_checks import check_story, check_unique_ids
 
 __all__ = [
     "EXT",
@@ -55,8 +59,6 @@ EXT = "avshooter"
 
 TimeValue = Union[str, int, float, dict, None]
 
-_TOL_S = 1e-6  # float noise allowed when comparing shot times
-_WHOLE_SECOND = re.compile(r"^\s*(?:\d+:)?\d{1,3}:\d{1,2}\s*$")
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -71,43 +73,6 @@ def _at(where: str, key: str | int) -> str:
 
 def _prefix(source: str | None, path: str) -> str:
     return f"{source}: {path}" if source else path
-
-
-def _type_name(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__
-    )
-
-
-def _need(data: dict, key: str, where: str) -> Any:
-    if key not in data:
-        raise StoryError(f"{where}: missing key {key!r}")
-    return data[key]
-
-
-def _check_type(value: Any, kind: type | tuple, what: str, where: str) -> Any:
-    """Return ``value`` if it is a ``kind`` (bools are not numbers), else raise StoryError."""
-    ok = isinstance(value, kind) and not (isinstance(value, bool) and bool not in _as_tuple(kind))
-    if not ok:
-        raise StoryError(f"{where}: expected {what}, got {_type_name(value)}")
-    return value
-
-
-def _as_tuple(kind: type | tuple) -> tuple:
-    return kind if isinstance(kind, tuple) else (kind,)
-
-
-def _opt_str(data: dict, key: str, where: str) -> str | None:
-    if key not in data:
-        return None
-    return _check_type(data[key], str, "a string", _at(where, key))
-
-
-def _str_list(value: Any, where: str) -> list[str]:
-    _check_type(value, list, "a list of IDs", where)
-    for i, item in enumerate(value):
-        _check_type(item, str, "an ID string", _at(where, i))
-    return list(value)
 
 
 def _ordered(out: dict, keys: tuple[str, ...] | None) -> dict:
@@ -143,11 +108,9 @@ class Character:
         return out
 
     @classmethod
-    def from_dict(cls, data: Any, *, where: str = "character") -> Character:
-        _check_type(data, dict, "an object", where)
-        ident = _check_type(_need(data, "ID", where), str, "a string", _at(where, "ID"))
+    def from_dict(cls, data: dict) -> Character:
         extra = {k: v for k, v in data.items() if k not in ("ID", "appearance")}
-        return cls(ident, _opt_str(data, "appearance", where), extra)
+        return cls(data["ID"], data.get("appearance"), extra)
 
 
 @dataclass
@@ -166,11 +129,9 @@ class Scene:
         return out
 
     @classmethod
-    def from_dict(cls, data: Any, *, where: str = "scene") -> Scene:
-        _check_type(data, dict, "an object", where)
-        ident = _check_type(_need(data, "ID", where), str, "a string", _at(where, "ID"))
+    def from_dict(cls, data: dict) -> Scene:
         extra = {k: v for k, v in data.items() if k not in ("ID", "environment")}
-        return cls(ident, _opt_str(data, "environment", where), extra)
+        return cls(data["ID"], data.get("environment"), extra)
 
 
 _AUDIO_KEYS = {"type": "type", "sound description": "sound_description", "visual context": "visual_context"}
@@ -191,9 +152,8 @@ class AudioAnnotation:
         return out
 
     @classmethod
-    def from_dict(cls, data: Any, *, where: str = "audio annotation") -> AudioAnnotation:
-        _check_type(data, dict, "an object", where)
-        values = {attr: _opt_str(data, key, where) for key, attr in _AUDIO_KEYS.items()}
+    def from_dict(cls, data: dict) -> AudioAnnotation:
+        values = {attr: data.get(key) for key, attr in _AUDIO_KEYS.items()}
         extra = {k: v for k, v in data.items() if k not in _AUDIO_KEYS}
         return cls(**values, extra=extra)
 
@@ -355,44 +315,37 @@ class Shot:
     # ---------------------------------------------------------------------------------- from dict
 
     @classmethod
-    def from_dict(cls, data: Any, *, index: int = 0, fps: float | None = None, where: str | None = None,
+    def from_dict(cls, data: dict, *, index: int = 0, fps: float | None = None, where: str | None = None,
                   require_times: bool = True) -> Shot:
-        """Read one shot (either form). Raises StoryError naming ``where`` and the key.
+        """Build one shot (either form) from a dict whose structure the story schema has checked.
 
-        With ``require_times=False`` a shot without both "start time" and "end time" is read with NaN
-        times (:attr:`timed` is False): its length comes from elsewhere (its own video, in ``generate``).
+        Checks here only what the schema cannot: time values that parse (and need ``fps`` for frame
+        indices) and finite exact seconds. With ``require_times=False`` a shot without both "start time"
+        and "end time" is read with NaN times (:attr:`timed` is False): its length comes from elsewhere
+        (its own video, in ``generate``).
         """
         where = where or f"shots[{index}]"
-        _check_type(data, dict, "an object", where)
         ext = data.get(EXT, {})
-        _check_type(ext, dict, "an object", _at(where, EXT))
         if not require_times and "start time" not in data and "end time" not in data:
             start_time = end_time = None
             start_s = end_s = math.nan
         else:
-            start_time, end_time = _need(data, "start time", where), _need(data, "end time", where)
+            start_time, end_time = data["start time"], data["end time"]
             start_s = _exact_or_parsed(ext, "start_s", start_time, fps, where, "start time")
             end_s = _exact_or_parsed(ext, "end_s", end_time, fps, where, "end time")
-        prologue = data.get("is_prologue_or_epilogue")  # the paper prints a string; released files may hold a bool
-        if not (prologue is None or isinstance(prologue, bool) or prologue in ("prologue", "epilogue")):
-            raise StoryError(
-                f"{_at(where, 'is_prologue_or_epilogue')}: {prologue!r} is not allowed (use 'prologue' or 'epilogue')"
-            )
-        scene = data.get("scene")
-        if scene is not None:
-            _check_type(scene, str, "a scene ID string", _at(where, "scene"))
-        visual, form = _read_visual(data, where)
+        flat = {k: data[k] for k in ("plot", "caption") if k in data}
+        nested = "visual annotation" in data
         audio = data.get("audio annotation")
         return cls(
             index=index,
             start_s=start_s,
             end_s=end_s,
-            characters=_str_list(data.get("main characters", []), _at(where, "main characters")),
-            scene=scene,
-            visual=visual,
-            visual_form=form,
-            prologue_or_epilogue=prologue,
-            audio=None if audio is None else AudioAnnotation.from_dict(audio, where=_at(where, "audio annotation")),
+            characters=list(data.get("main characters", [])),
+            scene=data.get("scene"),
+            visual=dict(data["visual annotation"]) if nested else flat,
+            visual_form="nested" if nested or not flat else "flat",
+            prologue_or_epilogue=data.get("is_prologue_or_epilogue"),
+            audio=None if audio is None else AudioAnnotation.from_dict(audio),
             avshooter=dict(ext),
             extra={k: v for k, v in data.items() if k not in _SHOT_KEYS},
             start_time=start_time,
@@ -408,30 +361,11 @@ def _exact_or_parsed(ext: dict, ext_key: str, given: Any, fps: float | None, whe
         return seconds
     exact = ext[ext_key]
     path = _at(_at(where, EXT), ext_key)
-    _check_type(exact, (int, float), "a number of seconds", path)
-    if not math.isfinite(exact) or exact < 0:
+    if not math.isfinite(exact):  # the schema checks the type and the sign; JSON's NaN slips through it
         raise StoryError(f"{path}: {exact!r} must be a finite number of seconds >= 0")
     if abs(exact - seconds) > 1.0:
         log.warning("%s: %.3f s differs from %s %r by more than 1 s; using %.3f s", path, exact, key, given, exact)
     return float(exact)
-
-
-def _read_visual(data: dict, where: str) -> tuple[dict[str, Any], str]:
-    """``(visual, form)`` from "visual annotation" (nested) or shot-level "plot"/"caption" (flat)."""
-    flat = {k: data[k] for k in ("plot", "caption") if k in data}
-    for key, value in flat.items():
-        _check_type(value, str, "a string", _at(where, key))
-    if "visual annotation" not in data:
-        return flat, ("flat" if flat else "nested")
-    if flat:
-        raise StoryError(
-            f"{where}: has both 'visual annotation' and {', '.join(map(repr, flat))} on the shot (use one form)"
-        )
-    nested = _check_type(data["visual annotation"], dict, "an object", _at(where, "visual annotation"))
-    for key in ("plot", "caption", "narrative caption", "descriptive caption"):
-        if key in nested:
-            _check_type(nested[key], str, "a string", _at(_at(where, "visual annotation"), key))
-    return dict(nested), "nested"
 
 
 _STORY_KEYS = ("storyline", "main characters", "main scenes", "shots", EXT)
@@ -508,134 +442,30 @@ class Story:
         require_times: bool = True,
     ) -> Story:
         """Read and check a story dict; see :func:`load_story`."""
-        if not isinstance(data, dict):
-            raise StoryError(f"{source or 'story'}: top level must be a JSON object, got {_type_name(data)}")
-        ext = _check_type(data.get(EXT, {}), dict, "an object", _prefix(source, EXT))
+        from .schema import validate_input
+
+        validate_input(data, source=source, require_times=require_times)
+        ext = data.get(EXT, {})
         if fps is None and isinstance(ext.get("fps"), (int, float)) and not isinstance(ext.get("fps"), bool):
             fps = float(ext["fps"])
-        shots_data = _need(data, "shots", source or "story")
-        _check_type(shots_data, list, "a list of shots", _prefix(source, "shots"))
-        if not shots_data:
-            raise StoryError(f"{_prefix(source, 'shots')}: empty list (a story needs at least one shot)")
-        storyline = data.get("storyline", "")
-        _check_type(storyline, str, "a string", _prefix(source, "storyline"))
         story = cls(
             shots=[
                 Shot.from_dict(item, index=i, fps=fps, where=_prefix(source, f"shots[{i}]"),
                                require_times=require_times)
-                for i, item in enumerate(shots_data)
+                for i, item in enumerate(data["shots"])
             ],
-            storyline=storyline,
-            characters=_read_entries(data, "main characters", Character, source),
-            scenes=_read_entries(data, "main scenes", Scene, source),
+            storyline=data.get("storyline", ""),
+            characters=[Character.from_dict(item) for item in data.get("main characters", [])],
+            scenes=[Scene.from_dict(item) for item in data.get("main scenes", [])],
             avshooter=dict(ext),
             extra={k: v for k, v in data.items() if k not in _STORY_KEYS},
             source=source,
             _keys=tuple(data),
         )
+        check_unique_ids(story.characters, "main characters", source)
+        check_unique_ids(story.scenes, "main scenes", source)
         check_story(story, duration_s=duration_s, strict=strict)
         return story
-
-
-def _read_entries(data: dict, key: str, kind: type, source: str | None) -> list:
-    path = _prefix(source, key)
-    items = _check_type(data.get(key, []), list, "a list of objects", path)
-    entries = [kind.from_dict(item, where=f"{path}[{i}]") for i, item in enumerate(items)]
-    seen: dict[str, int] = {}
-    for i, entry in enumerate(entries):
-        if entry.id in seen:
-            raise StoryError(f"{path}[{i}].ID: duplicate ID {entry.id!r} (also {key}[{seen[entry.id]}])")
-        seen[entry.id] = i
-    return entries
-
-
-# --------------------------------------------------------------------------------------------- checks
-
-
-def check_story(story: Story, *, duration_s: float | None = None, strict: bool = False) -> None:
-    """Check shot times and references; call again once the video's duration is known.
-
-    Parameters
-    ----------
-    story : Story
-    duration_s : float, optional
-        Length of the video. A shot ending past it is a ShotError, except an end given only as a
-        whole-second "MM:SS" less than 1 s past it: that end is clamped and logged.
-    strict : bool
-        Unknown character or scene IDs are a StoryError when True (``generate``), a logged warning
-        when False (``annotate``).
-
-    Raises
-    ------
-    ShotError
-        end <= start, unsorted or overlapping shots, a shot past the video.
-    StoryError
-        Unknown IDs (``strict``).
-    """
-    for shot in story.shots:
-        if not shot.timed:  # read with require_times=False: nothing to check here
-            continue
-        if duration_s is not None:
-            _fit_to_duration(shot, float(duration_s), story.source)
-        if shot.end_s <= shot.start_s + _TOL_S:
-            raise ShotError(
-                f"{_shot_name(story.source, shot)}: end {shot.end_s:.3f} s is not after start {shot.start_s:.3f} s "
-                f"({_shown(shot.start_time)} .. {_shown(shot.end_time)})"
-            )
-    for prev, shot in zip(story.shots, story.shots[1:]):
-        if not (prev.timed and shot.timed):
-            continue
-        if shot.start_s < prev.start_s - _TOL_S:
-            raise ShotError(
-                f"{_shot_name(story.source, shot)} starts at {shot.start_s:.3f} s, before shots[{prev.index}] "
-                f"starts at {prev.start_s:.3f} s (shots must be sorted by start time)"
-            )
-        if shot.start_s < prev.end_s - _TOL_S:
-            raise ShotError(
-                f"{_shot_name(story.source, shot)} starts at {shot.start_s:.3f} s, before shots[{prev.index}] "
-                f"ends at {prev.end_s:.3f} s (shots must not overlap)"
-            )
-    _check_ids(story, strict)
-
-
-def _shot_name(source: str | None, shot: Shot) -> str:
-    return _prefix(source, f"shots[{shot.index}]")
-
-
-def _shown(value: TimeValue) -> str:
-    return "new" if value is None else repr(value)
-
-
-def _fit_to_duration(shot: Shot, duration_s: float, source: str | None) -> None:
-    name = _shot_name(source, shot)
-    if shot.start_s >= duration_s - _TOL_S:
-        raise ShotError(f"{name} starts at {shot.start_s:.3f} s but the video lasts {duration_s:.3f} s")
-    over = shot.end_s - duration_s
-    if over <= 1e-3:
-        return
-    coarse = "end_s" not in shot.avshooter and isinstance(shot.end_time, str) and _WHOLE_SECOND.match(shot.end_time)
-    if coarse and over < 1.0:
-        log.warning("%s: end %r is %.3f s past the video (%.3f s); clamped", name, shot.end_time, over, duration_s)
-        shot.end_s = duration_s
-        return
-    raise ShotError(f"{name} ends at {shot.end_s:.3f} s but the video lasts {duration_s:.3f} s")
-
-
-def _check_ids(story: Story, strict: bool) -> None:
-    known = {"main characters": story.character_ids, "scene": story.scene_ids}
-    for shot in story.shots:
-        refs = [(f"main characters[{i}]", "main characters", c) for i, c in enumerate(shot.characters)]
-        if shot.scene is not None:
-            refs.append(("scene", "scene", shot.scene))
-        for key, kind, ident in refs:
-            if ident in known[kind]:
-                continue
-            what = "character" if kind == "main characters" else "scene"
-            listed = ", ".join(known[kind]) or "none"
-            message = f"{_shot_name(story.source, shot)}.{key}: unknown {what} ID {ident!r} (known: {listed})"
-            if strict:
-                raise StoryError(message)
-            log.warning(message)
 
 
 # --------------------------------------------------------------------------------------------- files
@@ -742,8 +572,6 @@ def save_story(story: Story, path: str | os.PathLike) -> Path:
     return target
 
 
-
-
 # --------------------------------------------------------------------------------------------- builders
 
 
@@ -778,18 +606,3 @@ def story_from_shots(spans: list[tuple[float, float]], *, storyline: str = "") -
     return story
 
 
-def resolve_relpath(base_dir: str | os.PathLike, relpath: str, *, where: str = "path") -> Path:
-    """``base_dir / relpath``, refusing paths that are absolute or escape ``base_dir``.
-
-    Raises
-    ------
-    StoryError
-        ``relpath`` is absolute, empty, or leaves ``base_dir`` (``..``, links).
-    """
-    if not isinstance(relpath, str) or not relpath or os.path.isabs(relpath) or Path(relpath).drive:
-        raise StoryError(f"{where}: {relpath!r} must be a relative path inside {os.fspath(base_dir)}")
-    base = Path(base_dir).resolve()
-    full = (base / relpath).resolve()
-    if full != base and base not in full.parents:
-        raise StoryError(f"{where}: {relpath!r} leaves its base folder {base}")
-    return full
