@@ -63,7 +63,7 @@ def test_no_audio_stream(tmp_path, capsys, media):
     ([("00:00", "00:05"), ("00:03", "00:08")], "overlap"),           # overlapping
     ([("00:04", "00:08"), ("00:00", "00:04")], "order"),             # unsorted
     ([("00:00", "00:00")], "end"),                                   # zero length
-    ([("00:00", "1 minute")], "cannot read time"),                   # unknown time string
+    ([("00:00", "1 minute")], "is not a time"),                   # unknown time string
 ])
 def test_bad_shots(shots, message, tmp_path, capsys):
     wav = _tone_wav(tmp_path / "a.wav")
