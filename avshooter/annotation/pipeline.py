@@ -262,6 +262,7 @@ class _VideoRun:
         }
         if result.transcript:
             ext["language"] = result.transcript.get("language")
+            ext["language_prob"] = result.transcript.get("language_prob")  # None when the language was given
             # word times in video seconds, like the speech ranges
             ext["words"] = [{**w, "start_s": round(t0 + w["start_s"], 4), "end_s": round(t0 + w["end_s"], 4)}
                             for w in result.transcript.get("words", [])]

