@@ -154,3 +154,142 @@ def save_tiny_clap(folder: Path) -> Path:
     tokenizer.save_pretrained(folder)
     feature_extractor.save_pretrained(folder)
     return Path(folder)
+
+
+def _gemma_tokenizer():
+    """A byte-fallback BPE ``GemmaTokenizer`` (SA3's tokenizer class) built in memory: letters, digits, bytes."""
+    from transformers import GemmaTokenizer
+
+    vocab = {"<pad>": 0, "<eos>": 1, "<bos>": 2, "<unk>": 3, "<mask>": 4}
+    for ch in "\u2581" + string.ascii_letters + string.digits + string.punctuation:
+        vocab.setdefault(ch, len(vocab))
+    for b in range(256):
+        vocab.setdefault(f"<0x{b:02X}>", len(vocab))
+    return GemmaTokenizer(vocab=vocab, merges=[], model_max_length=64)
+
+
+def _unzero(module, seed: int, std: float = 0.05):
+    """Give zero-initialised weights small random values (SAME and the SA3 DiT zero-init their residual
+    branches: untouched, the tiny VAE decodes every latent to the same constant and seeds would not matter)."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            if p.numel() and not p.any():
+                p.copy_(torch.randn(p.shape, generator=gen) * std)
+    return module
+
+
+def tiny_stable_audio3(*, patch_size: int = 64, stride: int = 4):
+    """A tiny ``StableAudio3Pipeline``: 44.1 kHz stereo, SAME latent hop ``patch_size * stride`` (256) samples,
+    T5Gemma text encoder, distilled ping-pong scheduler (``stochastic_sampling=True``), inpainting path
+    (``local_add_cond_dim = 1 + latent_dim``)."""
+    import torch
+    from diffusers import AutoencoderSAME, FlowMatchEulerDiscreteScheduler, StableAudio3DiTModel, StableAudio3Pipeline
+    from diffusers.pipelines.stable_audio_3.modeling_stable_audio_3 import StableAudio3DurationEmbedder
+    from transformers import T5GemmaConfig, T5GemmaEncoderModel
+    from transformers.models.t5gemma.configuration_t5gemma import T5GemmaModuleConfig
+
+    cond, latent = 16, 8
+    tokenizer = _gemma_tokenizer()
+    torch.manual_seed(0)
+    transformer = _unzero(StableAudio3DiTModel(
+        io_channels=latent, patch_size=1, embed_dim=32, depth=2, num_heads=4, cond_token_dim=cond,
+        global_cond_dim=cond, local_add_cond_dim=1 + latent, timestep_features_dim=16, ff_mult=2,
+        num_memory_tokens=3, use_differential_attention=False,
+    ), seed=1)
+    torch.manual_seed(0)
+    vae = _unzero(AutoencoderSAME(
+        audio_channels=2, patch_size=patch_size, encoder_channels=8, encoder_c_mults=(2,), encoder_strides=(stride,),
+        encoder_transformer_depths=(1,), latent_dim=latent, use_differential_attention=False, dim_heads=4, ff_mult=2,
+        sampling_rate=44100,
+    ), seed=2)
+    module = T5GemmaModuleConfig(
+        vocab_size=len(tokenizer), hidden_size=cond, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=1, head_dim=8, max_position_embeddings=64, sliding_window=64,
+        layer_types=["full_attention", "full_attention"],
+    )
+    torch.manual_seed(0)
+    text_encoder = T5GemmaEncoderModel(
+        T5GemmaConfig(encoder=module.to_dict(), decoder=module.to_dict(), is_encoder_decoder=False)
+    )
+    torch.manual_seed(0)
+    duration_embedder = StableAudio3DurationEmbedder(output_dim=cond, fourier_dim=16)
+    scheduler = FlowMatchEulerDiscreteScheduler(stochastic_sampling=True)
+    return StableAudio3Pipeline(
+        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, duration_embedder=duration_embedder,
+        transformer=transformer, scheduler=scheduler,
+    )
+
+
+def save_tiny_tangoflux(folder: Path, *, max_duration: int = 2, extra_key: str | None = None,
+                        drop_key: str | None = None) -> Path:
+    """Write a tiny TangoFlux checkpoint folder in the PUBLISHED layout and key names (declare-lab/TangoFlux):
+    ``config.json`` (its model keys), ``tangoflux.safetensors`` (the state dict of its ``TangoFlux`` module:
+    ``text_encoder.*`` without the tied ``encoder.embed_tokens``, ``fc.0.*``, ``duration_emebdder.*`` (sic),
+    ``transformer.*``) and ``vae.safetensors`` (an ``AutoencoderOobleck`` state dict). Its text encoder
+    config and tokenizer go in ``folder/t5`` (the real config names ``google/flan-t5-large`` there), and
+    ``vae_config.json`` holds the tiny VAE's constructor arguments (the real one uses the defaults).
+
+    The module below mirrors TangoFlux's attribute names from its source (``fc = Sequential(Linear, ReLU)``,
+    ``duration_emebdder.time_positional_embedding = Sequential(<fourier with .weights>, Linear)``), so the
+    key names come from the structure, not from our loader's mapping.
+    """
+    import json
+
+    import torch
+    from diffusers import AutoencoderOobleck, FluxTransformer2DModel
+    from safetensors.torch import save_file
+    from torch import nn
+    from transformers import T5Config, T5EncoderModel
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    text_dim, joint, heads, head_dim, latent = 32, 32, 2, 8, 64  # TangoFlux needs joint == T5 width
+    seq_len = int(max_duration * 44100 // 2048)
+    config = {"num_layers": 1, "num_single_layers": 1, "in_channels": latent, "attention_head_dim": head_dim,
+              "joint_attention_dim": joint, "num_attention_heads": heads, "audio_seq_len": seq_len,
+              "max_duration": max_duration, "uncondition": False, "text_encoder_name": str(folder / "t5"),
+              "axes_dims_rope": [2, 2, 4]}
+
+    class _Fourier(nn.Module):
+        def __init__(self, dim):
+            super().__init__()
+            self.weights = nn.Parameter(torch.randn(dim // 2))  # TangoFlux: StableAudioPositionalEmbedding(256)
+
+    class _Duration(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.time_positional_embedding = nn.Sequential(_Fourier(256), nn.Linear(257, text_dim))
+
+    class _TangoFluxLike(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.text_encoder = T5EncoderModel(T5Config(vocab_size=120, d_model=text_dim, d_ff=37, d_kv=8,
+                                                        num_heads=2, num_layers=2))
+            self.fc = nn.Sequential(nn.Linear(text_dim, joint), nn.ReLU())
+            self.duration_emebdder = _Duration()
+            self.transformer = FluxTransformer2DModel(
+                in_channels=latent, num_layers=1, num_single_layers=1, attention_head_dim=head_dim,
+                num_attention_heads=heads, joint_attention_dim=joint, pooled_projection_dim=text_dim,
+                guidance_embeds=False, axes_dims_rope=(2, 2, 4))
+
+    torch.manual_seed(0)
+    model = _TangoFluxLike()
+    state = {k: v.contiguous() for k, v in model.state_dict().items() if k != "text_encoder.encoder.embed_tokens.weight"}
+    if extra_key:
+        state[extra_key] = torch.zeros(1)
+    if drop_key:
+        del state[drop_key]
+    save_file(state, str(folder / "tangoflux.safetensors"))
+    model.text_encoder.config.save_pretrained(folder / "t5")
+    _t5_tokenizer().save_pretrained(folder / "t5")
+    vae_args = {"encoder_hidden_size": 8, "downsampling_ratios": [2, 4, 4, 8, 8], "channel_multiples": [1, 2, 2, 2, 2],
+                "decoder_channels": 8, "decoder_input_channels": latent, "audio_channels": 2, "sampling_rate": 44100}
+    torch.manual_seed(0)
+    vae = AutoencoderOobleck(**vae_args)
+    save_file({k: v.contiguous() for k, v in vae.state_dict().items()}, str(folder / "vae.safetensors"))
+    (folder / "vae_config.json").write_text(json.dumps(vae_args))
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder

@@ -37,7 +37,16 @@ Interface (duck-typed)
     (up to float rounding).
 
 Backends: ``audioldm2`` (diffusers AudioLDM2, 16 kHz mono), ``stable-audio`` (diffusers Stable Audio
-Open, 44.1 kHz stereo), ``retrieval`` (offline default: clips from an annotated bank, time-fitted).
+Open, 44.1 kHz stereo), ``stable-audio-3`` (diffusers Stable Audio 3, 44.1 kHz stereo, 8 steps; also
+continues audio by inpainting), ``tangoflux`` (the TangoFlux checkpoint on diffusers Flux + Oobleck,
+44.1 kHz stereo), ``retrieval`` (offline default: clips from an annotated bank, time-fitted).
+
+Optional: ``continue_bed(prompt, prev_tail, duration_s, *, seed) -> dict`` and ``max_continue_s``
+(``stable-audio-3``): audio that continues ``prev_tail``; ``generate`` then builds ambience and music beds
+across a scene's shots by continuation (:mod:`.continuation`) instead of crossfaded chunks.
+
+GPU: every diffusers backend takes ``dtype`` (float16 / bfloat16 / float32), ``compile`` (torch.compile
+of its denoiser) and hands cached accelerator memory back after each batch.
 """
 from __future__ import annotations
 
@@ -48,6 +57,8 @@ __all__ = ["REGISTRY", "load_tta"]
 REGISTRY: dict[str, str] = {
     "audioldm2": "avshooter.backends.text_to_audio.audioldm2:AudioLDM2",
     "stable-audio": "avshooter.backends.text_to_audio.stable_audio:StableAudioOpen",
+    "stable-audio-3": "avshooter.backends.text_to_audio.stable_audio3:StableAudio3",
+    "tangoflux": "avshooter.backends.text_to_audio.tangoflux:TangoFlux",
     "retrieval": "avshooter.backends.text_to_audio.retrieval:RetrievalTTA",
 }
 

@@ -35,8 +35,10 @@ from ...errors import BackendError
 from .common import (
     check_device,
     check_request,
+    free_memory,
     import_torch,
     looks_like_path,
+    maybe_compile,
     pick_dtype,
 )
 
@@ -124,8 +126,7 @@ class AudioLDM2:
         pipe.scheduler = getattr(diffusers, cls_name).from_config(pipe.scheduler.config)
         pipe = pipe.to(self.device)
         pipe.set_progress_bar_config(disable=True)
-        if self.options["compile"]:
-            pipe.unet = torch.compile(pipe.unet)
+        pipe.unet = maybe_compile(torch, pipe.unet, self.options["compile"], what=self.name)
         return pipe
 
     def info(self) -> dict:
@@ -148,6 +149,7 @@ class AudioLDM2:
             "max_duration_s": self.max_duration_s,
             "batch_size": self.options["batch_size"],
             "bucket_s": self.options["bucket_s"],
+            "compile": bool(self.options["compile"]),
             "candidate_seed_stride": CANDIDATE_SEED_STRIDE,
         }
 
@@ -236,9 +238,12 @@ class AudioLDM2:
                 generator=generators,
                 output_type="np",
             )
+            audio = np.asarray(out.audios, dtype=np.float32)
         except (RuntimeError, ValueError) as exc:
             raise BackendError(f"audioldm2 pipeline failed: {str(exc).strip().splitlines()[0]}") from None
-        audio = np.asarray(out.audios, dtype=np.float32).reshape(len(prompts), -1)
+        finally:
+            free_memory(torch, self.device)  # the pipeline's activations go back to the device between batches
+        audio = audio.reshape(len(prompts), -1)
         if audio.shape[1] < length:
             raise BackendError(f"audioldm2 returned {audio.shape[1]} samples, fewer than the {length} asked for")
         return audio

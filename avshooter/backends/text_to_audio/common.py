@@ -1,4 +1,5 @@
-"""Checks shared by the diffusers text-to-audio backends: torch import, device, dtype, model path, request.
+"""Checks shared by the diffusers text-to-audio backends: torch import, device, dtype, model path, request,
+and their GPU habits (optional ``torch.compile``, memory handed back between batches).
 
 Each backend file keeps all knowledge of its own model; what is here is model-agnostic and was the same,
 line for line, in each of them.
@@ -12,7 +13,10 @@ import numpy as np
 from ...errors import BackendError, InputError
 from ...units import to_samples
 
-__all__ = ["import_torch", "check_device", "pick_dtype", "looks_like_path", "check_request"]
+__all__ = ["import_torch", "check_device", "pick_dtype", "looks_like_path", "check_request", "maybe_compile",
+           "free_memory", "candidate_seed", "CANDIDATE_SEED_STRIDE"]
+
+CANDIDATE_SEED_STRIDE = 1_000_003
 
 _DTYPES = {"float16": "float16", "fp16": "float16", "bfloat16": "bfloat16", "bf16": "bfloat16",
            "float32": "float32", "fp32": "float32"}
@@ -82,3 +86,29 @@ def check_request(prompts, durations_s, seeds, num_candidates, max_duration_s, s
             raise InputError(f"prompt {i}: duration_s {duration} is shorter than one sample at {sample_rate} Hz")
         need.append(n)
     return need
+
+
+def candidate_seed(seed: int, k: int) -> int:
+    """Seed of candidate ``k`` of a prompt whose seed is ``seed`` (candidate 0 is the seed itself)."""
+    return (int(seed) + k * CANDIDATE_SEED_STRIDE) % 2**63
+
+
+def maybe_compile(torch, module, enabled: bool, *, what: str):
+    """``torch.compile(module)`` when ``enabled`` (the denoiser: it runs ``steps`` times per call), else ``module``.
+
+    Compilation happens lazily at the first call; on a GPU it pays off after a few calls of the same shape,
+    so keep ``bucket_s`` > 0 (few distinct lengths) when compiling.
+    """
+    if not enabled:
+        return module
+    if not hasattr(torch, "compile"):
+        raise BackendError(f"{what}: compile=true needs torch >= 2.0 (found {torch.__version__})")
+    return torch.compile(module)
+
+
+def free_memory(torch, device: str) -> None:
+    """Hand cached accelerator memory back after a batch (``torch.cuda.empty_cache`` on cuda, ``mps`` likewise)."""
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+    elif device == "mps":
+        torch.mps.empty_cache()

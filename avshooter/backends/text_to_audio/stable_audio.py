@@ -35,8 +35,10 @@ from ...units import to_samples
 from .common import (
     check_device,
     check_request,
+    free_memory,
     import_torch,
     looks_like_path,
+    maybe_compile,
     pick_dtype,
 )
 
@@ -119,8 +121,7 @@ class StableAudioOpen:
             raise BackendError(f"stable-audio: cannot load model {self.options['model']!r}: {_first_line(exc)}") from None
         pipe = pipe.to(self.device)
         pipe.set_progress_bar_config(disable=True)
-        if self.options["compile"]:
-            pipe.transformer = torch.compile(pipe.transformer)
+        pipe.transformer = maybe_compile(torch, pipe.transformer, self.options["compile"], what=self.name)
         return pipe
 
     def _load_clap(self):
@@ -159,10 +160,14 @@ class StableAudioOpen:
             "batch_size": self.options["batch_size"],
             "bucket_s": self.options["bucket_s"],
             "clap_model": self.options["clap_model"],
+            "compile": bool(self.options["compile"]),
             "candidate_seed_stride": CANDIDATE_SEED_STRIDE,
         }
 
     # -- generation ----------------------------------------------------------------------------------
+    # Copied from avshooter.backends.text_to_audio.audioldm2.AudioLDM2.generate with audioldm2->stable-audio,
+    # plus: the CLAP-ranker check, lengths capped at the window, (channels, n) trim. The same loop is in
+    # avshooter.backends.text_to_audio.stable_audio3.StableAudio3.generate: change them together.
     def generate(
         self,
         prompts: list[str],
@@ -238,6 +243,7 @@ class StableAudioOpen:
                     }
         return results  # type: ignore[return-value]
 
+    # Copied from avshooter.backends.text_to_audio.audioldm2.AudioLDM2._call with audio_length_in_s->audio_end_in_s
     def _call(self, torch, prompts: list[str], seeds: list[int], length: int, negative: str | None) -> np.ndarray:
         """Run the pipeline once: ``(len(prompts), channels, >= length)`` float32 waveforms."""
         generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]
@@ -253,9 +259,11 @@ class StableAudioOpen:
                 generator=generators,
                 output_type="np",
             )
+            audio = np.asarray(out.audios, dtype=np.float32)
         except (RuntimeError, ValueError) as exc:
             raise BackendError(f"stable-audio pipeline failed: {_first_line(exc)}") from None
-        audio = np.asarray(out.audios, dtype=np.float32)
+        finally:
+            free_memory(torch, self.device)  # the pipeline's activations go back to the device between batches
         if audio.ndim != 3 or audio.shape[0] != len(prompts) or audio.shape[2] < length:
             raise BackendError(f"stable-audio returned shape {audio.shape}, expected ({len(prompts)}, channels, >= {length})")
         return audio

@@ -1,0 +1,315 @@
+"""TangoFlux text-to-audio (the model AnimeShooterGen used) on current diffusers classes (44.1 kHz stereo).
+
+TangoFlux's own package pins torch 2.4 / diffusers 0.30; here its published checkpoint (hub id
+``declare-lab/TangoFlux`` or a local folder with ``config.json``, ``tangoflux.safetensors``,
+``vae.safetensors``) is loaded by :mod:`.tangoflux_weights` into ``FluxTransformer2DModel``,
+``T5EncoderModel`` and ``AutoencoderOobleck`` with a strict mapping, and sampled here as its reference
+``inference_flow`` does:
+
+- Conditioning: T5 (``text_encoder_name``, flan-t5-large; its config and tokenizer come from that hub id
+  or folder, its weights from the checkpoint) at most 64 tokens, padded to the longest prompt of the call;
+  the mean of the valid token states through ``fc`` + ReLU is Flux's pooled projection; the duration in
+  seconds (0 .. ``max_duration``) is one more token after the text. Guidance (default 4.5) runs the
+  empty prompt as the unconditional half.
+- Sampling: Euler flow matching (``FlowMatchEulerDiscreteScheduler``, 1000 training steps, sigmas
+  ``linspace(1, 1/steps, steps)``, the timestep given to Flux divided by 1000), 25 steps by default as
+  the reference's ``generate``; text ids zero, audio ids ``arange`` on all three rotary axes.
+- Length: the DiT always denoises its whole window (``audio_seq_len`` latent frames of ``vae.hop_length``
+  samples: 645 x 2048 = 29.95 s) and the duration token tells it where to end; we trim to
+  ``to_samples(duration_s, sr)``. Prompts of any lengths share a call (``batch_size`` per call); the
+  window bounds ``max_duration_s``.
+- Seeds: candidate ``k`` of seed ``s`` uses ``(s + k * 1_000_003) % 2**63`` through its own CPU
+  generator (the reference seeds torch's global generator instead, so the same seed does not give the
+  reference's audio). Flux has no text mask: a prompt batched with longer prompts sees their padding, so
+  a clip equals its single-prompt version only when the prompts of its call have the same token count.
+- Candidates: ``num_candidates > 1`` needs ``clap_model`` (nothing else ranks).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import BackendError, InputError
+from .common import (
+    CANDIDATE_SEED_STRIDE,
+    candidate_seed,
+    check_device,
+    check_request,
+    free_memory,
+    import_torch,
+    looks_like_path,
+    maybe_compile,
+    pick_dtype,
+)
+
+__all__ = ["TangoFlux"]
+
+_DEFAULTS = {
+    "model": "declare-lab/TangoFlux",
+    "text_encoder": None,  # config + tokenizer of T5: default the checkpoint's text_encoder_name
+    "dtype": None,  # float16 on cuda, float32 on cpu; "bfloat16"/"float32" allowed
+    "steps": 25,
+    "guidance_scale": 4.5,
+    "batch_size": 4,  # waveforms (prompts x candidates) per call
+    "clap_model": None,
+    "compile": False,  # torch.compile the Flux transformer
+    "local_files_only": False,
+}
+MAX_TEXT_TOKENS = 64
+
+
+class TangoFlux:
+    """TangoFlux backend (see the module docstring for its rules).
+
+    Parameters
+    ----------
+    device : str
+    **options
+        ``model`` (hub id or folder), ``text_encoder``, ``dtype``, ``steps``, ``guidance_scale``,
+        ``batch_size``, ``clap_model``, ``compile``, ``local_files_only``.
+    """
+
+    name = "tangoflux"
+
+    def __init__(self, *, device: str = "cpu", **options):
+        unknown = sorted(set(options) - set(_DEFAULTS))
+        if unknown:
+            raise BackendError(f"tangoflux: unknown option(s) {', '.join(unknown)} (allowed: {', '.join(_DEFAULTS)})")
+        opts = {**_DEFAULTS, **options}
+        if not isinstance(opts["steps"], int) or isinstance(opts["steps"], bool) or opts["steps"] < 1:
+            raise BackendError(f"tangoflux: steps {opts['steps']!r} must be an integer >= 1")
+        if not isinstance(opts["batch_size"], int) or opts["batch_size"] < 1:
+            raise BackendError(f"tangoflux: batch_size {opts['batch_size']!r} must be an integer >= 1")
+        self.options = opts
+        torch = import_torch()
+        self.device = check_device(torch, device)
+        self.dtype = pick_dtype(opts["dtype"], self.device)
+        self._load(torch)
+        self.sample_rate = int(self.vae.config.sampling_rate)
+        self.channels = int(self.vae.config.audio_channels)
+        self._seq_len = int(self.config["audio_seq_len"])
+        window_s = self._seq_len * int(self.vae.hop_length) / self.sample_rate
+        self.max_duration_s = float(min(window_s, float(self.config["max_duration"])))
+        self._clap = self._load_clap() if opts["clap_model"] else None
+
+    # -- loading -------------------------------------------------------------------------------------
+    def _load(self, torch):
+        try:
+            import diffusers  # noqa: F401
+            from transformers import AutoTokenizer, T5Config
+        except ImportError:
+            raise BackendError("tangoflux needs diffusers and transformers: pip install diffusers transformers") from None
+        from .tangoflux_weights import build_modules, load_checkpoint, read_config
+
+        folder = self._folder()
+        self.config = read_config(folder)
+        text_source = _source(self.options["text_encoder"] or self.config["text_encoder_name"], "text_encoder")
+        local = self.options["local_files_only"]
+        try:
+            text_config = T5Config.from_pretrained(text_source, local_files_only=local)
+            self.tokenizer = AutoTokenizer.from_pretrained(text_source, local_files_only=local)
+        except Exception as exc:  # noqa: BLE001
+            raise BackendError(f"tangoflux: cannot load the T5 config/tokenizer {text_source!r}: {_first_line(exc)}") from None
+        vae_args = None
+        if (folder / "vae_config.json").is_file():
+            vae_args = json.loads((folder / "vae_config.json").read_text())
+        modules = build_modules(self.config, text_config, vae_args)
+        load_checkpoint(folder, modules)
+        dtype = getattr(torch, self.dtype)
+        for name, module in modules.items():
+            module.to(device=self.device, dtype=dtype).eval()
+        self.transformer = maybe_compile(torch, modules["transformer"], self.options["compile"], what=self.name)
+        self.text_encoder, self.fc = modules["text_encoder"], modules["fc"]
+        self.duration_embedder, self.vae = modules["duration"], modules["vae"]
+        self.folder = folder
+
+    def _folder(self) -> Path:
+        model = str(self.options["model"])
+        path = Path(os.path.expanduser(model))
+        if path.is_dir():
+            return path
+        if looks_like_path(model):
+            raise BackendError(f"tangoflux: model folder {model!r} does not exist (give a folder or a hub id)")
+        try:
+            from huggingface_hub import snapshot_download
+
+            return Path(snapshot_download(model, allow_patterns=["config.json", "*.safetensors"],
+                                          local_files_only=self.options["local_files_only"]))
+        except Exception as exc:  # noqa: BLE001
+            raise BackendError(f"tangoflux: cannot get model {model!r}: {_first_line(exc)}") from None
+
+    # Copied from avshooter.backends.text_to_audio.stable_audio.StableAudioOpen._load_clap with "stable-audio"->self.name
+    def _load_clap(self):
+        import torch
+        from transformers import AutoTokenizer, ClapFeatureExtractor, ClapModel
+
+        source = _source(self.options["clap_model"], "clap_model")
+        local = self.options["local_files_only"]
+        try:
+            model = ClapModel.from_pretrained(source, local_files_only=local).to(self.device).eval()
+            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
+            fe = ClapFeatureExtractor.from_pretrained(source, local_files_only=local)
+        except Exception as exc:  # noqa: BLE001
+            raise BackendError(f"{self.name}: cannot load clap_model {self.options['clap_model']!r}: {_first_line(exc)}") from None
+        return model, tokenizer, fe, torch
+
+    def info(self) -> dict:
+        """Provenance: names TangoFlux, its checkpoint and the classes it was mapped into."""
+        import diffusers
+        import torch
+
+        return {
+            "name": self.name,
+            "model": str(self.options["model"]),
+            "weights": "TangoFlux checkpoint (declare-lab/TangoFlux layout: tangoflux.safetensors + vae.safetensors), "
+                       "strict mapping into diffusers FluxTransformer2DModel + AutoencoderOobleck, transformers T5EncoderModel",
+            "checkpoint_bytes": {f: (self.folder / f).stat().st_size for f in ("tangoflux.safetensors", "vae.safetensors")},
+            "text_encoder": str(self.options["text_encoder"] or self.config["text_encoder_name"]),
+            "version": f"diffusers {diffusers.__version__}",
+            "torch": torch.__version__,
+            "device": self.device,
+            "dtype": self.dtype,
+            "scheduler": "FlowMatchEulerDiscreteScheduler",
+            "steps": self.options["steps"],
+            "guidance": self.options["guidance_scale"],
+            "sample_rate": self.sample_rate,
+            "channels": self.channels,
+            "max_duration_s": self.max_duration_s,
+            "batch_size": self.options["batch_size"],
+            "ranker": f"clap:{self.options['clap_model']}" if self._clap else None,
+            "compile": bool(self.options["compile"]),
+            "candidate_seed_stride": CANDIDATE_SEED_STRIDE,
+        }
+
+    # -- generation ----------------------------------------------------------------------------------
+    def generate(self, prompts: list[str], durations_s: list[float], *, seeds: list[int],
+                 negative_prompt: str | None = None, num_candidates: int = 1) -> list[dict]:
+        """One clip per prompt, each exactly ``to_samples(duration_s, 44100)`` samples long (stereo).
+
+        ``negative_prompt`` is accepted for the common interface and must be empty: TangoFlux's
+        unconditional half is the empty prompt. Returns ``{"wav", "seed", "score", "candidates",
+        "silent"}`` per prompt, as every backend.
+        """
+        need = check_request(prompts, durations_s, seeds, num_candidates, self.max_duration_s, self.sample_rate)
+        if negative_prompt:
+            raise InputError("tangoflux has no negative prompt (its guidance contrasts with the empty prompt)")
+        if num_candidates > 1 and self._clap is None:
+            raise InputError(f"num_candidates={num_candidates} needs a CLAP ranker: set the tangoflux option "
+                             "clap_model (a hub id or a local folder); without it nothing ranks candidates")
+        import torch
+
+        flat = [(i, k) for i in range(len(prompts)) for k in range(num_candidates)]
+        audio = []
+        for start in range(0, len(flat), self.options["batch_size"]):
+            part = flat[start:start + self.options["batch_size"]]
+            audio += list(self._call(torch, [prompts[i] for i, _ in part],
+                                     [float(durations_s[i]) for i, _ in part],
+                                     [candidate_seed(seeds[i], k) for i, k in part]))
+        results = []
+        for i in range(len(prompts)):
+            cands = np.stack([audio[i * num_candidates + k] for k in range(num_candidates)])
+            if not np.isfinite(cands).all():
+                raise BackendError(f"tangoflux returned NaN/inf for prompt {i} {prompts[i]!r} (seed {seeds[i]}, "
+                                   f"dtype {self.dtype}); try dtype='float32' or 'bfloat16'")
+            best, score = 0, None
+            if num_candidates > 1:
+                scores = self._clap_scores(prompts[i], cands)
+                best, score = int(np.argmax(scores)), float(np.max(scores))
+            wav = np.ascontiguousarray(cands[best, :, : need[i]], dtype=np.float32)
+            results.append({"wav": wav, "seed": candidate_seed(seeds[i], best), "score": score,
+                            "candidates": num_candidates, "silent": bool(np.max(np.abs(wav)) < 1e-6)})
+        return results
+
+    def _encode(self, torch, prompts: list[str], max_length: int | None = None):
+        """T5 states ``(B, T, D)`` and the pooled projection ``(B, joint)`` (mean over valid tokens, fc, ReLU)."""
+        kwargs = ({"padding": "max_length", "max_length": max_length} if max_length
+                  else {"padding": True, "max_length": MAX_TEXT_TOKENS})
+        batch = self.tokenizer(prompts, truncation=True, return_tensors="pt", **kwargs)
+        ids, mask = batch.input_ids.to(self.device), batch.attention_mask.to(self.device)
+        states = self.text_encoder(input_ids=ids, attention_mask=mask)[0]
+        valid = mask.unsqueeze(-1).to(states.dtype)
+        pooled = (states * valid).sum(1) / valid.sum(1).clamp(min=1)
+        return states, torch.relu(self.fc(pooled))
+
+    def _call(self, torch, prompts: list[str], durations: list[float], seeds: list[int]) -> np.ndarray:
+        """Sample once: ``(len(prompts), channels, window)`` float32."""
+        from diffusers import FlowMatchEulerDiscreteScheduler
+
+        dtype = getattr(torch, self.dtype)
+        guided = self.options["guidance_scale"] > 1.0
+        try:
+            with torch.no_grad():
+                states, pooled = self._encode(torch, prompts)
+                dur = self.duration_embedder(torch.tensor(durations, device=self.device)).to(dtype)
+                if guided:
+                    un_states, un_pooled = self._encode(torch, [""] * len(prompts), max_length=states.shape[1])
+                    states, pooled = torch.cat([un_states, states]), torch.cat([un_pooled, pooled])
+                    dur = torch.cat([dur, dur])
+                context = torch.cat([states, dur], dim=1)
+                width = int(self.config["in_channels"])
+                latents = torch.stack([torch.randn(self._seq_len, width, generator=torch.Generator("cpu").manual_seed(s))
+                                       for s in seeds]).to(self.device, dtype)
+                txt_ids = torch.zeros(context.shape[1], 3, device=self.device)
+                audio_ids = torch.arange(self._seq_len, device=self.device).unsqueeze(-1).repeat(1, 3).float()
+                steps = self.options["steps"]
+                scheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000)
+                scheduler.set_timesteps(sigmas=np.linspace(1.0, 1 / steps, steps), device=self.device)
+                for t in scheduler.timesteps:
+                    x = torch.cat([latents, latents]) if guided else latents
+                    pred = self.transformer(hidden_states=x, timestep=(t / 1000).expand(x.shape[0]).to(dtype),
+                                            pooled_projections=pooled, encoder_hidden_states=context,
+                                            txt_ids=txt_ids, img_ids=audio_ids, guidance=None, return_dict=False)[0]
+                    if guided:
+                        uncond, cond = pred.chunk(2)
+                        pred = uncond + self.options["guidance_scale"] * (cond - uncond)
+                    latents = scheduler.step(pred, t, latents).prev_sample
+                audio = self.vae.decode(latents.transpose(2, 1)).sample.float().cpu().numpy()
+        except (RuntimeError, ValueError) as exc:
+            raise BackendError(f"tangoflux sampling failed: {_first_line(exc)}") from None
+        finally:
+            free_memory(torch, self.device)
+        if audio.ndim != 3 or audio.shape[0] != len(prompts):
+            raise BackendError(f"tangoflux returned shape {audio.shape}, expected ({len(prompts)}, channels, samples)")
+        return audio
+
+    # Copied from avshooter.backends.text_to_audio.stable_audio.StableAudioOpen._clap_scores
+    def _clap_scores(self, prompt: str, wavs: np.ndarray) -> np.ndarray:
+        """Cosine similarity of ``prompt`` with each waveform ``(k, channels, n)`` (mono mix), by CLAP."""
+        import soxr
+
+        model, tokenizer, fe, torch = self._clap
+        mono = [w.mean(axis=0).astype(np.float32) for w in wavs]
+        resampled = [soxr.resample(m, self.sample_rate, fe.sampling_rate) for m in mono]
+        feats = fe(resampled, return_tensors="pt", sampling_rate=fe.sampling_rate)
+        text = tokenizer([prompt], return_tensors="pt", padding=True)
+        kwargs = {"input_features": feats["input_features"].to(self.device, model.dtype)}
+        if "is_longer" in feats:
+            kwargs["is_longer"] = feats["is_longer"].to(self.device)
+        with torch.no_grad():
+            out = model(input_ids=text["input_ids"].to(self.device),
+                        attention_mask=text["attention_mask"].to(self.device), **kwargs)
+        text_emb = torch.nn.functional.normalize(out.text_embeds.float(), dim=-1)
+        audio_emb = torch.nn.functional.normalize(out.audio_embeds.float(), dim=-1)
+        return (audio_emb @ text_emb[0]).cpu().numpy()
+
+
+# Copied from avshooter.backends.text_to_audio.stable_audio._first_line
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# Copied from avshooter.backends.text_to_audio.stable_audio._source with stable-audio->tangoflux
+def _source(model, what: str) -> str:
+    """A local folder (expanded) or a hub id; a path-like name that is no folder is a BackendError."""
+    model = str(model)
+    path = os.path.expanduser(model)
+    if os.path.isdir(path):
+        return path
+    if looks_like_path(model):
+        raise BackendError(f"tangoflux: {what} folder {model!r} does not exist (give a folder or a hub id)")
+    return model
