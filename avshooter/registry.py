@@ -10,7 +10,7 @@ import json
 
 from .errors import BackendError
 
-__all__ = ["instantiate"]
+__all__ = ["check_options", "instantiate"]
 
 _CACHE: dict = {}
 
@@ -29,3 +29,35 @@ def instantiate(table: dict[str, str], name: str, *, what: str, device: str = "c
             raise BackendError(f"{what} backend {name!r} cannot be imported: {exc}") from None
         _CACHE[key] = getattr(module, cls_name)(device=device, **options)
     return _CACHE[key]
+
+
+def check_options(target: str, options: dict, *, what: str) -> None:
+    """Refuse option names that the class ``target`` (``"module:Class"``) does not take.
+
+    Imports the backend's module (light: heavy libraries load inside the backend) but builds nothing,
+    so a config is checked before any decoding or model loading. The allowed names are the keyword
+    arguments of the class, plus the fields of its ``OPTIONS`` dataclass when it takes ``**options``.
+    Values are checked by the backend when it is built.
+    """
+    import inspect
+
+    module_name, cls_name = target.split(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), cls_name)
+    except ImportError as exc:
+        raise BackendError(f"{what} cannot be imported: {exc}") from None
+    declared = getattr(cls, "OPTIONS", None)  # backends taking **options declare them as a dataclass
+    params = inspect.signature(cls.__init__).parameters
+    named = [n for n, p in params.items() if n not in ("self", "device")
+             and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if declared is not None:
+        import dataclasses
+
+        allowed = sorted({*named, *(f.name for f in dataclasses.fields(declared))})
+    elif not named and any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return  # only undeclared **options: the backend checks them when it is built
+    else:
+        allowed = sorted(named)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise BackendError(f"{what}: unknown option(s) {', '.join(unknown)} (allowed: {', '.join(allowed) or 'none'})")

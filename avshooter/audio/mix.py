@@ -86,6 +86,16 @@ class Ducking:
     threshold_lu: float = -15.0
     roles: tuple = ("music", "ambience")
 
+    def __post_init__(self):
+        _number("ducking depth_db", self.depth_db, -60.0, 0.0)
+        for name in ("attack_s", "release_s", "hold_s"):
+            _number(f"ducking {name}", getattr(self, name), 0.0, 10.0)
+        _number("ducking threshold_lu", self.threshold_lu, -60.0, 20.0)
+        roles = tuple(self.roles) if isinstance(self.roles, (list, tuple)) else None
+        if roles is None or not set(roles) <= set(ROLES) or "dialogue" in roles:
+            raise InputError(f"ducking roles={self.roles!r} is not allowed (a list of: effects, ambience, music)")
+        object.__setattr__(self, "roles", roles)
+
 
 # ------------------------------------------------------------------------------------------ checks
 def _number(name: str, value, lo: float, hi: float) -> float:
@@ -243,8 +253,6 @@ def mix_layers(layers: Sequence[Layer], sample_rate: int, *, target_lufs: float 
     ceiling_db = _number("max_true_peak_dbtp", max_true_peak_dbtp, -20.0, 0.0)
     if duck is not None and not isinstance(duck, Ducking):
         raise InputError(f"duck={duck!r} is not allowed (a Ducking or None)")
-    if duck is not None:
-        _number("duck.depth_db", duck.depth_db, -60.0, 0.0)
     wavs, n, channels = _prepare(layers)
     report: dict = {"target_lufs": target, "max_true_peak_dbtp": ceiling_db, "layers": {}, "ducking_db": 0.0,
                     "ducked_s": 0.0, "limiter_gain_reduction_db": 0.0, "master_gain_db": 0.0, "iterations": 0,

@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..audio.separation import SeparationParams, separate
 from ..errors import BackendError
 
 
 class DSPSeparator:
     """No weights: harmonic/percussive/residual masks and a speech band gated by voice activity."""
 
-    def __init__(self, *, device: str = "cpu", **options):
-        from ..audio.separation import SeparationParams
+    OPTIONS = SeparationParams
+    """The options are the fields of :class:`~avshooter.audio.separation.SeparationParams`."""
 
+    def __init__(self, *, device: str = "cpu", **options):
         known = {f.name for f in dataclasses.fields(SeparationParams)}
         unknown = sorted(set(options) - known)
         if unknown:
@@ -25,6 +27,4 @@ class DSPSeparator:
         return {"name": "dsp", "version": version("scipy"), "device": "cpu", "params": dataclasses.asdict(self.params)}
 
     def separate(self, wav, sample_rate, *, speech):
-        from ..audio.separation import separate
-
         return separate(wav, sample_rate, speech_mask=speech, params=self.params)

@@ -81,6 +81,7 @@ class FasterWhisperASR:
     """
 
     name = "faster-whisper"
+    OPTIONS = FasterWhisperOptions  # what **options may hold (checked when a config is built)
 
     def __init__(self, *, device: str = "cpu", dtype: str | None = None, **options):
         known = {f.name for f in fields(FasterWhisperOptions)}

@@ -74,6 +74,7 @@ class TransformersWhisperASR:
     """
 
     name = "whisper"
+    OPTIONS = TransformersWhisperOptions  # what **options may hold (checked when a config is built)
 
     def __init__(self, *, device: str = "cpu", **options):
         known = {f.name for f in fields(TransformersWhisperOptions)}

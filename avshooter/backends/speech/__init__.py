@@ -131,6 +131,8 @@ def place_lines(
             starts.append(start)
             pos = start + n
     placements = []
+    if isinstance(fade_s, bool) or not isinstance(fade_s, (int, float)) or not 0.0 <= fade_s <= 10.0:
+        raise InputError(f"fade_s={fade_s!r} is not allowed (seconds within [0, 10])")
     fade = to_samples(fade_s, sample_rate)
     for line, clip, start in zip(lines, clips, starts):
         start = min(start, total)
