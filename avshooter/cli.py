@@ -22,6 +22,12 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("video", nargs="?", help="a video or audio file")
     a.add_argument("--story", help="the video's story JSON (AnimeShooter format); without it shots are detected")
     a.add_argument("--manifest", help="a text file of videos (VIDEO or VIDEO<TAB>STORY per line, or JSON lines)")
+    a.add_argument("--dataset", metavar="ANNOTATIONS_DIR",
+                   help="a released AnimeShooter annotation folder (one JSON per video); needs --videos")
+    a.add_argument("--videos", metavar="VIDEOS_DIR", help="with --dataset: the videos, named '<video ID>.<ext>'")
+    a.add_argument("--segments", help="with a released per-video story: segments to annotate, e.g. '0,2' or '1-3'")
+    a.add_argument("--lock-max-age", type=float, default=None, metavar="SECONDS",
+                   help="a video lock not refreshed for this long is stale and taken over (default 3600)")
     a.add_argument("--out", required=True, help="output folder (OUT/<video_id>/story.json, OUT/manifest.jsonl)")
     a.add_argument("--workers", type=int, default=1, help="worker processes for --manifest (default 1)")
     a.add_argument("--engine", choices=("local", "ray"), default="local",
@@ -83,19 +89,37 @@ def _annotate(args) -> int:
     from .config import load_config
     from .errors import InputError
 
-    if bool(args.video) == bool(args.manifest):
-        raise InputError("give either one VIDEO or --manifest FILE")
+    if sum(map(bool, (args.video, args.manifest, args.dataset))) != 1:
+        raise InputError("give either one VIDEO, --manifest FILE or --dataset ANNOTATIONS_DIR --videos VIDEOS_DIR")
     if args.manifest and args.story:
         raise InputError("--story goes with one VIDEO; in a manifest put VIDEO<TAB>STORY per line")
+    if bool(args.dataset) != bool(args.videos):
+        raise InputError("--dataset ANNOTATIONS_DIR and --videos VIDEOS_DIR go together")
+    if args.dataset and args.story:
+        raise InputError("--story goes with one VIDEO; --dataset reads the stories from ANNOTATIONS_DIR")
+    from .io.locks import DEFAULT_MAX_AGE_S
+    from .io.released import parse_segments
+
+    segments = parse_segments(args.segments) if args.segments else None
+    if segments and not (args.dataset or args.story):
+        raise InputError("--segments needs a released per-video story (--story FILE or --dataset)")
+    run = dict(lock_max_age_s=args.lock_max_age if args.lock_max_age is not None else DEFAULT_MAX_AGE_S)
     config = load_config(
         args.config, sample_rate=args.sample_rate, channels=args.channels, paper_filter=args.paper_filter,
         context="none" if args.no_context else None,
     )
-    items = read_video_list(args.manifest) if args.manifest else [Item(args.video, args.story)]
-    summary = annotate_many(items, out_dir=args.out, config=config, workers=args.workers,
-                            progress=not args.no_progress, debug=args.debug, engine=args.engine,
-                            ray_address=args.ray_address)
-    if len(items) == 1 and summary.failed:
+    kwargs = dict(out_dir=args.out, config=config, workers=args.workers, progress=not args.no_progress,
+                  debug=args.debug, engine=args.engine, ray_address=args.ray_address, **run)
+    if args.dataset:
+        from .annotation.batch import annotate_dataset
+
+        items = None
+        summary = annotate_dataset(args.dataset, args.videos, segments=segments, **kwargs)
+    else:
+        seg = tuple(segments) if segments else None
+        items = read_video_list(args.manifest) if args.manifest else [Item(args.video, args.story, None, seg)]
+        summary = annotate_many(items, **kwargs)
+    if items is not None and len(items) == 1 and summary.failed:
         print(f"avshooter: error: {summary.failed[0][1]}", file=sys.stderr)
         return 1
     for line in summary.lines():

@@ -2,7 +2,16 @@
 
 One bad video is reported and skipped; the rest go on. Finished videos are skipped on a re-run (their
 ``story.json`` carries the input fingerprint and config hash), and finished shots of an interrupted video
-are not redone. ``OUT/manifest.jsonl`` gets one line per shot, written only by this (the main) process.
+are not redone. ``OUT/manifest.jsonl`` gets one line per shot, written by the main process of each run.
+
+Several runs may share one output folder (a re-run started twice, workers on a cluster): each video is
+annotated under a lock (``OUT/.locks/<video_id>.lock``, :class:`avshooter.io.locks.VideoLock`); a video
+locked by a live run is reported as "skipped: locked by pid N" and left to it, a stale lock is taken over.
+The manifest writer re-reads and appends under an exclusive file lock, so no shot is listed twice.
+
+``--dataset ANNOTATIONS_DIR --videos VIDEOS_DIR`` (:func:`dataset_items`) annotates a whole release: one
+released per-video JSON each, matched to a video file by its "video ID"; missing videos are listed in the
+summary and do not stop the batch.
 """
 from __future__ import annotations
 
@@ -16,11 +25,17 @@ from pathlib import Path
 
 from ..config import AnnotateConfig
 from ..errors import AvshooterError, BackendError, InputError
+from ..io.locks import DEFAULT_MAX_AGE_S, VideoLock
 from ..io.output import ManifestWriter, ensure_dir
 
 log = logging.getLogger("avshooter")
 
-__all__ = ["Item", "Summary", "read_video_list", "annotate_many", "manifest_records"]
+__all__ = ["Item", "Summary", "read_video_list", "annotate_many", "manifest_records", "dataset_items",
+           "annotate_dataset", "VIDEO_EXTENSIONS"]
+
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".mov", ".m4v", ".avi", ".flv", ".ts", ".mpg", ".mpeg", ".wmv",
+                    ".3gp", ".ogv")
+"""Extensions a video of a release may have (first listed wins when one ID has several files)."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +45,8 @@ class Item:
     video: str
     story: str | None = None
     video_id: str | None = None
+    segments: tuple[int, ...] | None = None
+    """With a released per-video story: the segments to annotate (default all)."""
 
 
 @dataclass
@@ -37,11 +54,19 @@ class Summary:
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    locked: list[tuple[str, str]] = field(default_factory=list)
+    """Videos another live run was annotating: ``(video_id, "locked by pid N on HOST since ...")``."""
+    missing: list[tuple[str, str]] = field(default_factory=list)
+    """``--dataset``: annotation files whose video was not found: ``(video ID, reason)``."""
     shots: int = 0
 
     def lines(self) -> list[str]:
-        out = [f"done {len(self.done)}, skipped (already finished) {len(self.skipped)}, failed {len(self.failed)}; "
-               f"{self.shots} shots in the manifest"]
+        extra = "".join(f", {what} {len(items)}" for what, items in
+                        (("skipped (locked by another run)", self.locked), ("missing videos", self.missing)) if items)
+        out = [f"done {len(self.done)}, skipped (already finished) {len(self.skipped)}{extra}, "
+               f"failed {len(self.failed)}; {self.shots} shots in the manifest"]
+        out += [f"skipped {video}: {reason}" for video, reason in self.locked]
+        out += [f"MISSING {video}: {reason}" for video, reason in self.missing]
         out += [f"FAILED {video}: {reason}" for video, reason in self.failed]
         return out
 
@@ -93,17 +118,26 @@ def _unique_ids(items: list[Item]) -> list[Item]:
         if vid in seen:
             vid = f"{vid}-{hashlib.sha1(os.path.abspath(item.video).encode()).hexdigest()[:6]}"
         seen[vid] = 1
-        out.append(Item(item.video, item.story, vid))
+        out.append(Item(item.video, item.story, vid, item.segments))
     return out
 
 
-def _run_one(item: Item, out_dir: str, config: AnnotateConfig, debug: bool) -> tuple[str, str, str | None]:
-    """Worker: annotate one video. Returns ``(video_id, status, reason)``; never raises."""
+def _run_one(item: Item, out_dir: str, config: AnnotateConfig, debug: bool,
+             lock_max_age_s: float = DEFAULT_MAX_AGE_S) -> tuple[str, str, str | None]:
+    """Worker: annotate one video under its lock. Returns ``(video_id, status, reason)``; never raises."""
     from .pipeline import annotate_video
 
     try:
-        annotate_video(item.video, out_dir=out_dir, story=item.story, config=config, video_id=item.video_id)
+        lock = VideoLock(out_dir, item.video_id, max_age_s=lock_max_age_s)
+        if not lock.acquire():
+            return item.video_id, "locked", lock.describe()
+        with lock:
+            segments = list(item.segments) if item.segments else None
+            annotate_video(item.video, out_dir=out_dir, story=item.story, config=config,
+                           video_id=item.video_id, segments=segments)
         return item.video_id, "done", None
+    except OSError as exc:
+        return item.video_id, "failed", f"{out_dir}: cannot lock the video ({exc.strerror or exc})"
     except AvshooterError as exc:
         return item.video_id, "failed", str(exc)
     except Exception as exc:  # a bug, not bad input: keep the batch going, say what happened
@@ -131,6 +165,7 @@ def annotate_many(
     debug: bool = False,
     engine: str = "local",
     ray_address: str | None = None,
+    lock_max_age_s: float = DEFAULT_MAX_AGE_S,
 ) -> Summary:
     """Annotate ``items``; write ``out_dir/manifest.jsonl``; return a summary.
 
@@ -138,6 +173,9 @@ def annotate_many(
     Ray Data (a local Ray with ``workers`` CPUs, or the cluster at ``ray_address`` / ``RAY_ADDRESS``): each
     task gets paths, never audio, and writes its video's folder under ``out_dir`` (a shared file system on
     a cluster); this process alone writes the manifest, so resuming works the same way.
+
+    A video is annotated under its lock; one whose lock a live run holds (not refreshed for less than
+    ``lock_max_age_s``) is reported in ``summary.locked`` and not touched.
     """
     from .pipeline import is_finished
 
@@ -146,6 +184,8 @@ def annotate_many(
         raise InputError(f"workers must be >= 1, got {workers}")
     if engine not in ("local", "ray"):
         raise InputError(f"engine must be 'local' or 'ray', got {engine!r}")
+    if not lock_max_age_s > 0:
+        raise InputError(f"lock max age must be > 0 seconds, got {lock_max_age_s!r}")
     out = ensure_dir(out_dir)
     items = _unique_ids(items)
     writer = ManifestWriter(out / "manifest.jsonl")
@@ -156,6 +196,9 @@ def annotate_many(
             summary.failed.append((video_id, reason or "unknown"))
             log.info("%s failed: %s", video_id, reason)  # the CLI prints failures once, in its summary
             return
+        if status == "locked":
+            summary.locked.append((video_id, reason or "locked"))
+            return
         (summary.done if status == "done" else summary.skipped).append(video_id)
         for rec in manifest_records(out, video_id):
             writer.write(rec)
@@ -163,7 +206,8 @@ def annotate_many(
     todo = []
     for item in items:
         try:
-            finished = is_finished(item.video, out_dir=out, config=config, video_id=item.video_id)
+            finished = is_finished(item.video, out_dir=out, config=config, video_id=item.video_id,
+                                   story=item.story, segments=list(item.segments) if item.segments else None)
         except AvshooterError as exc:
             record(item.video_id, "failed", str(exc))
             continue
@@ -175,18 +219,18 @@ def annotate_many(
     bar = _progress(len(items), progress)
     bar.update(len(items) - len(todo))
     if engine == "ray" and todo:
-        for row in _run_ray(todo, str(out), config, debug, workers, ray_address):
+        for row in _run_ray(todo, str(out), config, debug, workers, ray_address, lock_max_age_s):
             record(row["video_id"], row["status"], row["reason"] or None)
             bar.update(1)
     elif workers == 1 or len(todo) <= 1:
         for item in todo:
-            record(*_run_one(item, str(out), config, debug))
+            record(*_run_one(item, str(out), config, debug, lock_max_age_s))
             bar.update(1)
     else:
         import multiprocessing as mp
 
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(_run_one, item, str(out), config, debug) for item in todo]
+            futures = [pool.submit(_run_one, item, str(out), config, debug, lock_max_age_s) for item in todo]
             for fut in as_completed(futures):
                 record(*fut.result())
                 bar.update(1)
@@ -196,7 +240,7 @@ def annotate_many(
 
 
 def _run_ray(todo: list[Item], out: str, config: AnnotateConfig, debug: bool, workers: int,
-             address: str | None):
+             address: str | None, lock_max_age_s: float = DEFAULT_MAX_AGE_S):
     """Annotate ``todo`` as Ray Data tasks; yield ``{"video_id", "status", "reason"}`` as they finish."""
     try:
         import ray
@@ -209,14 +253,73 @@ def _run_ray(todo: list[Item], out: str, config: AnnotateConfig, debug: bool, wo
     gpus = 1 if config.device.startswith("cuda") else 0  # one GPU per task; models load once per worker
 
     def annotate_row(row: dict) -> dict:
-        video_id, status, reason = _run_one(Item(row["video"], row["story"] or None, row["video_id"]),
-                                            out, config, debug)
+        segments = tuple(int(k) for k in row["segments"].split(",")) if row["segments"] else None
+        video_id, status, reason = _run_one(Item(row["video"], row["story"] or None, row["video_id"], segments),
+                                            out, config, debug, lock_max_age_s)
         return {"video_id": video_id, "status": status, "reason": reason or ""}
 
-    rows = [{"video": i.video, "story": i.story or "", "video_id": i.video_id} for i in todo]
+    rows = [{"video": i.video, "story": i.story or "", "video_id": i.video_id,
+             "segments": ",".join(map(str, i.segments or ()))} for i in todo]
     dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
     mapped = dataset.map(annotate_row, num_cpus=1, num_gpus=gpus, concurrency=workers)
     yield from mapped.iter_rows()
+
+
+def dataset_items(annotations_dir: str | os.PathLike, videos_dir: str | os.PathLike, *,
+                  segments: list[int] | None = None) -> tuple[list[Item], list[tuple[str, str]], list[tuple[str, str]]]:
+    """Pair every released per-video JSON under ``annotations_dir`` with its video under ``videos_dir``.
+
+    A video matches when its file name is the "video ID" plus one of :data:`VIDEO_EXTENSIONS` (any case,
+    in any subfolder). Returns ``(items, missing, bad)``: ``missing`` lists ``(video ID, reason)`` for files
+    whose video is not there, ``bad`` lists ``(file, reason)`` for annotation files that cannot be read.
+    """
+    from ..io.released import load_released
+    from .pipeline import video_id_for
+
+    ann, vids = Path(annotations_dir), Path(videos_dir)
+    for folder, what in ((ann, "annotations"), (vids, "videos")):
+        if not folder.is_dir():
+            raise InputError(f"{folder}: {what} folder not found")
+    found: dict[str, Path] = {}
+    rank = {ext: i for i, ext in enumerate(VIDEO_EXTENSIONS)}
+    for path in sorted(vids.rglob("*")):
+        ext = path.suffix.lower()
+        if ext in rank and path.is_file():
+            best = found.get(path.stem)
+            if best is None or rank[ext] < rank[best.suffix.lower()]:
+                found[path.stem] = path
+    files = sorted(ann.rglob("*.json"))
+    if not files:
+        raise InputError(f"{ann}: no .json annotation files found")
+    items, missing, bad, seen = [], [], [], {}
+    for path in files:
+        try:
+            released = load_released(path)
+        except AvshooterError as exc:
+            bad.append((str(path), str(exc)))
+            continue
+        vid = released.video_id
+        if vid in seen:
+            bad.append((str(path), f"video ID {vid!r} is also in {seen[vid]}"))
+            continue
+        seen[vid] = path
+        video = found.get(vid)
+        if video is None:
+            missing.append((vid, f"no {vid}.{{{','.join(e[1:] for e in VIDEO_EXTENSIONS[:4])},...}} in {vids} "
+                                 f"(annotations: {path})"))
+            continue
+        items.append(Item(str(video), str(path), video_id_for(video), tuple(segments) if segments else None))
+    return items, missing, bad
+
+
+def annotate_dataset(annotations_dir: str | os.PathLike, videos_dir: str | os.PathLike, *,
+                     out_dir: str | os.PathLike, segments: list[int] | None = None, **kwargs) -> Summary:
+    """Annotate a whole release (see :func:`dataset_items`); keyword arguments go to :func:`annotate_many`."""
+    items, missing, bad = dataset_items(annotations_dir, videos_dir, segments=segments)
+    summary = annotate_many(items, out_dir=out_dir, **kwargs) if items else Summary()
+    summary.missing += missing
+    summary.failed += bad
+    return summary
 
 
 def _progress(total: int, enabled: bool):

@@ -68,22 +68,25 @@ def annotate(
     story: str | os.PathLike | dict | None = None,
     config: AnnotateConfig | None = None,
     video_id: str | None = None,
+    segments: list[int] | None = None,
 ) -> Iterator[dict]:
     """Annotate one video; yield one shot record (paper shot dict + ``"avshooter"`` object) per shot.
 
     Files go to ``out_dir/<video_id>/``: ``audio/<shot>/{mix,dialogue,music,effects}.flac`` and, once
     every shot is done, ``story.json``. Shots already finished by an earlier run with the same input and
     config are read back, not recomputed. Raises :class:`~avshooter.errors.AvshooterError` on bad input.
+    A story in the released per-video layout (``avshooter.io.released``) also writes ``released.json``;
+    ``segments`` selects some of its segments (default all).
     """
     config = config or AnnotateConfig()
-    run = _VideoRun(Path(video), Path(out_dir), story, config, video_id)
+    run = _VideoRun(Path(video), Path(out_dir), story, config, video_id, segments)
     yield from run.shots()
 
 
-def annotate_video(video, *, out_dir, story=None, config=None, video_id=None) -> dict:
+def annotate_video(video, *, out_dir, story=None, config=None, video_id=None, segments=None) -> dict:
     """Run :func:`annotate` to the end; return the written story dict (also in ``story.json``)."""
     config = config or AnnotateConfig()
-    run = _VideoRun(Path(video), Path(out_dir), story, config, video_id)
+    run = _VideoRun(Path(video), Path(out_dir), story, config, video_id, segments)
     for _ in run.shots():
         pass
     return run.result
@@ -92,7 +95,10 @@ def annotate_video(video, *, out_dir, story=None, config=None, video_id=None) ->
 class _VideoRun:
     """State of one video's annotation (paths, config, the decoded audio)."""
 
-    def __init__(self, video: Path, out_dir: Path, story, config: AnnotateConfig, video_id: str | None):
+    def __init__(self, video: Path, out_dir: Path, story, config: AnnotateConfig, video_id: str | None,
+                 segments: list[int] | None = None):
+        self.segments = segments
+        self.released = None  # the plan of a released-layout story (avshooter.io.released)
         self.video = video
         self.config = config
         self.video_id = video_id or video_id_for(video)
@@ -172,19 +178,34 @@ class _VideoRun:
             data = json.loads(path.read_text(encoding="utf-8"))
             ext = data["avshooter"]
             if ext["input_fingerprint"] == fp and ext["provenance"]["config_hash"] == self.chash:
-                return data
+                from ..io.released import RELEASED_FILE, released_key
+
+                key = released_key(self.story_src, self.segments)
+                if key is None or (ext.get("released", {}).get("key") == key
+                                   and (self.root / RELEASED_FILE).exists()):
+                    return data
         except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
             pass
         return None
 
     def _load_story(self, info):
-        from ..io.story import load_story
+        from ..errors import InputError
+        from ..io.released import is_released, plan_released
+        from ..io.story import _read_json, load_story
 
+        data = self.story_src if isinstance(self.story_src, dict) else _read_json(os.fspath(self.story_src))
+        if is_released(data):
+            self.released = plan_released(self.story_src, duration_s=info.duration_s, segments=self.segments)
+            return self.released.story()
+        if self.segments:
+            raise InputError(f"{self.story_src}: --segments needs a story in the released per-video layout")
         return load_story(self.story_src, fps=info.fps, duration_s=None)
 
     def _check_story_fits(self, story, decoded) -> None:
         from ..io.story import check_story
 
+        if self.released is not None:
+            self.released.fit_to_audio(story, decoded.duration_s)
         check_story(story, duration_s=decoded.duration_s)
 
     def _speech(self, mono16: np.ndarray) -> list[tuple[float, float]]:
@@ -222,6 +243,9 @@ class _VideoRun:
         shot_dir = self.root / "audio" / f"{shot.index:04d}"
         marker = shot_dir / DONE_MARKER
         cached = _read_marker(marker, fp, self.chash)
+        if cached is not None and (cached["avshooter"].get("start_sample"),
+                                   cached["avshooter"].get("end_sample")) != (a, b):
+            cached = None  # the story changed this shot's span: redo it
         if cached is not None:
             return cached
         wav = decoded.read(a, b)
@@ -330,6 +354,8 @@ class _VideoRun:
         from ..io.schema import validate_record
 
         validate_record(out, source=str(self.root / "story.json"))
+        if self.released is not None:  # before story.json, which marks the video finished
+            self.released.write(self.root, out)
         atomic_write_json(self.root / "story.json", out)
         return out
 
@@ -375,10 +401,11 @@ def _mono_16k(decoded, block_s: float = 60.0) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
-def is_finished(video, *, out_dir, config: AnnotateConfig | None = None, video_id: str | None = None) -> bool:
+def is_finished(video, *, out_dir, config: AnnotateConfig | None = None, video_id: str | None = None,
+                story=None, segments: list[int] | None = None) -> bool:
     """True when ``out_dir/<video_id>/story.json`` was written for this very input and config."""
     config = config or AnnotateConfig()
-    run = _VideoRun(Path(video), Path(out_dir), None, config, video_id)
+    run = _VideoRun(Path(video), Path(out_dir), story, config, video_id, segments)
     p = Path(video)
     if not p.is_file():
         raise MediaError(f"{p}: file not found")

@@ -15,6 +15,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import OutputError
+from .locks import exclusive
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "write_audio", "ManifestWriter", "read_manifest", "ensure_dir"]
 
@@ -97,41 +98,96 @@ def write_audio(path: str | os.PathLike, wav: np.ndarray, sample_rate: int) -> N
 class ManifestWriter:
     """Append-only JSONL writer that skips records whose ``id`` is already in the file.
 
-    A torn last line (a crash in the middle of a write) is dropped when the writer opens the file.
+    Safe for several processes on one file (two runs on one output folder, cluster workers on a shared
+    file system): every write happens under an exclusive ``flock`` of ``<manifest>.lock``, re-reads what
+    others appended since, and skips ids already there, so no id is ever written twice. A torn last line
+    (a writer killed mid-line) is dropped under the same lock.
     """
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         ensure_dir(self.path.parent)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.ids: set[str] = set()
-        if self.path.exists():
-            good = []
-            with open(self.path, "rb") as f:
-                for line in f:
-                    try:
-                        rec = json.loads(line)
-                    except (json.JSONDecodeError, UnicodeDecodeError):
-                        continue
-                    if isinstance(rec, dict) and "id" in rec and rec["id"] not in self.ids:
-                        self.ids.add(rec["id"])
-                        good.append(line if line.endswith(b"\n") else line + b"\n")
+        self._pos = 0  # bytes of the file already read (always at a line end)
+        self._inode: int | None = None
+        with exclusive(self.lock_path):
+            self._repair()
+
+    def _repair(self) -> None:
+        """Drop torn and duplicate lines (rewriting the file only when it has any)."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return
+        good, self.ids = [], set()
+        for line in raw.splitlines(keepends=True):
+            rid = _record_id(line)
+            if rid is not None and rid not in self.ids:
+                self.ids.add(rid)
+                good.append(line if line.endswith(b"\n") else line + b"\n")
+        if b"".join(good) != raw:
             atomic_write_bytes(self.path, b"".join(good))
+        st = self.path.stat()
+        self._pos, self._inode = st.st_size, st.st_ino
+
+    def _catch_up(self) -> None:
+        """Read the lines others appended since we last looked (call under the lock)."""
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            self.ids, self._pos, self._inode = set(), 0, None
+            return
+        if st.st_ino != self._inode or st.st_size < self._pos:
+            self.ids, self._pos, self._inode = set(), 0, st.st_ino
+        if st.st_size == self._pos:
+            return
+        with open(self.path, "rb") as f:
+            f.seek(self._pos)
+            tail = f.read()
+        for line in tail.splitlines(keepends=True):
+            if not line.endswith(b"\n"):
+                break  # a torn line: dropped by write()
+            rid = _record_id(line)
+            if rid is not None:
+                self.ids.add(rid)
+            self._pos += len(line)
 
     def __contains__(self, record_id: str) -> bool:
         return record_id in self.ids
 
     def write(self, record: dict) -> bool:
-        """Append ``record`` (must have an ``id``); return False if that id was already written."""
+        """Append ``record`` (must have an ``id``); return False if that id was already written (by anyone)."""
         rid = record["id"]
         if rid in self.ids:
             return False
-        line = json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n"
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+        line = (json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+        try:
+            with exclusive(self.lock_path):
+                self._catch_up()
+                if rid in self.ids:
+                    return False
+                with open(self.path, "ab") as f:
+                    if f.tell() > self._pos:  # a torn line of a killed writer
+                        f.truncate(self._pos)
+                    f.write(line)
+                    f.flush()
+                    os.fsync(f.fileno())
+                    self._inode = os.fstat(f.fileno()).st_ino
+                self._pos += len(line)
+        except OSError as exc:
+            raise OutputError(f"{self.path}: cannot append to the manifest ({exc.strerror or exc})") from None
         self.ids.add(rid)
         return True
+
+
+def _record_id(line: bytes) -> str | None:
+    try:
+        rec = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    rid = rec.get("id") if isinstance(rec, dict) else None
+    return rid if isinstance(rid, str) else None
 
 
 def read_manifest(path: str | os.PathLike) -> Iterator[dict]:
