@@ -184,3 +184,83 @@ def test_bad_input():
         describe_sound(feats, type="noise")
     with pytest.raises(InputError):
         Features.from_dict({"duration_s": 1.0, "bogus": 2.0})
+
+
+# ------------------------------------------------------------------------------- mixtures, layer by layer
+def _tagged(times, **layers):
+    """A tagger answer with per-patch layer scores (the shape YamnetTagger.tag_many returns)."""
+    per = {k: list(layers.get(k, [0.0] * len(times))) for k in ("speech", "music", "effects", "ambience", "silence")}
+    return {"type_scores": {k: float(np.mean(v)) for k, v in per.items()},
+            "layers": {"times": times, **per},
+            "labels": [{"label": "Typing", "layer": "effects", "start_s": 1.44, "end_s": 2.88, "score": 0.9},
+                       {"label": "Music", "layer": "music", "start_s": 0.0, "end_s": 3.4, "score": 0.8},
+                       {"label": "Jazz", "layer": "music", "start_s": 0.0, "end_s": 3.4, "score": 0.6}],
+            "tags": [{"label": "Music", "score": 0.8, "layer": "music"}]}
+
+
+def test_layers_from_tags_orders_by_prominence_and_keeps_times():
+    from avshooter.annotation.describe import layers_from_tags, mixture_type, type_layers
+
+    times = [[0.0, 0.975], [0.48, 1.455], [0.96, 1.935], [1.44, 2.415], [1.92, 2.895], [2.4, 3.375]]
+    tagged = _tagged(times, speech=[0.9] * 6, music=[0.7] * 6, effects=[0, 0, 0, 0.8, 0.6, 0])
+    layers = layers_from_tags(tagged, speech=[(0.1, 3.3)], duration_s=3.5)
+    assert mixture_type(layers) == "speech, music, effects"
+    assert type_layers("speech, music, effects") == ["speech", "music", "effects"]
+    assert layers[0].spans == [(0.1, 3.3)]                      # speech from the VAD, finer than patches
+    assert layers[2].spans == [(1.44, 2.895)]                   # effects only where they are
+    assert layers[1].labels == ["Jazz"]                         # a finer label hides the generic "Music"
+    assert mixture_type(layers_from_tags(_tagged(times), speech=[], duration_s=3.5)) == "silence"
+    # VAD blips on music do not make a speech layer
+    only_music = layers_from_tags(_tagged(times, music=[0.9] * 6), speech=[(0.2, 0.5)], duration_s=3.5)
+    assert mixture_type(only_music) == "music"
+
+
+def test_describe_layers_covers_every_layer_with_times_and_words():
+    from avshooter.annotation.describe import Layer, describe_layers
+
+    sr = 16000
+    t = np.arange(sr * 3) / sr
+    feats = {name: measure((0.1 * np.sin(2 * np.pi * f * t))[None].astype(np.float32), sr)
+             for name, f in (("mix", 440), ("dialogue", 150), ("music", 440), ("effects", 2000))}
+    layers = [Layer("speech", 0.9, [(0.1, 2.9)], []), Layer("music", 0.6, [(0.0, 3.0)], ["Jazz", "Music"]),
+              Layer("effects", 0.3, [(1.4, 2.9)], ["Typing"])]
+    text = describe_layers(layers, feats, transcript_phrase='says: "Wait for me!"')
+    assert text.index("Speech (0.1-2.9 s)") < text.index("Music (0.0-3.0 s): jazz") < text.index("Sound effects")
+    assert "typing on a keyboard" in text and 'says: "Wait for me!"' in text
+    assert "around 150 Hz" in text                               # the speech sentence measures the dialogue stem
+    assert describe_layers([], feats).startswith("Silence")
+
+
+def test_features_fallback_keeps_a_second_layer_under_speech():
+    from avshooter.annotation.describe import layers_from_features, mixture_type
+
+    sr = 16000
+    t = np.arange(sr * 4) / sr
+    voice = np.sin(2 * np.pi * 150 * t) * (np.sin(2 * np.pi * 3 * t) > 0)
+    chord = sum(np.sin(2 * np.pi * f * t) for f in (262, 330, 392))
+    feats = {"mix": measure((0.2 * voice + 0.1 * chord)[None].astype(np.float32), sr),
+             "rest": measure((0.1 * chord)[None].astype(np.float32), sr)}
+    layers, scores = layers_from_features(feats, {"dialogue": 0.7}, speech=[(0.0, 4.0)], duration_s=4.0)
+    assert mixture_type(layers) == "speech, music" and set(scores) == set(TYPES)
+    layers, _ = layers_from_features(feats, {"dialogue": 0.99}, speech=[(0.0, 4.0)], duration_s=4.0)
+    assert mixture_type(layers) == "speech"                      # 1 % of the energy is not a layer
+
+
+def test_paper_filter_reads_the_layers(tmp_path):
+    from avshooter.annotation.pipeline import _VideoRun
+    from avshooter.config import AnnotateConfig
+
+    config = dataclasses.replace(AnnotateConfig(), paper_filter=True, tagger="features", asr="none", asr_options={})
+    run = _VideoRun(tmp_path / "v.mp4", tmp_path, None, config, "v")
+
+    def record(kind, layers, speech=0.0, music_share=0.1):
+        return {"audio annotation": {"type": kind},
+                "avshooter": {"start_s": 10.0, "end_s": 14.0, "speech_fraction": speech, "layers": layers,
+                              "stems": {"music": {"energy_share": music_share}}}}
+
+    music = {"type": "music", "score": 0.5, "spans": [[10.0, 13.5]], "labels": []}
+    short = {"type": "music", "score": 0.5, "spans": [[10.0, 11.0]], "labels": []}
+    assert "prolonged music" in run._paper_filter_reason(record("effects, music", [{"type": "effects"}, music]))
+    assert run._paper_filter_reason(record("effects, music", [{"type": "effects"}, short])) is None
+    assert "prolonged speech" in run._paper_filter_reason(record("speech", [], speech=0.8))
+    assert "prolonged music" in run._paper_filter_reason(record("music", [], music_share=0.7))  # older records

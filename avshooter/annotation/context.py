@@ -93,6 +93,7 @@ def visual_context(
     characters: list[tuple[str, str]] | None = None,
     has_video: bool = True,
     threshold: float = 0.3,
+    labels: list[str] | None = None,
 ) -> ContextResult:
     """Where the heard ``sound_type`` comes from in the picture, from the shot's caption and plot.
 
@@ -103,6 +104,8 @@ def visual_context(
     characters : ``[(ID, appearance), ...]`` of the characters the shot lists
     has_video : False for audio-only inputs (then the context is unknown)
     threshold : cosine similarity a caption clause needs to count as the on-screen source
+    labels : readable phrases of the sound labels heard (e.g. ``["a dog barking"]`` from a tagger); they are
+        matched to the caption besides the type's generic source phrases
     """
     characters = characters or []
     ids = tuple(cid for cid, _ in characters)
@@ -114,6 +117,8 @@ def visual_context(
     if not clauses:
         return ContextResult("unknown (the shot has no visual annotation)", None, characters=ids)
     queries = SOURCE_PHRASES.get(sound_type)
+    if queries and labels:
+        queries = tuple(dict.fromkeys([*(str(x) for x in labels if str(x).strip()), *queries]))
     if not queries:
         return ContextResult(f"unknown (no source phrases for type {sound_type!r})", None, characters=ids)
     sims = _embed(list(queries)) @ _embed(clauses).T  # (queries, clauses)

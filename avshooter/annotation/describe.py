@@ -31,10 +31,13 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..errors import InputError
 from ..audio.features import Features
 
-__all__ = ["TYPES", "DescribeThresholds", "classify_type", "describe_sound"]
+__all__ = ["TYPES", "DescribeThresholds", "classify_type", "describe_sound", "Layer", "mixture_type", "type_layers",
+           "layers_from_tags", "layers_from_features", "describe_layers"]
 
 TYPES = ("speech", "music", "effects", "ambience", "silence")
 
@@ -263,3 +266,171 @@ def describe_sound(features: Features, *, type: str,  # noqa: A002 - the paper's
     if timbre:
         parts.append(timbre)
     return f"{_NOUN[type]}: {', '.join(parts)}; {_pattern_phrase(f, thresholds)}."
+
+
+# ------------------------------------------------------------------------------------- mixtures, layer by layer
+# A shot's "type" names every layer present, most prominent first, joined by ", " (e.g. "speech, music");
+# one layer alone keeps the single word the paper-style output always had. Vocabulary: speech (the dialogue
+# layer: talking, shouting, whispering), music (incl. singing), effects (discrete sounds: hits, steps,
+# animals, machines), ambience (sustained beds: wind, rain, crowd, room tone), silence (nothing else).
+LAYER_ORDER = ("speech", "music", "effects", "ambience")
+_LAYER_STEM = {"speech": "dialogue", "music": "music", "effects": "effects", "ambience": "effects"}
+# Labels too general to name a source in words (AudioSet parents); used only when nothing finer is heard.
+GENERIC_LABELS = frozenset({
+    "Speech", "Music", "Musical instrument", "Animal", "Wild animals", "Domestic animals, pets",
+    "Livestock, farm animals, working animals", "Vehicle", "Motor vehicle (road)", "Mechanisms", "Tools",
+    "Liquid", "Wood", "Glass", "Plucked string instrument", "Keyboard (musical)", "Percussion",
+    "Brass instrument", "Bowed string instrument", "Wind instrument, woodwind instrument", "Mallet percussion",
+    "Fowl", "Bird", "Rail transport", "Aircraft", "Engine", "Door", "Water", "Domestic sounds, home sounds",
+})
+LAYER_PRESENCE = 0.5
+"""Per-patch layer probability at which a tagger's layer counts as present (the sigmoid's boundary; see
+benchmarks/bench_typing.py for what other values give on the held-out half)."""
+
+
+@dataclass
+class Layer:
+    """One layer of a shot's soundtrack (times in seconds from the shot start)."""
+
+    type: str
+    score: float
+    spans: list
+    labels: list = dataclasses.field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"type": self.type, "score": round(float(self.score), 4),
+                "spans": [[round(a, 3), round(b, 3)] for a, b in self.spans], "labels": list(self.labels)}
+
+
+def mixture_type(layers: list[Layer]) -> str:
+    """The paper's "type" of a shot from its layers: ``"speech, music"``; ``"silence"`` when none."""
+    return ", ".join(layer.type for layer in layers) if layers else "silence"
+
+
+def type_layers(kind: str) -> list[str]:
+    """The layer words of a "type" string (``"speech, music"`` -> ``["speech", "music"]``)."""
+    return [w.strip() for w in str(kind).split(",") if w.strip()]
+
+
+def _span_cover(spans) -> float:
+    return sum(b - a for a, b in spans)
+
+
+def layers_from_tags(tagged: dict, *, speech: list, duration_s: float,
+                     presence: float = LAYER_PRESENCE) -> list[Layer]:
+    """Layers of a shot from a tagger's per-patch layer scores (``tagged["layers"]``, YAMNet) and its VAD.
+
+    A layer is present where its per-patch score reaches ``presence``; speech also where the VAD covers
+    at least ``DescribeThresholds.speech_fraction_lo`` of the shot (its spans are then the VAD's, which are
+    finer than 0.96 s patches). Layers are ordered by their score (mean per-patch probability), most
+    prominent first. Words: the layer's timed labels (finest first), else its best tags.
+    """
+    from .labels import spans as patch_spans
+
+    lay = tagged.get("layers") or {}
+    times = np.asarray(lay.get("times") or np.zeros((0, 2)), dtype=float).reshape(-1, 2)
+    scores = tagged.get("type_scores", {})
+    vad_share = min(1.0, _span_cover(speech) / duration_s) if duration_s > 0 else 0.0
+    out = []
+    for kind in LAYER_ORDER:
+        p = np.asarray(lay.get(kind, []), dtype=float)
+        found = patch_spans(times, p >= presence) if p.size else []
+        score = float(scores.get(kind, 0.0))
+        if kind == "speech" and vad_share >= DescribeThresholds.speech_fraction_lo:
+            found, score = [tuple(s) for s in speech], max(score, vad_share)
+        if found:
+            out.append(Layer(kind, score, found, _layer_words(tagged, kind)))
+    out.sort(key=lambda layer: (-layer.score, LAYER_ORDER.index(layer.type)))
+    return out
+
+
+def _layer_words(tagged: dict, kind: str, limit: int = 2) -> list[str]:
+    labels = [t["label"] for t in sorted(tagged.get("labels", []), key=lambda t: -t["score"])
+              if t.get("layer") == kind]
+    labels += [t["label"] for t in tagged.get("tags", []) if t.get("layer") == kind and t["score"] >= 0.1]
+    seen: list[str] = []
+    for label in labels:
+        if label not in seen:
+            seen.append(label)
+    fine = [label for label in seen if label not in GENERIC_LABELS]
+    return (fine or seen)[:limit]
+
+
+def layers_from_features(feats: dict, shares: dict, *, speech: list, duration_s: float,
+                         thresholds: DescribeThresholds = DescribeThresholds()) -> tuple[list[Layer], dict]:
+    """Layers from measured features only (the fallback when no tagger model is installed).
+
+    ``feats`` holds :class:`Features` of ``"mix"``, ``"dialogue"``, ``"music"``, ``"effects"`` and
+    ``"rest"`` (the mix minus the dialogue stem); ``shares`` the stems' energy shares. Speech is present when
+    :func:`classify_type` would call the shot speech (the VAD's share); the rest of the shot (the mix minus
+    dialogue) is then typed by :func:`classify_type` with no speech, and kept as a second layer when it
+    wins with a score >= 0.5 and carries >= 5 % of the energy. Without speech the shot is one layer, typed
+    on the mix. Returns the layers (by energy share) and the per-layer scores.
+    """
+    share = min(1.0, _span_cover(speech) / duration_s) if duration_s > 0 else 0.0
+    kind, scores = classify_type(feats["mix"], speech_fraction=share, thresholds=thresholds)
+    if kind == "silence":
+        return [], scores
+    whole = [(0.0, round(duration_s, 3))]
+    if kind != "speech":
+        return [Layer(kind, scores[kind], whole)], scores
+    layers = [Layer("speech", scores["speech"], [tuple(s) for s in speech])]
+    rest_kind, rest_scores = classify_type(feats["rest"], speech_fraction=0.0, thresholds=thresholds)
+    rest_share = 1.0 - shares.get("dialogue", 0.0)
+    merged = dict(scores)
+    for k in ("music", "effects", "ambience"):
+        merged[k] = round(rest_scores[k] * rest_share, 4)
+    if rest_kind not in ("silence", "speech") and rest_scores[rest_kind] >= 0.5 and rest_share >= 0.05:
+        layers.append(Layer(rest_kind, merged[rest_kind], whole))
+        if rest_share > shares.get("dialogue", 0.0):
+            layers.reverse()
+    return layers, merged
+
+
+def describe_layers(layers: list[Layer], feats: dict, *, transcript_phrase: str | None = None,
+                    thresholds: DescribeThresholds = DescribeThresholds()) -> str:
+    """The "sound description" of a shot: one sentence per layer, most prominent first.
+
+    Each sentence names the layer, its time span (seconds from the shot start), what the labels say it
+    is, and the measured level, pitch/timbre and temporal pattern of the stem that carries it (the mix
+    itself when the shot has one layer). ``transcript_phrase`` (e.g. ``'says: "Wait for me!"'``, from the
+    ASR step) is appended to the speech sentence. No layer -> the silence sentence.
+    """
+    if not layers:
+        return describe_sound(feats["mix"], type="silence", thresholds=thresholds)
+    from .labels import phrase
+
+    out = []
+    for layer in layers:
+        f = _check_features(feats["mix"] if len(layers) == 1 else feats.get(_LAYER_STEM[layer.type], feats["mix"]))
+        when = _spans_phrase(layer.spans)
+        words = [w for w in (phrase(label, layer.type) for label in layer.labels) if w != layer.type]
+        parts = []
+        if f.spectral_centroid_hz is not None:
+            parts.append(_level_phrase(f, thresholds))
+            pitch = _pitch_phrase(f, thresholds)
+            if pitch:
+                parts.append(pitch)
+            timbre = _timbre_phrase(f, thresholds)
+            if timbre:
+                parts.append(timbre)
+        what = " and ".join(dict.fromkeys(words)) if words else None
+        text = f"{_NOUN[layer.type]} {when}"
+        if what:
+            text += f": {what}"
+        if parts:
+            text += f"{',' if what else ':'} {', '.join(parts)}"
+            if layer.type != "speech":
+                text += f"; {_pattern_phrase(f, thresholds)}"
+        if layer.type == "speech" and transcript_phrase:
+            text += f"; {transcript_phrase.strip()}"
+        out.append(text.rstrip(".") + ".")
+    return " ".join(out)
+
+
+def _spans_phrase(spans) -> str:
+    if not spans:
+        return ""
+    shown = [f"{a:.1f}-{b:.1f} s" for a, b in spans[:3]]
+    more = f" and {len(spans) - 3} more" if len(spans) > 3 else ""
+    return "(" + ", ".join(shown) + more + ")"

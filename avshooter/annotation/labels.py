@@ -148,7 +148,7 @@ def spans(times: np.ndarray, present: np.ndarray, *, gap_s: float = 0.0) -> list
             out[-1][1] = max(out[-1][1], b)
         else:
             out.append([a, b])
-    return [(round(a, 3), round(b, 3)) for a, b in out]
+    return [(round(float(a), 3), round(float(b), 3)) for a, b in out]
 
 
 def summarise(times: np.ndarray, probs: np.ndarray, names: list[str], layers, *, top_k: int = 10,
@@ -175,8 +175,9 @@ def summarise(times: np.ndarray, probs: np.ndarray, names: list[str], layers, *,
     for j in np.argsort(-peak, kind="stable")[:max_labels]:
         if peak[j] < presence:
             break
-        for a, b in spans(times, probs[:, j] >= presence):
-            sel = (times[:, 0] >= a) & (times[:, 1] <= b)
+        on = probs[:, j] >= presence
+        for a, b in spans(times, on):
+            sel = on & (times[:, 0] >= a - 1e-3) & (times[:, 1] <= b + 1e-3)
             labels.append({"label": names[j], "layer": layers[j], "start_s": a, "end_s": b,
                            "score": round(float(probs[sel, j].max()), 4)})
     return {"type": kind, "type_scores": scores, "tags": tags, "labels": labels,

