@@ -32,3 +32,12 @@ class OutputError(AvshooterError):
 
 class BackendError(AvshooterError):
     """A model backend failed or is missing (names the ``pip install`` that fixes a missing extra)."""
+
+
+def system_error(exc: OSError, *, doing: str | None = None) -> str:
+    """One line telling an error of the system as such, e.g. ``system error: no space left on device
+    while writing out/a/story.json`` (not an "internal error OSError")."""
+    what = (exc.strerror or str(exc) or type(exc).__name__).strip()
+    what = what[:1].lower() + what[1:]
+    where = doing or (f"on {exc.filename}" if getattr(exc, "filename", None) else "")
+    return f"system error: {what}{' while ' + where if doing else (' ' + where if where else '')}"

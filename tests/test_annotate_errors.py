@@ -167,3 +167,23 @@ def test_cli_usage_errors(tmp_path, capsys):
     bad.write_text("sample_rate: 44100\nbogus: 1\n")
     rc, err = _run(capsys, tmp_path / "x.wav", "--out", tmp_path, "--config", bad)
     assert rc == 1 and "unknown config key(s) bogus" in err
+
+
+def test_full_disk_is_told_as_a_system_error(demo, tmp_path, capsys, monkeypatch):
+    """ENOSPC while writing: one line naming the system's error and the file, nothing half-written."""
+    import errno
+
+    import soundfile
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(soundfile, "write", full)
+    out = tmp_path / "out"
+    rc = main(["annotate", str(demo["video"]), "--story", str(demo["story"]), "--out", str(out), "--no-progress",
+               "--no-context"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and len(err.splitlines()) == 1
+    assert "system error: no space left on device while writing" in err and "mix.flac" in err
+    assert "internal error" not in err
+    assert not [p for p in out.rglob("*") if p.is_file() and p.suffix in (".flac", ".tmp")]

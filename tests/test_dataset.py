@@ -64,3 +64,21 @@ def test_reader_errors_are_one_line(tmp_path):
     (tmp_path / "v" / "story.json").write_text('{"shots": [{"avshooter": {}}], "avshooter": {}}')
     with pytest.raises(InputError, match=r"shots\[0\] is not an annotated shot"):
         list(iter_shots(tmp_path))
+
+
+def test_write_audio_clip_policy_is_explicit(tmp_path):
+    import numpy as np
+
+    from avshooter.errors import OutputError
+    from avshooter.io.output import write_audio
+
+    loud = np.array([[0.5, 1.5, -2.0, 0.1]], np.float32)
+    with pytest.raises(OutputError, match="2 samples beyond"):
+        write_audio(tmp_path / "a.flac", loud, 16000)
+    assert not (tmp_path / "a.flac").exists()
+    assert write_audio(tmp_path / "a.flac", loud, 16000, on_clip="clip") == 2
+    assert write_audio(tmp_path / "a.wav", loud, 16000) == 0  # float WAV holds it
+    back, _ = sf.read(str(tmp_path / "a.wav"), dtype="float32")
+    assert back[1] == 1.5
+    with pytest.raises(OutputError, match="NaN"):
+        write_audio(tmp_path / "b.flac", np.array([[np.nan]], np.float32), 16000)
