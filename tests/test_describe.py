@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -110,12 +109,6 @@ def test_real_file_types(classified, prefix):
     assert sum(w in EXPECTED[prefix] for w in windows) >= 0.75 * len(windows), (prefix, Counter(windows))
 
 
-def test_confusion_table(classified, capsys):
-    rows = [f"{p:12s} whole={w:9s} windows={dict(Counter(ws))}" for p, (w, ws, _, _) in sorted(classified.items())]
-    with capsys.disabled():
-        print("\n" + "\n".join(rows))
-
-
 def test_descriptions_use_measured_numbers(classified):
     for prefix, (whole, _, feats, text) in classified.items():
         assert text.endswith(".") and len(text) < 300
@@ -142,21 +135,17 @@ def test_silence(kind):
     assert describe_sound(feats, type="silence") == "Silence."
 
 
-def test_features_are_json_safe_and_fast():
+def test_features_are_json_safe():
     sr = 44100
     rng = np.random.default_rng(5)
     t = np.arange(sr * 20) / sr
     wav = np.stack([0.2 * np.sin(2 * np.pi * 330 * t), 0.05 * rng.standard_normal(t.shape)]).astype(np.float32)
-    measure(wav, sr)
-    start = time.perf_counter()
     feats = measure(wav, sr)
-    elapsed = time.perf_counter() - start
     d = feats.to_dict()
     text = json.dumps(d, allow_nan=False)
     assert set(json.loads(text)) == {f.name for f in dataclasses.fields(Features)}
     assert all(v is None or math.isfinite(v) for v in d.values())
     assert Features.from_dict(d).to_dict() == d
-    assert elapsed < 20 / 20  # >= 20x real time with a wide margin (measured ~0.15 s)
     assert d["pitch_hz"] == pytest.approx(330, rel=0.03)
 
 

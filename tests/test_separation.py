@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 import pytest
@@ -106,14 +105,3 @@ def test_params_and_bad_input():
         separate(x, 22050, speech_mask=np.full(x.shape[1], 2.0))  # weight outside [0, 1]
     with pytest.raises(InputError):
         separate(x, 22050, speech_mask="speech")
-
-
-def test_speed_sanity():
-    # the annotate pipeline must run >= 20x real time; separation's share is well under that
-    sr = 44100
-    x = (0.1 * np.random.default_rng(0).standard_normal((2, sr * 10))).astype(np.float32)
-    separate(x, sr)
-    start = time.perf_counter()
-    separate(x, sr, speech_mask=[(1.0, 4.0)])
-    elapsed = time.perf_counter() - start
-    assert elapsed < 10.0 / 20  # measured ~0.07 s for 10 s stereo on 2 cores; generous bound for CI
