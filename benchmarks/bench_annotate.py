@@ -4,7 +4,7 @@ In ONE run, on the same ~10-minute input (``make_long_input.py``: 44.1 kHz stere
 H.264 picture, ~4.5 s shots), this measures:
 
 a. the floor: PyAV decoding the file's audio once (every frame, to float32 arrays);
-b. our per-shot extraction: ``avshooter.media.audio.decode`` to the disk cache, then ``read_span`` for every shot
+b. our per-shot extraction: ``avshooter.media.decode.decode`` to the disk cache, then ``read_span`` for every shot
    (and the same plus writing each shot to a WAV file, to compare with (c), which writes files);
 c. the peer a user would write by hand: moviepy ``AudioFileClip(path).subclipped(a, b).write_audiofile``
    per shot (slow: timed on the first ``--moviepy-shots`` shots and extrapolated, marked in the table);
@@ -121,19 +121,22 @@ class StageTimer:
 
 def install_stage_timer() -> StageTimer:
     """Time the pipeline's steps where ``annotate.py`` / ``shot_audio.py`` look them up at call time."""
-    from avshooter import context, describe, features, media, schema, shots, vad
+    from avshooter.annotation import context, describe, shots
+    from avshooter.annotation import pipeline as pipe
+    from avshooter.audio import features, vad
     from avshooter.backends import dsp_separation
-    from avshooter.pipeline import annotate as pipe
+    from avshooter.io import schema
+    from avshooter.media import decode, probe
 
     t = StageTimer()
-    t.wrap(media, "probe", "probe + fingerprint")
+    t.wrap(probe, "probe", "probe + fingerprint")
     t.wrap(pipe, "fingerprint", "probe + fingerprint")
-    t.wrap(media, "decode", "decode (PyAV -> raw f32 file; + video frames/cut detector when detecting)")
-    t.wrap(pipe, "_mono_16k", "whole-file 16 kHz mono (soxr)")
+    t.wrap(decode, "decode", "decode (PyAV -> raw f32 file; + video frames/cut detector when detecting)")
+    t.wrap(decode.DecodedAudio, "mono", "whole-file 16 kHz mono (soxr)")
     t.wrap(vad, "speech_ranges", "VAD, whole file (silero onnx)")
     t.wrap(shots, "audio_change_points", "audio change points (detect only)")
     t.wrap(shots, "merge_shots", "merge cuts -> shots (detect only)")
-    t.wrap(media.DecodedAudio, "read", "read shot from raw file")
+    t.wrap(decode.DecodedAudio, "read", "read shot from raw file")
     t.wrap(dsp_separation.DSPSeparator, "separate", "separation (dsp masks)")
     t.wrap(features, "measure", "measure features (mix + 3 stems)")
     t.wrap(describe, "classify_type", "type + description")
@@ -162,7 +165,7 @@ def ours_extract(video: Path, spans, workdir: Path, *, write_wav: bool = False) 
     """``decode`` once to the disk cache, then ``read_span`` every shot (optionally write each to WAV)."""
     import soundfile as sf
 
-    from avshooter.media.audio import decode
+    from avshooter.media.decode import decode
 
     out = workdir / "ours_wav"
     if write_wav:
@@ -260,7 +263,7 @@ def main(argv=None) -> int:
     video, story_path = build_long_input(args.minutes, workdir / "inputs")
     story = json.loads(story_path.read_text(encoding="utf-8"))
     spans = [(s["avshooter"]["start_s"], s["avshooter"]["end_s"]) for s in story["shots"]]
-    from avshooter.media.audio import probe
+    from avshooter.media.probe import probe
 
     duration = probe(video).duration_s
     print(f"machine: {machine()}")

@@ -171,8 +171,11 @@ STAGES = [
 
 def install_stage_timer(tta) -> StageTimer:
     """Time the steps where ``pipeline/generate.py`` looks them up at call time, and the model's calls."""
-    from avshooter import mix, prompts, story, sync
-    from avshooter.pipeline import generate as pipe
+    from avshooter.audio import mix
+    from avshooter.generation import pipeline as pipe
+    from avshooter.generation import prompts, sync
+    from avshooter.io import story
+    from avshooter.media import visual_events
 
     t = StageTimer()
     t.wrap(story, "load_story", "load story + probe shot videos")
@@ -180,7 +183,7 @@ def install_stage_timer(tta) -> StageTimer:
     t.wrap(pipe, "_prompts", "prompts: build (rules) + check")
     t.wrap(tta, "generate", "text-to-audio model: backend.generate")  # instance attribute
     t.wrap(pipe, "generate_layer", "fit: generate_layer minus the model (checks, chunks, soxr, fit_to_duration)")
-    t.wrap(sync, "visual_events", "sync: visual_events (decode video, motion, impacts)")
+    t.wrap(visual_events, "visual_events", "sync: visual_events (decode video, motion, impacts)")
     t.wrap(sync, "sync_effects", "sync: sync_effects (onsets, offset, shift)")
     t.wrap(pipe, "_sync", "sync: glue (_sync)")
     t.wrap(mix, "crossfade_beds", "mix: crossfade_beds (ambience)")
@@ -388,7 +391,7 @@ def soundtrack_for(paths, source, sr: int):
     from avshooter.media.mux import probe_videos
     from avshooter.units import to_samples
 
-    total_s = sum(i.duration_s for i in probe_videos(paths))
+    total_s = sum(i.video_duration_s for i in probe_videos(paths))
     n = to_samples(total_s, sr)
     reps = -(-n // source.shape[1])
     return np.ascontiguousarray(np.tile(source, (1, reps))[:, :n]), total_s

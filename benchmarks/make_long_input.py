@@ -76,7 +76,8 @@ def _source_key(path: Path) -> str:
 
 def _load_sources(media: Path) -> list[tuple[str, np.ndarray]]:
     """Every shared recording at 44.1 kHz stereo, cut into pieces of at most ``PIECE_S`` seconds."""
-    from avshooter.media.audio import load_audio, probe
+    from avshooter.media.decode import load_audio
+    from avshooter.media.probe import probe
     from avshooter.units import to_samples
 
     files = sorted((media / "audio").glob("*")) + sorted((media / "video").glob("*"))

@@ -132,7 +132,7 @@ def _covered(ranges, grid):
 
 @pytest.mark.parametrize("name", ["libri1_5703-47212-0000.hq.ogg", "libri2_3436-172162-0000.hq.ogg"])
 def test_speech_survives_the_pipeline(media, tmp_path, name):
-    from avshooter.media.audio import load_audio
+    from avshooter.media.decode import load_audio
     from avshooter.audio.vad import speech_ranges
 
     path = media / "audio" / name

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from conftest import load_make_demo
 
-from avshooter.annotation.shots import CutDetector, detect_shots_from_file
+from avshooter.annotation.shots import detect_shots_from_file
+from avshooter.media.cuts import CutDetector
 from avshooter.units import parse_time, to_samples
 
 
@@ -114,7 +115,7 @@ def test_cut_detector_finds_the_demo_cuts(demo):
     assert len(cuts) == len(truth["cuts_s"])
     for found, expected in zip(cuts, truth["cuts_s"]):
         assert abs(found - expected) <= 1 / truth["fps"] + 1e-6
-    shots = detect_shots_from_file(demo["video"])
+    shots = detect_shots_from_file(demo["video"]).spans
     assert [a for a, _ in shots[1:]] == pytest.approx(truth["cuts_s"], abs=1 / truth["fps"])
 
 

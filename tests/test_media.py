@@ -1,4 +1,4 @@
-"""Media: decode once, any container/codec/rate/channel count, cut to the sample, clear errors."""
+"""Media decode: decode once, any container/codec/rate/channel count, cut to the sample, clear errors."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,8 @@ import pytest
 import soundfile as sf
 
 from avshooter.errors import MediaError, ShotError
-from avshooter.media.audio import decode, load_audio, probe
+from avshooter.media.decode import decode, load_audio
+from avshooter.media.probe import probe
 from avshooter.units import span_samples, to_samples
 
 

@@ -8,7 +8,7 @@ from scipy import signal
 from avshooter.errors import InputError
 from avshooter.audio.fit import shot_sample_spans
 from avshooter.audio.loudness import integrated_loudness, true_peak_dbtp
-from avshooter.media.audio import load_audio
+from avshooter.media.decode import load_audio
 from avshooter.audio.mix import Ducking, Layer, crossfade_beds, mix_layers
 from avshooter.units import to_samples
 

@@ -52,7 +52,7 @@ def shots(tmp_path_factory) -> list[Path]:
 
 def test_concat_copies_packets_and_checks_durations(shots, tmp_path):
     infos = probe_videos(shots)
-    assert [round(i.duration_s, 6) for i in infos] == [2.0, 2.0, 2.0]
+    assert [round(i.video_duration_s, 6) for i in infos] == [2.0, 2.0, 2.0]
     assert concat_videos_copy_possible(infos)[0]
     out = tmp_path / "story.mp4"
     report = mux(shots, _tone(6.0), 48000, out)
@@ -86,8 +86,8 @@ def test_mismatched_sizes_are_reencoded_and_reported(shots, tmp_path):
     report = mux([shots[0], other], _tone(4.0), 48000, out)
     assert report["video"] == "re-encoded" and "frame size" in report["reason"]
     info = probe_videos([out])[0]
-    assert (info.codec, info.width, info.height, info.pix_fmt) == ("h264", 160, 90, "yuv420p")
-    assert abs(info.duration_s - 4.0) <= 1 / FPS and info.fps == Fraction(FPS)
+    assert (info.video_codec, info.width, info.height, info.pix_fmt) == ("h264", 160, 90, "yuv420p")
+    assert abs(info.video_duration_s - 4.0) <= 1 / FPS and info.frame_rate == Fraction(FPS)
     with pytest.raises(MediaError, match="re-encoding was turned off"):
         mux([shots[0], other], _tone(4.0), 48000, tmp_path / "no.mp4", reencode=False)
     assert not (tmp_path / "no.mp4").exists()

@@ -29,7 +29,7 @@ from .. import __version__
 from ..config import AnnotateConfig, config_hash
 from ..errors import MediaError, ShotError
 from ..io.output import atomic_write_json, ensure_dir, write_audio
-from ..units import format_mmss, span_samples, to_samples
+from ..units import format_mmss, span_samples
 
 log = logging.getLogger("avshooter")
 
@@ -109,7 +109,7 @@ class _VideoRun:
 
     # -- the steps, in order -------------------------------------------------------------------------
     def shots(self) -> Iterator[dict]:
-        from ..media.audio import probe
+        from ..media.probe import probe
 
         t_start = time.perf_counter()
         info = probe(self.video)
@@ -133,27 +133,20 @@ class _VideoRun:
             raise
 
     def _run(self, story, info, fp: str, t_start: float) -> Iterator[dict]:
-        from ..media.audio import decode
+        from ..media.cuts import decode_with_cuts
+        from .shots import ANALYSIS_RATE, ShotParams
 
         for stale in self.root.glob("avshooter-*.f32"):  # decode caches of a killed earlier run
             stale.unlink(missing_ok=True)
-        detector = None
-        if story is None and info.has_video:
-            from .shots import CutDetector
-
-            detector = CutDetector()
-        decoded = decode(
-            self.video,
-            sample_rate=self.config.sample_rate,
-            channels=self.config.channels,
-            workdir=self.root,
-            on_video_frame=detector.update if detector is not None else None,
-            frame_size=detector.params.frame_size if detector is not None else (64, 36),
+        # audio decoded once; without a story the video cuts are found in the same pass
+        decoded, cuts = decode_with_cuts(
+            self.video, cut_params=ShotParams().cut if story is None else None,
+            sample_rate=self.config.sample_rate, channels=self.config.channels, workdir=self.root,
         )
         with decoded:
-            mono16 = _mono_16k(decoded)
+            mono16 = decoded.mono(ANALYSIS_RATE)
             if story is None:
-                story = self._detected_story(decoded, mono16, detector)
+                story = self._detected_story(decoded, mono16, cuts or [])
             else:
                 self._check_story_fits(story, decoded)
             speech = self._speech(mono16)
@@ -214,15 +207,13 @@ class _VideoRun:
 
         return speech_ranges(mono16[None], 16000, threshold=self.config.vad_threshold)
 
-    def _detected_story(self, decoded, mono16, detector):
-        from .shots import audio_change_points, merge_shots
+    def _detected_story(self, decoded, mono16, cuts: list[float]):
+        from .shots import ANALYSIS_RATE, ShotParams, detect_shots
         from ..io.story import story_from_shots
 
-        points = audio_change_points(mono16, 16000)
-        cuts = detector.cuts() if detector is not None else []
-        spans = merge_shots(
-            cuts, points, decoded.duration_s, min_shot_s=self.config.min_shot_s, max_shot_s=self.config.max_shot_s
-        )
+        params = ShotParams(min_shot_s=self.config.min_shot_s, max_shot_s=self.config.max_shot_s)
+        found = detect_shots(cuts, mono16, ANALYSIS_RATE, decoded.duration_s, params=params)
+        cuts, points, spans = found.cuts_s, found.audio_points_s, found.spans
         log.info("%s: %d cuts, %d audio change points -> %d shots", self.video, len(cuts), len(points), len(spans))
         story = story_from_shots(spans)
         story.avshooter["detection"] = {"video_cuts_s": [round(c, 3) for c in cuts],
@@ -311,7 +302,7 @@ class _VideoRun:
         """A few pictures of the shot for a multimodal captioner (none for the offline one)."""
         if self.config.captioner == "features" or not info.has_video:
             return []
-        from ..media.audio import frames_at
+        from ..media.frames import frames_at
 
         step = (shot.end_s - shot.start_s) / count
         return frames_at(self.video, [shot.start_s + (i + 0.5) * step for i in range(count)])
@@ -396,19 +387,6 @@ def _read_marker(marker: Path, fp: str, chash: str) -> dict | None:
     except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
         pass
     return None
-
-
-def _mono_16k(decoded, block_s: float = 60.0) -> np.ndarray:
-    """The whole decoded audio as 16 kHz mono (block by block: bounded extra memory)."""
-    import soxr
-
-    stream = soxr.ResampleStream(decoded.sample_rate, 16000, 1, dtype="float32")
-    parts = []
-    block = to_samples(block_s, decoded.sample_rate)
-    for start, wav in decoded.iter_blocks(block):
-        last = start + wav.shape[1] >= decoded.num_samples
-        parts.append(stream.resample_chunk(wav.mean(axis=0), last=last))
-    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
 def is_finished(video, *, out_dir, config: AnnotateConfig | None = None, video_id: str | None = None,

@@ -1,114 +1,38 @@
-"""Shot detection when no story is given: video cuts, audio change points, and merging them into shots.
+"""Shots without a story: audio change points, and merging them with video cuts into shots (arrays in, spans out).
 
-This module owns the detector that the annotate pipeline falls back on when a video comes without a
-story JSON. It is split so that the media module can decode a file ONCE and feed both halves:
+This module owns what the annotate pipeline does when a video comes without a story JSON, after the
+media layer has decoded it (:func:`avshooter.media.cuts.decode_with_cuts`: the audio once, the video
+cuts in the same pass):
 
-- :class:`CutDetector` takes small grayscale frames one at a time (``update``) and finds hard cuts;
-- :func:`audio_change_points` finds large changes in a 16 kHz mono downmix of the soundtrack;
-- :func:`merge_shots` turns both lists into shots that tile ``[0, duration_s)``, each >= 3 s like the
-  paper (AnimeShooter merged its shots to at least 3 s).
+- :func:`audio_change_points` finds large changes in the soundtrack (mono samples in);
+- :func:`merge_shots` turns video cuts and audio points into shots that tile ``[0, duration_s)``, each
+  >= 3 s like the paper (AnimeShooter merged its shots to at least 3 s);
+- :func:`detect_shots` is both, as annotate calls them; :func:`detect_shots_from_file` is the same path
+  for one file (the same decode, detector and merge that annotate uses), for tests and the Python API.
 
-:func:`detect_shots_from_file` runs all three with its own PyAV decode (tests and simple API use).
-
-How a hard cut is told from motion
-----------------------------------
-For each frame we take the mean absolute difference (MAD, 0..255) to the previous frame. A hard cut is a
-*one-frame* spike: the frame before and the frame after the cut each look like their neighbours. So a cut
-at frame ``i`` needs all of
-
-1. ``d[i] >= min_diff`` (or a large grey-level histogram change with at least ``min_diff / 4``, so that
-   cuts between two dark scenes are found too);
-2. ``d[i] >= median_factor * median(d over the last median_window_s)``, leaving held frames out of the
-   median: adaptive to how busy the shot is;
-3. ``d[i] >= isolation * max(d[i-3 .. i+3] without d[i])``: the spike stands alone. Motion (a bird
-   flapping its wings), a car crossing the lens, whip pans and fades all change the picture over several
-   frames in a row, so their differences come in runs and fail this test. Looking 3 frames (not 1) to
-   each side matters for anime, animated on twos or threes: held frames put near-zero differences
-   between the moves, which would make every move look isolated. So a cut is decided 3 frames after it
-   arrives (or, tentatively, in :meth:`CutDetector.cuts`).
-
-Consequences, by design: dissolves and fades are not reported as cuts (the audio change points or the
-story may still split there), and a single-frame flash is not a cut (both its differences are large).
+The cut detector itself is :mod:`avshooter.media.cuts`.
 """
 from __future__ import annotations
 
 import math
-from collections import deque
+import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, MediaError
+from ..errors import InputError
+from ..media.cuts import CutParams
 from ..units import to_samples
 
 __all__ = [
-    "CutParams",
     "AudioChangeParams",
+    "ShotDetection",
     "ShotParams",
-    "CutDetector",
     "audio_change_points",
-    "merge_shots",
+    "detect_shots",
     "detect_shots_from_file",
+    "merge_shots",
 ]
-
-
-@dataclass(frozen=True)
-class CutParams:
-    """Options of :class:`CutDetector` (change with ``dataclasses.replace``).
-
-    Attributes
-    ----------
-    frame_size : (int, int)
-        ``(width, height)`` the decoder should scale frames to, in grayscale. Any size from about
-        64x36 to 160x90 works; 64x36 is enough for cuts and cheapest to produce.
-    min_diff : float
-        Smallest mean absolute frame difference (grey levels, 0..255) that can be a cut.
-    min_hist : float
-        A histogram distance (total variation, 0..1, 32 bins) at least this large also counts as strong
-        enough, provided the frame difference is at least ``min_diff / 4`` (dark-to-dark cuts).
-    median_window_s : float
-        Length of the recent history whose median difference sets the adaptive threshold.
-    median_factor : float
-        A cut's difference must be at least this many times that median.
-    isolation : float
-        A cut's difference must be at least this many times the largest difference among the
-        ``isolation_frames`` frames on either side.
-    isolation_frames : int
-        How many frames on each side a cut must stand out from (also the detector's look-ahead). 3
-        covers animation on twos and threes, where held frames put zero differences between moves.
-    still_diff : float
-        Differences below this (held or duplicated frames) are left out of the recent median.
-    min_gap_s : float
-        Two cuts closer than this keep only the stronger one.
-    """
-
-    frame_size: tuple[int, int] = (64, 36)
-    min_diff: float = 8.0
-    min_hist: float = 0.3
-    median_window_s: float = 1.0
-    median_factor: float = 3.0
-    isolation: float = 2.5
-    isolation_frames: int = 3
-    still_diff: float = 0.5
-    min_gap_s: float = 0.25
-
-    def __post_init__(self) -> None:
-        w, h = self.frame_size
-        if not (8 <= int(w) <= 1920 and 8 <= int(h) <= 1080):
-            raise InputError(f"CutParams.frame_size {self.frame_size!r} must be (width, height) between 8 and 1920x1080")
-        for name in ("min_diff", "median_window_s", "median_factor", "isolation"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise InputError(f"CutParams.{name} = {value!r} must be a finite number > 0")
-        if not (0 < self.min_hist <= 1):
-            raise InputError(f"CutParams.min_hist = {self.min_hist!r} must be in (0, 1]")
-        if not (isinstance(self.isolation_frames, int) and 1 <= self.isolation_frames <= 12):
-            raise InputError(f"CutParams.isolation_frames = {self.isolation_frames!r} must be an integer from 1 to 12")
-        if not (math.isfinite(self.still_diff) and self.still_diff >= 0):
-            raise InputError(f"CutParams.still_diff = {self.still_diff!r} must be >= 0")
-        if not (math.isfinite(self.min_gap_s) and self.min_gap_s >= 0):
-            raise InputError(f"CutParams.min_gap_s = {self.min_gap_s!r} must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -152,12 +76,12 @@ class AudioChangeParams:
 
 @dataclass(frozen=True)
 class ShotParams:
-    """Options of the whole detector (:func:`merge_shots`, :func:`detect_shots_from_file`).
+    """Options of the whole detector (:func:`detect_shots`; change with ``dataclasses.replace``).
 
     Attributes
     ----------
     cut, audio : CutParams, AudioChangeParams
-        Options of the two detectors.
+        Options of the two detectors (``cut`` goes to :func:`avshooter.media.cuts.decode_with_cuts`).
     min_shot_s : float
         Shots shorter than this are merged into a neighbour (the paper merged shots to >= 3 s).
     max_shot_s : float
@@ -167,7 +91,7 @@ class ShotParams:
     snap_s : float
         An audio change point within this distance of a video cut is taken to be that cut.
     use_audio : bool
-        Whether :func:`detect_shots_from_file` computes audio change points at all.
+        Whether :func:`detect_shots` computes audio change points at all.
     """
 
     cut: CutParams = field(default_factory=CutParams)
@@ -176,117 +100,6 @@ class ShotParams:
     max_shot_s: float = 12.0
     snap_s: float = 0.5
     use_audio: bool = True
-
-
-class CutDetector:
-    """Streaming hard-cut detector over small grayscale frames.
-
-    Feed frames in presentation order with :meth:`update`; read the cut times with :meth:`cuts`, which
-    may be called at any time (the last ``isolation_frames`` frames are then judged with the future
-    they have so far, without committing). The cut time is the time of the first frame of the new shot.
-
-    Parameters
-    ----------
-    params : CutParams
-        Thresholds and the frame size to ask the decoder for (``params.frame_size``).
-
-    Examples
-    --------
-    >>> det = CutDetector()
-    >>> w, h = det.params.frame_size
-    >>> for frame in container.decode(video=0):                                    # doctest: +SKIP
-    ...     det.update(frame.time, frame.reformat(width=w, height=h, format="gray").to_ndarray())
-    >>> det.cuts()                                                                 # doctest: +SKIP
-    [11.795, 15.67, 22.961]
-    """
-
-    def __init__(self, params: CutParams = CutParams()) -> None:
-        if not isinstance(params, CutParams):
-            raise InputError(f"CutDetector params must be a CutParams, got {type(params).__name__}")
-        self.params = params
-        self._prev: np.ndarray | None = None
-        self._prev_hist: np.ndarray | None = None
-        self._last_time: float | None = None
-        self._buf: deque[tuple[float, float, float]] = deque()  # (time, diff, hist distance), recent frames
-        self._cuts: list[tuple[float, float]] = []  # committed (time, diff)
-        self.n_frames = 0
-
-    def update(self, time_s: float, frame: np.ndarray) -> None:
-        """Add the next frame.
-
-        Parameters
-        ----------
-        time_s : float
-            Presentation time of the frame in seconds. A frame whose time is not after the previous one
-            (duplicate or broken timestamps) is skipped.
-        frame : np.ndarray
-            ``uint8`` array ``(height, width)``, grayscale; all frames must share one size.
-        """
-        time_s = float(time_s)
-        frame = np.asarray(frame)
-        if frame.ndim != 2 or frame.dtype != np.uint8:
-            raise InputError(
-                f"CutDetector.update: frame must be a uint8 (height, width) gray image, got {frame.dtype} {frame.shape}"
-            )
-        if not math.isfinite(time_s):
-            raise InputError(f"CutDetector.update: time {time_s!r} is not finite")
-        if self._prev is not None and frame.shape != self._prev.shape:
-            raise InputError(f"CutDetector.update: frame size changed from {self._prev.shape} to {frame.shape}")
-        if self._last_time is not None and time_s <= self._last_time:
-            return
-        hist = np.bincount((frame >> 3).ravel(), minlength=32).astype(np.float64) / frame.size
-        self.n_frames += 1
-        if self._prev is not None:
-            diff = float(np.abs(frame.astype(np.int16) - self._prev).mean())
-            hist_dist = 0.5 * float(np.abs(hist - self._prev_hist).sum())
-            self._buf.append((time_s, diff, hist_dist))
-            k = self.params.isolation_frames
-            if len(self._buf) > k:
-                j = len(self._buf) - 1 - k
-                if self._is_cut(self._buf, j):
-                    _add_cut(self._cuts, self._buf[j][0], self._buf[j][1], self.params.min_gap_s)
-                self._trim(j)
-        self._prev, self._prev_hist, self._last_time = frame, hist, time_s
-
-    def _trim(self, j: int) -> None:
-        """Drop history that the next decisions no longer need (keeps memory bounded)."""
-        k, window = self.params.isolation_frames, self.params.median_window_s
-        t_next = self._buf[j + 1][0] if j + 1 < len(self._buf) else self._buf[j][0]
-        while len(self._buf) > 2 * k + 1 and self._buf[0][0] < t_next - window and j >= k:
-            self._buf.popleft()
-            j -= 1
-
-    def _is_cut(self, buf, j: int) -> bool:
-        p = self.params
-        time_s, diff, hist_dist = buf[j]
-        if not (diff >= p.min_diff or (hist_dist >= p.min_hist and diff >= p.min_diff / 4)):
-            return False
-        k = p.isolation_frames
-        neighbours = [buf[i][1] for i in range(max(0, j - k), min(len(buf), j + k + 1)) if i != j]
-        if neighbours and diff < p.isolation * max(neighbours):
-            return False
-        # adaptive part: the median of recent *changing* frames (held frames of animation on twos or
-        # threes have a difference near 0 and would otherwise pull the median down)
-        recent = [d for t, d, _ in buf if time_s - p.median_window_s <= t < time_s and d > p.still_diff]
-        return not recent or diff >= p.median_factor * float(np.median(recent))
-
-    def cuts(self) -> list[float]:
-        """Cut times in seconds (first frame of each new shot), increasing."""
-        found = list(self._cuts)
-        k = self.params.isolation_frames
-        for j in range(max(0, len(self._buf) - k), len(self._buf)):
-            if self._is_cut(self._buf, j):
-                _add_cut(found, self._buf[j][0], self._buf[j][1], self.params.min_gap_s)
-        return [t for t, _ in found]
-
-
-def _add_cut(cuts: list[tuple[float, float]], time_s: float, diff: float, min_gap_s: float) -> None:
-    """Append a cut, or keep only the stronger of two cuts closer than ``min_gap_s``."""
-    if cuts and time_s - cuts[-1][0] < min_gap_s:
-        if diff > cuts[-1][1]:
-            cuts[-1] = (time_s, diff)
-        return
-    cuts.append((time_s, diff))
 
 
 def _mel(hz):
@@ -481,91 +294,74 @@ def _finite(name: str, value) -> float:
     return value
 
 
-def detect_shots_from_file(path, *, params: ShotParams = ShotParams()) -> list[tuple[float, float]]:
-    """Detect shots in a media file with its own PyAV decode (video cuts + audio change points).
+@dataclass(frozen=True)
+class ShotDetection:
+    """Detected shots and what they came from (times in seconds)."""
 
-    The annotate pipeline uses the one-pass decoder of the media module instead; this helper is for
-    tests and simple API use. A file without a video stream gets audio change points only; one without
-    an audio stream gets video cuts only.
+    spans: list[tuple[float, float]]
+    """``(start_s, end_s)`` of each shot, tiling ``[0, duration_s)`` (:func:`merge_shots`)."""
+    cuts_s: list[float]
+    """Video cuts given to the merge."""
+    audio_points_s: list[float]
+    """Audio change points found (empty when ``use_audio`` is off or there is no audio)."""
+
+
+def detect_shots(cuts_s, mono: np.ndarray, sample_rate: int, duration_s: float, *,
+                 params: ShotParams = ShotParams()) -> ShotDetection:
+    """Shots from video cuts and the soundtrack: :func:`audio_change_points` then :func:`merge_shots`.
 
     Parameters
     ----------
-    path : str or Path
-        Media file.
+    cuts_s : sequence of float
+        Video cut times (:func:`avshooter.media.cuts.decode_with_cuts`); empty for no picture.
+    mono : np.ndarray
+        The soundtrack, mono ``(samples,)`` or ``(channels, samples)`` float; may be empty.
+    sample_rate : int
+        Its rate.
+    duration_s : float
+        Length of the media (> 0).
     params : ShotParams
-        Detector and merge options.
-
-    Returns
-    -------
-    list of (float, float)
-        Shots tiling ``[0, duration)``, see :func:`merge_shots`.
+        Detector and merge options (``params.cut`` is for the decoder that found ``cuts_s``).
     """
-    import av
+    cuts = [float(c) for c in cuts_s]
+    points: list[float] = []
+    if params.use_audio and np.asarray(mono).size:
+        points = audio_change_points(mono, sample_rate, params=params.audio)
+    spans = merge_shots(cuts, points, duration_s, min_shot_s=params.min_shot_s, max_shot_s=params.max_shot_s,
+                        snap_s=params.snap_s)
+    return ShotDetection(spans=spans, cuts_s=cuts, audio_points_s=points)
 
-    path = Path(path)
-    if not path.is_file():
-        raise MediaError(f"{path}: no such media file")
-    try:
-        container = av.open(str(path))
-    except (av.FFmpegError, OSError) as exc:
-        raise MediaError(f"{path}: cannot open media ({exc})") from None
-    with container:
-        has_video, has_audio = bool(container.streams.video), bool(container.streams.audio)
-        if not has_video and not has_audio:
+
+ANALYSIS_RATE = 16000
+"""Rate of the mono soundtrack that annotate analyses (VAD and audio change points)."""
+
+
+def detect_shots_from_file(path: str | os.PathLike, *, params: ShotParams = ShotParams(),
+                           sample_rate: int = 44100, channels: int | None = None) -> ShotDetection:
+    """Shots of one media file, found the way annotate finds them when a video has no story.
+
+    The audio is decoded once at ``sample_rate`` (annotate's ``AnnotateConfig.sample_rate``) with the video
+    cuts found in the same pass (:func:`avshooter.media.cuts.decode_with_cuts`), downmixed to 16 kHz mono
+    (:meth:`avshooter.media.decode.DecodedAudio.mono`) and given to :func:`detect_shots`. A file without an
+    audio stream gets video cuts only (:func:`avshooter.media.cuts.cuts_in_file`).
+
+    Raises
+    ------
+    MediaError
+        Missing or unreadable file, or one with neither audio nor video.
+    """
+    from ..errors import MediaError
+    from ..media.cuts import cuts_in_file, decode_with_cuts
+    from ..media.probe import probe
+
+    info = probe(path)
+    if not info.has_audio:
+        if not info.has_video:
             raise MediaError(f"{path}: has no video or audio stream")
-        duration_s, cuts = 0.0, []
-        if has_video:
-            cuts, duration_s = _decode_cuts(container, path, params.cut)
-        points: list[float] = []
-        if has_audio:
-            wav, audio_dur = _decode_audio_16k(path, params.audio.sample_rate)
-            duration_s = max(duration_s, audio_dur)
-            if params.use_audio and wav.size:
-                points = audio_change_points(wav, params.audio.sample_rate, params=params.audio)
-    if duration_s <= 0:
-        raise MediaError(f"{path}: decoded no frames or samples (empty or corrupt file)")
-    return merge_shots(
-        cuts, points, duration_s, min_shot_s=params.min_shot_s, max_shot_s=params.max_shot_s, snap_s=params.snap_s
-    )
-
-
-def _decode_cuts(container, path: Path, params: CutParams) -> tuple[list[float], float]:
-    import av
-
-    stream = container.streams.video[0]
-    stream.thread_type = "AUTO"
-    det = CutDetector(params)
-    w, h = params.frame_size
-    end = 0.0
-    try:
-        for frame in container.decode(stream):
-            if frame.time is None:
-                continue
-            det.update(frame.time, frame.reformat(width=w, height=h, format="gray").to_ndarray())
-            step = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else 0.0
-            if not step and stream.average_rate:
-                step = 1.0 / float(stream.average_rate)
-            end = max(end, float(frame.time) + step)
-    except av.FFmpegError as exc:
-        raise MediaError(f"{path}: video decode failed ({exc})") from None
-    return det.cuts(), end
-
-
-def _decode_audio_16k(path: Path, rate: int) -> tuple[np.ndarray, float]:
-    """Mono float32 ``(1, samples)`` at ``rate`` and the stream's duration in seconds."""
-    import av
-
-    parts = []
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.audio[0]
-            resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    parts.append(out.to_ndarray().reshape(-1))
-            for out in resampler.resample(None):
-                parts.append(out.to_ndarray().reshape(-1))
-    except av.FFmpegError as exc:
-        raise MediaError(f"{path}: audio decode failed ({exc})") from None
-    mono = np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
-    return mono[None, :], mono.size / rate
+        cuts, end_s = cuts_in_file(path, params=params.cut)
+        return detect_shots(cuts, np.zeros(0, np.float32), ANALYSIS_RATE, end_s, params=params)
+    decoded, cuts = decode_with_cuts(path, cut_params=params.cut if info.has_video else None,
+                                     sample_rate=sample_rate, channels=channels)
+    with decoded:
+        return detect_shots(cuts or [], decoded.mono(ANALYSIS_RATE), ANALYSIS_RATE, decoded.duration_s,
+                            params=params)

@@ -1,230 +1,28 @@
-"""Sync: find what happens on screen and when sounds start, and shift effects so the two meet.
+"""Sync: when sounds start, and the one shift that moves an effects clip onto the shot's visual events.
 
-This module owns audio-visual alignment of a generated effects clip with its shot:
+This module owns audio-visual alignment of a generated effects clip with its shot (the visual events
+themselves come from :mod:`avshooter.media.visual_events`):
 
-- :func:`motion_events` finds visual event times in a shot video (small grey frames via PyAV);
 - :func:`audio_onsets` finds sound onsets (spectral flux peaks, refined on the waveform to ~1 ms);
 - :func:`estimate_offset` finds the one shift, within a bounded window, that best aligns onsets to events;
-- :func:`apply_shift` and :func:`sync_effects` apply it and measure the offset before and after.
+- :func:`apply_shift` shifts a clip, keeping its length;
+- :func:`sync_effects` estimates, applies and measures the shift, and rejects a shift that does not bring
+  the onsets closer to the events (the decision is in its report).
 
-Visual events
--------------
-Per frame ``i`` the *motion energy* ``m[i]`` is the mean absolute difference (0..255) to frame ``i-1``.
-Three kinds of events are reported, strongest kind first when two fall within ``merge_frames``:
-
-1. ``impact``: motion that abruptly stops or reverses. We track the vertical centre of what moves (the
-   centroid of pixels that differ from the window's median frame, i.e. from the static background) and
-   take peaks of its *upward* acceleration ``-(y[i+1] - 2 y[i] + y[i-1])`` (image ``y`` grows down).
-   Under gravity that acceleration is small and constant; at a landing the fall turns into a rise within
-   one frame, so the peak sits exactly on the frame where the object touches the floor. A bouncing ball,
-   a foot set down, an object dropped onto a table all look like this.
-2. ``cut``: a hard cut inside the window (:class:`avshooter.annotation.shots.CutDetector`).
-3. ``motion``: prominent peaks of the motion energy (a burst of movement: a door slams, a hit, a flash).
-
-Times are in seconds relative to the start of the analysed window (``start_s``), i.e. shot-local when
-the window is the shot, which is the time base of the shot's effects clip.
+Times are shot-local seconds: sample 0 of the clip is the start of the shot's window.
 """
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage, signal
 
-from ..errors import InputError, MediaError
+from ..errors import InputError
 from ..units import check_audio, to_samples
 
-__all__ = [
-    "VisualEvent",
-    "apply_shift",
-    "audio_onsets",
-    "estimate_offset",
-    "motion_events",
-    "sync_effects",
-    "visual_events",
-]
-
-_KIND_RANK = {"impact": 0, "cut": 1, "motion": 2}
-
-
-@dataclass(frozen=True)
-class VisualEvent:
-    """One visual event: time (s, window-local), kind (impact, cut, motion) and strength (kind's units)."""
-
-    time_s: float
-    kind: str
-    strength: float
-
-    def to_dict(self) -> dict:
-        return {"time_s": self.time_s, "kind": self.kind, "strength": self.strength}
-
-
-# ------------------------------------------------------------------------------------------- decoding
-def _decode_grey(path, start_s: float, end_s: float | None, max_side: int) -> tuple[np.ndarray, np.ndarray]:
-    """Grey uint8 frames ``(n, h, w)`` whose time is in ``[start_s, end_s)`` and their window-local times."""
-    import av
-
-    from ..media.audio import _container_start, _open, _video_stream
-
-    container = _open(path)
-    frames, times = [], []
-    half_frame = 0.0
-    with container:
-        stream = _video_stream(container)
-        if stream is None:
-            raise MediaError(f"{path}: no video stream")
-        stream.thread_type = "AUTO"
-        rate = stream.average_rate or stream.guessed_rate
-        half_frame = 0.5 / float(rate) if rate else 1e-3
-        t0 = _container_start(container)
-        w, h = stream.codec_context.width, stream.codec_context.height
-        scale = min(1.0, max_side / max(w, h))
-        size = (max(2, int(round(w * scale))), max(2, int(round(h * scale))))
-        try:
-            if start_s > 1.0:
-                container.seek(int((start_s - 1.0) / stream.time_base), stream=stream)
-            for frame in container.decode(stream):
-                if frame.time is None:
-                    continue
-                t = float(frame.time) - t0
-                if t < start_s - half_frame:
-                    continue
-                if end_s is not None and t >= end_s - half_frame:
-                    break
-                frames.append(frame.reformat(width=size[0], height=size[1], format="gray").to_ndarray())
-                times.append(t - start_s)
-        except av.error.FFmpegError as exc:
-            raise MediaError(f"{path}: cannot read video frames ({exc})") from None
-    if not frames:
-        raise MediaError(f"{path}: no video frames in [{start_s:g}, {end_s if end_s is not None else 'end'}) s")
-    return np.stack(frames), np.asarray(times)
-
-
-def _frames_input(frames, fps) -> tuple[np.ndarray, np.ndarray]:
-    arr = np.asarray(frames)
-    if arr.ndim == 4 and arr.shape[-1] == 3:  # RGB -> grey (BT.601)
-        arr = arr.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-    if arr.ndim != 3 or arr.shape[0] < 1:
-        raise InputError(f"frames has shape {arr.shape}: give (n, height, width) grey or (n, h, w, 3) RGB frames")
-    if fps is None or isinstance(fps, bool) or not isinstance(fps, (int, float, np.number)) or not fps > 0:
-        raise InputError(f"fps={fps!r} is not allowed with raw frames (a positive number of frames per second)")
-    return arr.astype(np.float32), np.arange(arr.shape[0]) / float(fps)
-
-
-# ------------------------------------------------------------------------------------------- visual
-def visual_events(path_or_frames, *, fps: float | None = None, start_s: float = 0.0, end_s: float | None = None,
-                  max_side: int = 160, impact_threshold: float = 1.0, motion_prominence: float = 4.0,
-                  merge_frames: float = 2.5, cuts: bool = True) -> list[VisualEvent]:
-    """Visual events of a shot, with their kind and strength (see the module docstring).
-
-    Parameters
-    ----------
-    path_or_frames : str, Path, or np.ndarray
-        A video file (decoded with PyAV, grey, longer side scaled to ``max_side``), or frames
-        ``(n, height, width)`` grey / ``(n, height, width, 3)`` RGB with ``fps``.
-    fps : float, optional
-        Frame rate of raw frames (ignored for a file: its timestamps are used).
-    start_s, end_s : float
-        Window of the file to analyse (frames whose time is in ``[start_s, end_s)``); e.g. one shot
-        of a story video. Returned times are relative to ``start_s``.
-    impact_threshold : float
-        Smallest upward acceleration (pixels per frame squared, at the analysed size) of the moving
-        region's centre that counts as an impact; also at least 4x the median of its absolute value.
-    motion_prominence : float
-        A motion-energy peak must stand out from its surroundings by this many robust deviations (MAD).
-    merge_frames : float
-        Events closer than this many frames are one event (the higher ranked kind is kept).
-    cuts : bool
-        Report hard cuts inside the window.
-
-    Returns
-    -------
-    list of VisualEvent, by time
-    """
-    if isinstance(path_or_frames, (str, os.PathLike)):
-        start = float(start_s)
-        if not math.isfinite(start) or start < 0:
-            raise InputError(f"start_s={start_s!r} is not allowed (a finite number of seconds >= 0)")
-        if end_s is not None and not (math.isfinite(float(end_s)) and float(end_s) > start):
-            raise InputError(f"end_s={end_s!r} is not allowed (a time after start_s={start_s!r})")
-        frames, times = _decode_grey(path_or_frames, start, None if end_s is None else float(end_s), max_side)
-        frames = frames.astype(np.float32)
-    else:
-        frames, times = _frames_input(path_or_frames, fps)
-    n = frames.shape[0]
-    if n < 2:
-        return []
-    frame_dt = float(np.median(np.diff(times)))
-    events: list[VisualEvent] = []
-    energy = np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2))  # energy[i-1] = change into frame i
-    from ..annotation.shots import CutDetector
-
-    det = CutDetector()
-    for t, f in zip(times, frames):
-        det.update(float(t), np.clip(f, 0, 255).astype(np.uint8))
-    cut_idx = sorted({int(np.searchsorted(times, t - 1e-6)) for t in det.cuts()} - {0})
-    if cuts:
-        events += [VisualEvent(float(times[i]), "cut", float(energy[i - 1])) for i in cut_idx]
-    # impacts within each picture segment (own static background; no centre jumps across a cut)
-    for a, b in zip([0] + cut_idx, cut_idx + [n]):
-        events += _impacts(frames[a:b], times[a:b], impact_threshold)
-    events += _motion_peaks(energy, times, motion_prominence)
-    return _merge(events, merge_frames * frame_dt)
-
-
-def _impacts(frames: np.ndarray, times: np.ndarray, threshold: float) -> list[VisualEvent]:
-    """Frames where the moving region's vertical centre turns from falling to rising abruptly."""
-    if frames.shape[0] < 3:
-        return []
-    background = np.median(frames, axis=0)
-    fg = np.abs(frames - background)
-    fg = np.where(fg > 25.0, fg, 0.0)
-    weight = fg.sum(axis=2)                        # (n, h): foreground mass per row
-    mass = weight.sum(axis=1)
-    rows = np.arange(frames.shape[1], dtype=np.float64)
-    valid = mass > 0.0005 * 255 * frames.shape[1] * frames.shape[2]
-    y = np.where(valid, (weight * rows).sum(axis=1) / np.maximum(mass, 1e-9), np.nan)
-    up = -(y[2:] - 2 * y[1:-1] + y[:-2])             # upward acceleration at frame i = 1..n-2
-    ok = np.isfinite(up)
-    if ok.sum() < 3:
-        return []
-    up = np.where(ok, up, 0.0)
-    floor = 4.0 * float(np.median(np.abs(up[ok])))
-    peaks, props = signal.find_peaks(up, height=max(threshold, floor))
-    return [VisualEvent(float(times[p + 1]), "impact", float(props["peak_heights"][k])) for k, p in enumerate(peaks)]
-
-
-def _motion_peaks(energy: np.ndarray, times: np.ndarray, prominence: float) -> list[VisualEvent]:
-    if energy.size < 3:
-        return []
-    med = float(np.median(energy))
-    mad = float(np.median(np.abs(energy - med))) * 1.4826
-    peaks, _ = signal.find_peaks(energy, prominence=max(prominence * mad, 1.0), height=med + prominence * mad)
-    return [VisualEvent(float(times[p + 1]), "motion", float(energy[p])) for p in peaks]
-
-
-def _merge(events: list[VisualEvent], gap_s: float) -> list[VisualEvent]:
-    kept: list[VisualEvent] = []
-    for ev in sorted(events, key=lambda e: (_KIND_RANK[e.kind], -e.strength)):
-        if all(abs(ev.time_s - k.time_s) >= gap_s for k in kept):
-            kept.append(ev)
-    return sorted(kept, key=lambda e: e.time_s)
-
-
-def motion_events(path_or_frames, *, fps: float | None = None, start_s: float = 0.0, end_s: float | None = None,
-                  **options) -> list[float]:
-    """Visual event times (seconds, relative to ``start_s``) of a shot: impacts, cuts and motion peaks.
-
-    Same parameters as :func:`visual_events` (which also returns each event's kind and strength).
-
-    Returns
-    -------
-    list of float, increasing
-    """
-    return [e.time_s for e in visual_events(path_or_frames, fps=fps, start_s=start_s, end_s=end_s, **options)]
+__all__ = ["apply_shift", "audio_onsets", "estimate_offset", "sync_effects"]
 
 
 # -------------------------------------------------------------------------------------------- audio
@@ -404,13 +202,17 @@ def sync_effects(wav: np.ndarray, sample_rate: int, events_s: Sequence[float], *
                  tolerance_s: float = 0.042) -> tuple[np.ndarray, dict]:
     """Shift an effects clip so its onsets meet the shot's visual events, and measure the result.
 
+    The shift of :func:`estimate_offset` is kept only when it brings the onsets closer to the events
+    (the median offset after is smaller than before); otherwise the clip is returned unshifted and the
+    report says which shift was rejected.
+
     Parameters
     ----------
     wav : np.ndarray, shape (channels, samples), float
         The shot's effects, shot-local (sample 0 = shot start).
     sample_rate : int
     events_s : sequence of float
-        Shot-local visual event times (:func:`motion_events`).
+        Shot-local visual event times (e.g. :func:`avshooter.media.visual_events.anchor_times`).
     max_shift_s : float
         Largest shift either way (default 0.5 s).
     tolerance_s : float
@@ -419,27 +221,39 @@ def sync_effects(wav: np.ndarray, sample_rate: int, events_s: Sequence[float], *
     Returns
     -------
     (np.ndarray, dict)
-        The shifted clip (same shape, float32) and a report ``{"shift_s", "offset_before_s",
-        "offset_after_s", "matched", "events", "onsets", "note"}``: offsets are the median
-        ``|onset - nearest event|`` measured on the clip before and after (None when there is nothing
-        to measure); ``matched`` counts onsets within ``tolerance_s`` after the shift; ``note`` says
-        why nothing was shifted when that is the case.
+        The clip (same shape, float32; shifted when the shift was kept) and a report ``{"shift_s",
+        "offset_before_s", "offset_after_s", "matched", "events", "onsets", "rejected_shift_s", "note"}``:
+        ``shift_s`` is the shift applied (0.0 when none); offsets are the median ``|onset - nearest event|``
+        measured on the clip before and on the returned clip (None when there is nothing to measure);
+        ``matched`` counts onsets of the returned clip within ``tolerance_s`` of an event;
+        ``rejected_shift_s`` is the shift found but not applied (else None); ``note`` says why nothing
+        was shifted when that is the case.
     """
     wav = check_audio(wav, sample_rate)
     events = np.sort(np.asarray(list(events_s), dtype=np.float64))
     onsets = audio_onsets(wav, sample_rate)
-    report = {"shift_s": 0.0, "offset_before_s": _median_offset(events, onsets), "offset_after_s": None,
-              "matched": 0, "events": int(events.size), "onsets": len(onsets), "note": None}
+    before = _median_offset(events, onsets)
+    report = {"shift_s": 0.0, "offset_before_s": before, "offset_after_s": before, "matched": 0,
+              "events": int(events.size), "onsets": len(onsets), "rejected_shift_s": None, "note": None}
     if events.size == 0 or not onsets:
         report["note"] = "no visual events: not shifted" if events.size == 0 else "no audio onsets: not shifted"
-        report["offset_after_s"] = report["offset_before_s"]
         return wav.astype(np.float32, copy=True), report
     shift = estimate_offset(events, onsets, max_shift_s=max_shift_s, tolerance_s=tolerance_s)
     shifted = apply_shift(wav, sample_rate, shift)
     after = audio_onsets(shifted, sample_rate)
-    report["shift_s"] = round(shift, 6)
-    report["offset_after_s"] = _median_offset(events, after)
-    report["matched"] = int((np.abs(_nearest_residuals(events, np.asarray(after))) <= tolerance_s).sum()) if after else 0
+    offset_after = _median_offset(events, after)
+    if shift != 0.0 and (before is None or offset_after is None or offset_after >= before):
+        report.update(matched=_matched(events, onsets, tolerance_s), rejected_shift_s=round(shift, 6),
+                      note="shift rejected: it did not reduce the offset to the visual events")
+        return wav.astype(np.float32, copy=True), report
+    report.update(shift_s=round(shift, 6), offset_after_s=offset_after, matched=_matched(events, after, tolerance_s))
     if shift == 0.0:
         report["note"] = "no shift within the window matched an onset to an event"
     return shifted, report
+
+
+def _matched(events: np.ndarray, onsets: list[float], tolerance_s: float) -> int:
+    """How many onsets lie within ``tolerance_s`` of an event."""
+    if not onsets:
+        return 0
+    return int((np.abs(_nearest_residuals(events, np.asarray(onsets))) <= tolerance_s).sum())

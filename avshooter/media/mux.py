@@ -2,8 +2,10 @@
 
 What this module owns:
 
-* :func:`probe_videos` reads each input's video stream (codec, size, pixel format, time base, frame
-  rate, codec parameters) and its exact duration from its packets (demux only, nothing decoded);
+* :func:`probe_videos` probes each input with :func:`avshooter.media.probe.probe` (``exact=True``: codec,
+  size, pixel format, time base, frame rate, codec parameters, and the exact duration of the video
+  stream from its packets; demux only, nothing decoded) and insists on a video stream and a known
+  frame rate;
 * :func:`concat_videos_copy_possible` says whether the inputs can be joined by stream copy;
 * :func:`mux` writes the video packets of the inputs, in order, into the output unchanged (their
   timestamps offset so they run on without a gap) plus the audio encoded as AAC; when the inputs
@@ -23,7 +25,6 @@ import math
 import os
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -31,131 +32,44 @@ import numpy as np
 
 from ..errors import InputError, MediaError, OutputError
 from ..units import to_samples
+from .probe import MediaInfo, container_start, ffmpeg_reason, open_media, probe, require_video_stream
 
-__all__ = ["AAC_RATES", "VideoInfo", "concat_videos_copy_possible", "cut_video", "mux", "mux_shot", "probe_videos"]
+__all__ = ["AAC_RATES", "concat_videos_copy_possible", "cut_video", "mux", "mux_shot", "probe_videos"]
 
 log = logging.getLogger(__name__)
 
 AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
 """Sample rates the AAC encoder takes; any other rate is resampled to 48 kHz."""
 AAC_FRAME = 1024  # samples per AAC frame
+_NEED_VIDEO = "; a shot video is needed"
 
 
-@dataclass(frozen=True)
-class VideoInfo:
-    """The video stream of one input file (from its header and its packets; nothing decoded)."""
-
-    path: str
-    codec: str
-    width: int
-    height: int
-    pix_fmt: str | None
-    time_base: Fraction
-    fps: Fraction | None
-    start_pts: int
-    """Smallest presentation timestamp, in ``time_base`` units."""
-    end_pts: int
-    """Largest ``pts + duration`` over the packets, in ``time_base`` units."""
-    packets: int
-    extradata: bytes | None
-    """Codec parameters (for H.264 the avcC: SPS/PPS); stream copy needs them equal."""
-
-    @property
-    def duration_s(self) -> float:
-        """Exact length of the video stream in seconds."""
-        return float((self.end_pts - self.start_pts) * self.time_base)
-
-    @property
-    def frame_s(self) -> float:
-        """Length of one frame (1/fps; 0.04 s when the rate is unknown)."""
-        return float(1 / self.fps) if self.fps else 0.04
-
-    def to_dict(self) -> dict:
-        return {"path": self.path, "codec": self.codec, "width": self.width, "height": self.height,
-                "pix_fmt": self.pix_fmt, "time_base": str(self.time_base),
-                "fps": None if self.fps is None else float(self.fps), "duration_s": self.duration_s,
-                "packets": self.packets}
-
-
-# ------------------------------------------------------------------------------------------------ probe
-
-
-def _open(path: str | os.PathLike):
-    import av
-
-    p = Path(path)
-    if not p.exists():
-        raise MediaError(f"{p}: file not found")
-    if p.is_dir():
-        raise MediaError(f"{p}: is a folder, not a video file")
-    if p.stat().st_size == 0:
-        raise MediaError(f"{p}: file is empty")
-    try:
-        return av.open(str(p))
-    except av.error.FFmpegError as exc:
-        raise MediaError(f"{p}: cannot open as media ({_reason(exc)})") from None
-
-
-def _reason(exc) -> str:
-    text = getattr(exc, "strerror", None) or str(exc)
-    return str(text).strip().splitlines()[0] if text else type(exc).__name__
-
-
-def _video_stream(container, path):
-    streams = [s for s in container.streams.video
-               if not (s.disposition and "attached_pic" in str(s.disposition).lower())]
-    if not streams:
-        kinds = ", ".join(sorted({s.type for s in container.streams})) or "none"
-        raise MediaError(f"{path}: no video stream (streams: {kinds}); a shot video is needed")
-    return streams[0]
-
-
-def probe_one(path: str | os.PathLike) -> VideoInfo:
-    """:class:`VideoInfo` of one file. Raises MediaError when it is missing, unreadable or has no video."""
-    import av
-
-    with _open(path) as container:
-        stream = _video_stream(container, path)
-        ctx = stream.codec_context
-        tb = stream.time_base
-        start, end, count = None, None, 0
-        try:
-            for packet in container.demux(stream):
-                if packet.pts is None:
-                    continue
-                count += 1
-                start = packet.pts if start is None else min(start, packet.pts)
-                stop = packet.pts + (packet.duration or 0)
-                end = stop if end is None else max(end, stop)
-        except av.error.FFmpegError as exc:
-            raise MediaError(f"{path}: cannot read the video stream ({_reason(exc)})") from None
-        if count == 0:
-            raise MediaError(f"{path}: the video stream holds no frames")
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        return VideoInfo(
-            path=str(path), codec=ctx.name, width=int(ctx.width), height=int(ctx.height),
-            pix_fmt=ctx.pix_fmt, time_base=Fraction(tb), fps=Fraction(rate) if rate else None,
-            start_pts=int(start), end_pts=int(end), packets=count,
-            extradata=bytes(ctx.extradata) if ctx.extradata else None,
-        )
-
-
-def probe_videos(paths: list[str | os.PathLike]) -> list[VideoInfo]:
-    """Probe each video; see :class:`VideoInfo`.
+def probe_videos(paths: list[str | os.PathLike]) -> list[MediaInfo]:
+    """Probe each video exactly (:func:`avshooter.media.probe.probe` with ``exact=True``).
 
     Raises
     ------
     InputError
         ``paths`` is empty.
     MediaError
-        A file is missing, unreadable, or has no video stream (names the file).
+        A file is missing, unreadable, has no video stream, or its frame rate is unknown (names the file).
     """
     if not paths:
         raise InputError("no videos given (need at least one video file to mux)")
-    return [probe_one(p) for p in paths]
+    return [_probe_video(p) for p in paths]
 
 
-def concat_videos_copy_possible(infos: list[VideoInfo]) -> tuple[bool, str]:
+def _probe_video(path: str | os.PathLike) -> MediaInfo:
+    """An exact probe of a file that must hold a video stream with a known frame rate."""
+    info = probe(path, exact=True)
+    if not info.has_video:
+        with open_media(path) as container:
+            require_video_stream(container, path, _NEED_VIDEO)
+    info.require_frame_rate()
+    return info
+
+
+def concat_videos_copy_possible(infos: list[MediaInfo]) -> tuple[bool, str]:
     """Whether the videos can be joined by stream copy, and why (not).
 
     They must share codec, frame size, pixel format, time base, frame rate and codec parameters
@@ -166,19 +80,19 @@ def concat_videos_copy_possible(infos: list[VideoInfo]) -> tuple[bool, str]:
     first = infos[0]
     for info in infos[1:]:
         for what, a, b in (
-            ("codec", first.codec, info.codec),
+            ("codec", first.video_codec, info.video_codec),
             ("frame size", f"{first.width}x{first.height}", f"{info.width}x{info.height}"),
             ("pixel format", first.pix_fmt, info.pix_fmt),
-            ("time base", first.time_base, info.time_base),
-            ("frame rate", first.fps, info.fps),
+            ("time base", first.video_time_base, info.video_time_base),
+            ("frame rate", first.frame_rate, info.frame_rate),
         ):
             if a != b:
                 return False, f"{what} differs: {first.path} has {a}, {info.path} has {b}"
-        if first.extradata != info.extradata:
+        if first.video_extradata != info.video_extradata:
             return False, f"codec parameters (extradata) differ between {first.path} and {info.path}"
     if len(infos) == 1:
         return True, "single video: stream copied"
-    return True, f"{len(infos)} videos share codec {first.codec}, {first.width}x{first.height}, {first.pix_fmt}"
+    return True, f"{len(infos)} videos share codec {first.video_codec}, {first.width}x{first.height}, {first.pix_fmt}"
 
 
 # -------------------------------------------------------------------------------------------------- mux
@@ -233,7 +147,7 @@ def mux(
     """
     infos = probe_videos(video_paths)
     wav = _check_audio(audio, sample_rate)
-    total_s = sum(info.duration_s for info in infos)
+    total_s = sum(info.video_duration_s for info in infos)
     frame_s = infos[0].frame_s
     audio_s = wav.shape[1] / sample_rate
     if abs(audio_s - total_s) > AAC_FRAME / sample_rate + 1e-9:
@@ -298,7 +212,7 @@ def cut_video(video_path: str | os.PathLike, start_s: float, end_s: float, audio
 
     from ..audio.fit import fit_to_duration
 
-    info = probe_one(video_path)
+    info = _probe_video(video_path)
     out = Path(out_path)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -307,12 +221,12 @@ def cut_video(video_path: str | os.PathLike, start_s: float, end_s: float, audio
     except OSError as exc:
         raise OutputError(f"{out}: cannot write ({exc.strerror or exc})") from None
     try:
-        with av.open(str(video_path)) as src, av.open(tmp, "w", format="mp4") as dst:
-            stream = _video_stream(src, video_path)
+        with open_media(video_path) as src, av.open(tmp, "w", format="mp4") as dst:
+            stream = require_video_stream(src, video_path, _NEED_VIDEO)
             stream.thread_type = "AUTO"
             vstream = _x264_stream(dst, info, crf)
-            frame_tb = 1 / (info.fps or Fraction(25))  # not vstream.time_base: the mp4 muxer changes it
-            t0 = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+            frame_tb = 1 / info.require_frame_rate()  # not vstream.time_base: the mp4 muxer changes it
+            t0 = container_start(src)  # shot times are file-local, as in media.frames and media.decode
             written = 0
             for frame in src.decode(stream):
                 t = (frame.time or 0.0) - t0
@@ -327,9 +241,9 @@ def cut_video(video_path: str | os.PathLike, start_s: float, end_s: float, audio
             dst.mux(vstream.encode(None))
         if written == 0:
             raise MediaError(f"{video_path}: no frame in [{start_s:.3f}, {end_s:.3f}) s")
-        cut = probe_one(tmp)
+        cut = _probe_video(tmp)
         wav = _check_audio(audio, sample_rate)
-        wav = fit_to_duration(wav, sample_rate, num_samples=to_samples(cut.duration_s, sample_rate))
+        wav = fit_to_duration(wav, sample_rate, num_samples=to_samples(cut.video_duration_s, sample_rate))
         report = mux([tmp], wav, sample_rate, out, crf=crf, **options)
     finally:
         try:
@@ -352,14 +266,14 @@ def _check_audio(audio, sample_rate) -> np.ndarray:
     return np.ascontiguousarray(wav)
 
 
-def _write(tmp: str, infos: list[VideoInfo], wav: np.ndarray, rate: int, bitrate: int, copy: bool, crf: int) -> None:
+def _write(tmp: str, infos: list[MediaInfo], wav: np.ndarray, rate: int, bitrate: int, copy: bool, crf: int) -> None:
     import av
 
     try:
         with av.open(tmp, "w", format="mp4") as output:
             if copy:
-                with _open(infos[0].path) as first:
-                    vstream = output.add_stream_from_template(_video_stream(first, infos[0].path))
+                with open_media(infos[0].path) as first:
+                    vstream = output.add_stream_from_template(require_video_stream(first, infos[0].path))
             else:
                 vstream = _x264_stream(output, infos[0], crf)
             astream = output.add_stream("aac", rate=rate)
@@ -371,20 +285,20 @@ def _write(tmp: str, infos: list[VideoInfo], wav: np.ndarray, rate: int, bitrate
                 _encode_video(output, vstream, infos)
             _encode_audio(output, astream, wav, rate)
     except av.error.FFmpegError as exc:
-        raise MediaError(f"{tmp}: muxing failed ({_reason(exc)})") from None
+        raise MediaError(f"{tmp}: muxing failed ({ffmpeg_reason(exc)})") from None
 
 
-def _copy_video(output, vstream, infos: list[VideoInfo]) -> None:
+def _copy_video(output, vstream, infos: list[MediaInfo]) -> None:
     """Every input's packets, unchanged, with pts/dts offset so the inputs follow each other."""
     offset = 0  # in the (shared) input time base
     last_dts = None
     for info in infos:
-        with _open(info.path) as container:
-            stream = _video_stream(container, info.path)
+        with open_media(info.path) as container:
+            stream = require_video_stream(container, info.path)
             for packet in container.demux(stream):
                 if packet.pts is None or packet.size == 0:
                     continue
-                shift = offset - info.start_pts
+                shift = offset - info.video_start_pts
                 packet.pts += shift
                 dts = (packet.dts if packet.dts is not None else packet.pts - shift) + shift
                 if last_dts is not None and dts <= last_dts:
@@ -394,11 +308,11 @@ def _copy_video(output, vstream, infos: list[VideoInfo]) -> None:
                 packet.time_base = stream.time_base
                 packet.stream = vstream
                 output.mux(packet)
-        offset += info.end_pts - info.start_pts
+        offset += info.video_end_pts - info.video_start_pts
 
 
-def _x264_stream(output, first: VideoInfo, crf: int):
-    fps = first.fps or Fraction(25)
+def _x264_stream(output, first: MediaInfo, crf: int):
+    fps = first.require_frame_rate()
     stream = output.add_stream("libx264", rate=fps)
     stream.width, stream.height = first.width - first.width % 2, first.height - first.height % 2
     stream.pix_fmt = "yuv420p"
@@ -407,14 +321,14 @@ def _x264_stream(output, first: VideoInfo, crf: int):
     return stream
 
 
-def _encode_video(output, vstream, infos: list[VideoInfo]) -> None:
+def _encode_video(output, vstream, infos: list[MediaInfo]) -> None:
     """Decode every input and encode it at the first input's rate and size (frames picked by time)."""
-    fps = infos[0].fps or Fraction(25)
+    fps = infos[0].require_frame_rate()
     frame_tb = 1 / fps  # not vstream.time_base: the mp4 muxer changes that once the header is written
     index = 0
     start_s = 0.0
     for info in infos:
-        stop_s = start_s + info.duration_s
+        stop_s = start_s + info.video_duration_s
         first, stop = _frame_index(start_s, fps), _frame_index(stop_s, fps)
         for frame in _frames_at_rate(info, fps, first, stop, start_s):
             out = frame.reformat(width=vstream.width, height=vstream.height, format="yuv420p")
@@ -433,23 +347,24 @@ def _frame_index(seconds: float, fps: Fraction) -> int:
     return math.floor(seconds * float(fps) + 0.5)
 
 
-def _frames_at_rate(info: VideoInfo, fps: Fraction, first: int, stop: int, start_s: float) -> Iterator:
+def _frames_at_rate(info: MediaInfo, fps: Fraction, first: int, stop: int, start_s: float) -> Iterator:
     """Frames of ``info`` for the output frame indices ``first .. stop-1`` (latest input frame at each time)."""
     import av
 
     k = first
     held = None
-    with _open(info.path) as container:
-        stream = _video_stream(container, info.path)
+    with open_media(info.path) as container:
+        stream = require_video_stream(container, info.path)
         try:
             for frame in container.decode(stream):
-                t = float((frame.pts - info.start_pts) * info.time_base) + start_s if frame.pts is not None else None
+                t = (float((frame.pts - info.video_start_pts) * info.video_time_base) + start_s
+                     if frame.pts is not None else None)
                 while held is not None and k < stop and t is not None and k / fps < t - 1e-9:
                     yield held
                     k += 1
                 held = frame
         except av.error.FFmpegError as exc:
-            raise MediaError(f"{info.path}: cannot decode the video ({_reason(exc)})") from None
+            raise MediaError(f"{info.path}: cannot decode the video ({ffmpeg_reason(exc)})") from None
     while held is not None and k < stop:
         yield held
         k += 1
@@ -472,10 +387,10 @@ def _encode_audio(output, astream, wav: np.ndarray, rate: int) -> None:
         output.mux(packet)
 
 
-def _check_output(path: str, infos: list[VideoInfo], total_s: float, frame_s: float, rate: int) -> dict:
+def _check_output(path: str, infos: list[MediaInfo], total_s: float, frame_s: float, rate: int) -> dict:
     """Durations of the written file, checked: video = sum of inputs within a frame, audio = video within an AAC frame."""
-    video = probe_one(path)
-    with _open(path) as container:
+    video = _probe_video(path)
+    with open_media(path) as container:
         if not container.streams.audio:
             raise MediaError(f"{path}: the written file has no audio stream")
         a = container.streams.audio[0]
@@ -483,7 +398,7 @@ def _check_output(path: str, infos: list[VideoInfo], total_s: float, frame_s: fl
             audio_s = float(a.duration * a.time_base)
         else:  # count the decoded samples
             audio_s = sum(f.samples for f in container.decode(a)) / rate
-    video_s = video.duration_s
+    video_s = video.video_duration_s
     if abs(video_s - total_s) > frame_s + 1e-6:
         raise MediaError(f"muxed video lasts {video_s:.4f} s but the inputs last {total_s:.4f} s (more than one frame off)")
     if abs(audio_s - video_s) > AAC_FRAME / rate + 1e-6:

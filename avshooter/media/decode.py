@@ -1,92 +1,29 @@
-"""Media: probe a file, and decode its audio ONCE (PyAV), resampled with soxr.
+"""Decode: the audio of a media file, decoded ONCE (PyAV), resampled with soxr, read back by span.
 
 The decoded audio goes to a raw float32 file on disk (:class:`DecodedAudio`), interleaved, so a shot
 is one contiguous read: a 60-minute episode never has to sit in memory whole, and every shot is cut to
-the sample from the same decode. When shots must be detected, the same pass decodes the video stream
-and hands small grey frames to a callback (the cut detector), so the file is still demuxed once.
+the sample from the same decode. When the caller also wants pictures (the cut detector), the same pass
+decodes the video stream and hands small grey frames to a callback, so the file is still demuxed once.
+
+Opening and stream choice are :mod:`avshooter.media.probe`; the grey-frame conversion is shared with
+:mod:`avshooter.media.frames`.
 """
 from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from ..errors import MediaError, ShotError
 from ..units import span_samples, to_samples
+from .frames import grey
+from .probe import container_start, describe_streams, ffmpeg_reason, open_media, probe, video_stream
 
-__all__ = ["MediaInfo", "DecodedAudio", "probe", "decode", "load_audio", "frames_at"]
+__all__ = ["DecodedAudio", "decode", "load_audio"]
 
 FrameCallback = Callable[[float, np.ndarray], None]
-
-
-@dataclass(frozen=True)
-class MediaInfo:
-    """What a media file holds (from its container header)."""
-
-    path: str
-    duration_s: float | None
-    has_audio: bool
-    has_video: bool
-    audio_codec: str | None = None
-    audio_sample_rate: int | None = None
-    audio_channels: int | None = None
-    video_codec: str | None = None
-    fps: float | None = None
-    width: int | None = None
-    height: int | None = None
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-
-def _open(path: str | os.PathLike):
-    import av
-
-    p = Path(path)
-    if not p.exists():
-        raise MediaError(f"{p}: file not found")
-    if p.is_dir():
-        raise MediaError(f"{p}: is a folder, not a media file")
-    if p.stat().st_size == 0:
-        raise MediaError(f"{p}: file is empty")
-    try:
-        return av.open(str(p))
-    except av.error.FFmpegError as exc:
-        raise MediaError(f"{p}: cannot open as media ({_ffmpeg_reason(exc)})") from None
-
-
-def _ffmpeg_reason(exc) -> str:
-    text = getattr(exc, "strerror", None) or str(exc)
-    return str(text).strip().splitlines()[0] if text else type(exc).__name__
-
-
-def probe(path: str | os.PathLike) -> MediaInfo:
-    """Read the container header of ``path`` (no decoding)."""
-    with _open(path) as container:
-        a = container.streams.audio[0] if container.streams.audio else None
-        v = _video_stream(container)
-        duration = container.duration / 1_000_000 if container.duration else None
-        fps = None
-        if v is not None:
-            rate = v.average_rate or v.guessed_rate or v.base_rate
-            fps = float(rate) if rate else None
-        return MediaInfo(
-            path=str(path),
-            duration_s=duration,
-            has_audio=a is not None,
-            has_video=v is not None,
-            audio_codec=a.codec_context.name if a is not None else None,
-            audio_sample_rate=a.codec_context.sample_rate if a is not None else None,
-            audio_channels=a.codec_context.channels if a is not None else None,
-            video_codec=v.codec_context.name if v is not None else None,
-            fps=fps,
-            width=v.codec_context.width if v is not None else None,
-            height=v.codec_context.height if v is not None else None,
-        )
 
 
 class DecodedAudio:
@@ -133,6 +70,22 @@ class DecodedAudio:
         for start in range(0, self.num_samples, block):
             yield start, self.read(start, min(self.num_samples, start + block))
 
+    def mono(self, sample_rate: int, *, block_s: float = 60.0) -> np.ndarray:
+        """The whole audio as 1-D float32 mono at ``sample_rate`` (read and resampled block by block,
+        so the extra memory is one block plus the result)."""
+        import soxr
+
+        stream = None
+        if sample_rate != self.sample_rate:
+            stream = soxr.ResampleStream(self.sample_rate, sample_rate, 1, dtype="float32")
+        parts = []
+        block = to_samples(block_s, self.sample_rate)
+        for start, wav in self.iter_blocks(block):
+            last = start + wav.shape[1] >= self.num_samples
+            down = wav.mean(axis=0)
+            parts.append(stream.resample_chunk(down, last=last) if stream is not None else down)
+        return np.concatenate(parts).astype(np.float32, copy=False) if parts else np.zeros(0, np.float32)
+
     def close(self) -> None:
         try:
             os.unlink(self.raw_path)
@@ -172,39 +125,37 @@ def decode(
     sample_rate : output rate in Hz (soxr, high quality)
     channels : 1 or 2; ``None`` keeps mono as mono and downmixes everything else to stereo
     workdir : folder for the temporary raw file (default: the system temp folder)
-    on_video_frame : if given, the video stream is decoded in the same pass and each frame is passed as
-        ``(time_s, uint8 (height, width) grey)`` at ``frame_size = (width, height)``
+    on_video_frame : if given, the video stream (:func:`~avshooter.media.probe.video_stream`; none in an
+        audio file) is decoded in the same pass and each frame is passed as ``(time_s, uint8 (height,
+        width) grey)`` at ``frame_size = (width, height)``, ``time_s`` file-local like the audio
     """
     import av
     import soxr
 
-    container = _open(path)
+    container = open_media(path)
     fd, raw_path = tempfile.mkstemp(prefix="avshooter-", suffix=".f32", dir=workdir)
     try:
         with container, os.fdopen(fd, "wb") as out:
             if not container.streams.audio:
-                raise MediaError(f"{path}: no audio stream (streams: {_describe_streams(container)})")
+                raise MediaError(f"{path}: no audio stream (streams: {describe_streams(container)})")
             astream = container.streams.audio[0]
             src_channels = astream.codec_context.channels or 2
             out_channels = channels or (1 if src_channels == 1 else 2)
             streams = [astream]
-            vstream = None
-            if on_video_frame is not None and _video_stream(container) is not None:
-                vstream = _video_stream(container)
+            vstream = video_stream(container) if on_video_frame is not None else None
+            if vstream is not None:
                 vstream.thread_type = "AUTO"
                 streams.append(vstream)
             layout = _layout_for(out_channels)
             converter = None  # FFmpeg's resampler: only for sample formats / layouts the fast path lacks
             sink = None
             lead = 0
-            t0 = _container_start(container)
+            t0 = container_start(container)
             try:
                 for packet in container.demux(*streams):
                     for frame in packet.decode():
                         if packet.stream.type == "video":
-                            t = (frame.time or 0.0) - t0
-                            small = frame.reformat(width=frame_size[0], height=frame_size[1], format="gray")
-                            on_video_frame(t, small.to_ndarray())
+                            on_video_frame((frame.time or 0.0) - t0, grey(frame, frame_size))
                             continue
                         if sink is None:
                             resampler = None
@@ -224,7 +175,7 @@ def decode(
                         for conv in converter.resample(frame):
                             sink.add(conv.to_ndarray().reshape(-1, out_channels))
             except av.error.FFmpegError as exc:
-                raise MediaError(f"{path}: corrupt or truncated media ({_ffmpeg_reason(exc)})") from None
+                raise MediaError(f"{path}: corrupt or truncated media ({ffmpeg_reason(exc)})") from None
             if sink is None:
                 raise MediaError(f"{path}: the audio stream holds no decodable audio (empty or truncated)")
             if converter is not None:
@@ -250,26 +201,6 @@ def decode(
         except FileNotFoundError:
             pass
         raise
-
-
-def _video_stream(container):
-    """The first real video stream (cover art in audio files, an 'attached picture', is not video)."""
-    import av
-
-    for stream in container.streams.video:
-        if not (int(stream.disposition) & int(av.stream.Disposition.attached_pic)):
-            return stream
-    return None
-
-
-def _container_start(container) -> float:
-    starts = [s.start_time * s.time_base for s in container.streams if s.start_time is not None and s.time_base]
-    return float(min(starts)) if starts else 0.0
-
-
-def _describe_streams(container) -> str:
-    kinds = [s.type for s in container.streams]
-    return ", ".join(kinds) if kinds else "none"
 
 
 _PLANAR_SCALE = {"fltp": None, "dblp": None, "s16p": 1 / 32768.0, "s32p": 1 / 2147483648.0}
@@ -353,33 +284,3 @@ def load_audio(
         return decoded.read(0, decoded.num_samples), sample_rate
 
 
-def frames_at(path: str | os.PathLike, times_s: list[float], *, max_side: int = 512) -> list[np.ndarray]:
-    """RGB uint8 ``(H, W, 3)`` pictures at ``times_s`` (sorted), the longer side scaled to ``max_side``."""
-    import av
-
-    container = _open(path)
-    with container:
-        stream = _video_stream(container)
-        if stream is None:
-            raise MediaError(f"{path}: no video stream")
-        stream.thread_type = "AUTO"
-        t0 = _container_start(container)
-        w, h = stream.codec_context.width, stream.codec_context.height
-        scale = min(1.0, max_side / max(w, h))
-        size = (max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2))
-        out = []
-        wanted = sorted(times_s)
-        try:
-            container.seek(int(max(0.0, wanted[0] - 1.0) / stream.time_base) if wanted else 0, stream=stream)
-            last = None
-            for frame in container.decode(stream):
-                t = (frame.time or 0.0) - t0
-                while wanted and t >= wanted[0]:
-                    last = frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
-                    out.append(last)
-                    wanted.pop(0)
-                if not wanted:
-                    break
-        except av.error.FFmpegError as exc:
-            raise MediaError(f"{path}: cannot read video frames ({_ffmpeg_reason(exc)})") from None
-        return out
