@@ -10,7 +10,7 @@ import itertools
 import numpy as np
 import pytest
 
-from avshooter.backends.faster_whisper_asr import WHISPER_RATE, speech_pieces
+from avshooter.backends.whisper_common import WHISPER_RATE, speech_pieces
 from avshooter.errors import BackendError, InputError
 
 pytest.importorskip("transformers")

@@ -25,7 +25,7 @@ needs_wheels = pytest.mark.skipif(not WHEELS, reason=f"Whisper base wheels not i
 
 # Bounds (measured with the default offline config: see the module docstring).
 MAX_LIBRI_WER = 0.20  # measured 0.11-0.13 (the misses are proper names: Inverashiel, Guenever, Crianan)
-MAX_KOKORO_CER = 0.15  # measured: see benchmarks/README.md
+MAX_KOKORO_CER = 0.15  # measured 0.108 over the 10 lines (kanji/kana spelling, 遅刻 -> 地獄, ねえ、あの -> ネイアの)
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -62,6 +62,18 @@ def test_two_processes_assemble_at_once(tmp_path):
     folder = Path(paths.pop())
     assert packaged_whisper._hash_file(folder / "model.bin") == SPEC.sha256
     assert _leftovers(tmp_path) == []  # the loser's temporary folder is gone
+
+
+@needs_wheels
+def test_stale_temporary_folder_of_a_killed_run_is_removed(tmp_path):
+    stale = tmp_path / f".whisper-base-{SPEC.sha256[:8]}.abc123.tmp"
+    stale.mkdir()
+    (stale / "model.bin").write_bytes(b"half")
+    os.utime(stale, (0, 0))  # old: its process is long gone
+    fresh = tmp_path / f".whisper-base-{SPEC.sha256[:8]}.def456.tmp"
+    fresh.mkdir()  # young: maybe another process assembling right now
+    packaged_whisper.model_dir("base", cache_dir=tmp_path)
+    assert not stale.exists() and fresh.exists()
 
 
 def test_missing_wheel_names_the_pip_install(tmp_path, monkeypatch):
@@ -139,6 +151,7 @@ def asr():
     asr = load_backend("asr", config.asr, device=config.device, options=config.asr_options)
     assert config.asr == "faster-whisper" and config.asr_input == "mix"
     assert (asr.options.model, asr.compute_type, asr.options.cpu_threads) == ("packaged:base", "int8", 2)
+    assert asr.info()["packaged"]["sha256"] == SPEC.sha256
     return asr
 
 

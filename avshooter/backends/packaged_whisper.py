@@ -131,6 +131,18 @@ def _complete(folder: Path, spec: PackagedModel) -> bool:
         return False
 
 
+def _remove_stale(target: Path, *, age_s: float = 3600.0) -> None:
+    """Temporary folders of assemblies killed midway (older than ``age_s``: a live one takes seconds)."""
+    import time
+
+    for tmp in target.parent.glob(f".{target.name}.*.tmp"):
+        try:
+            if time.time() - tmp.stat().st_mtime > age_s:
+                shutil.rmtree(tmp, ignore_errors=True)
+        except OSError:
+            pass
+
+
 def model_dir(name: str = "base", *, cache_dir: str | os.PathLike | None = None, verify: bool = False) -> Path:
     """The folder of a packaged Whisper model, assembled on first use.
 
@@ -159,6 +171,7 @@ def model_dir(name: str = "base", *, cache_dir: str | os.PathLike | None = None,
     paths = _locate(spec)  # before touching the cache: a missing wheel is the likely problem
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale(target)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     except OSError as exc:
         raise BackendError(f"cannot write the Whisper cache at {target.parent} ({exc.strerror or exc}): "
