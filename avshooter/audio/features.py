@@ -28,13 +28,13 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import soxr
 from scipy import fft as sfft
 from scipy import ndimage
 
 from ..errors import InputError
 from .loudness import integrated_loudness, sample_peak_dbfs, true_peak_dbtp
 from ..units import check_audio
+from .resample import resample
 
 __all__ = ["Features", "measure", "ANALYSIS_RATE", "SILENCE_DBFS"]
 
@@ -188,10 +188,7 @@ def measure(wav: np.ndarray, sample_rate: int, *, true_peak: bool = True) -> Fea
     mono = wav.mean(axis=0, dtype=np.float64) if wav.shape[0] > 1 else wav[0].astype(np.float64)
     rms = float(np.sqrt(np.mean(np.square(wav, dtype=np.float64)))) if n else 0.0
     rms_dbfs = 20 * math.log10(rms) if rms > 0 else None
-    if sample_rate != ANALYSIS_RATE and n:
-        x = soxr.resample(mono.astype(np.float32), sample_rate, ANALYSIS_RATE, quality="MQ")
-    else:
-        x = mono.astype(np.float32)
+    x = resample(mono, sample_rate, ANALYSIS_RATE, quality="MQ")
     base = dict(duration_s=duration_s, integrated_lufs=lufs, sample_peak_dbfs=peak, true_peak_dbtp=tpeak,
                 rms_dbfs=rms_dbfs)
     if len(x) < _N_FFT // 4 or peak is None:

@@ -37,14 +37,12 @@ def backend_info() -> dict:
 
 def to_vad_rate(wav: np.ndarray, sample_rate: int) -> np.ndarray:
     """Mono 16 kHz float32 1-D array from ``(channels, samples)`` audio at ``sample_rate``."""
-    import soxr
+    from .resample import resample
 
     mono = np.asarray(wav, dtype=np.float32)
     if mono.ndim == 2:
         mono = mono.mean(axis=0)
-    if sample_rate != VAD_RATE and mono.size:
-        mono = soxr.resample(mono, sample_rate, VAD_RATE, quality="HQ").astype(np.float32)
-    return np.ascontiguousarray(mono)
+    return resample(mono, sample_rate, VAD_RATE)
 
 
 def speech_ranges(

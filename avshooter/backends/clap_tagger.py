@@ -206,8 +206,7 @@ class ClapTagger:
     # ---------------------------------------------------------------------------------- internals
     def _mono(self, wav, sample_rate) -> tuple[np.ndarray, float]:
         """Mono at the model's rate, and the RMS level (dBFS) of the input over all its channels."""
-        import soxr
-
+        from ..audio.resample import resample
         from ..units import check_audio
 
         try:
@@ -216,9 +215,7 @@ class ClapTagger:
             raise BackendError(f"clap tagger: {exc}") from None
         level = _rms_dbfs(x)
         x = x.astype(np.float32, copy=False).mean(axis=0)
-        if sample_rate != self.sample_rate and x.size:
-            x = soxr.resample(x, sample_rate, self.sample_rate, quality="HQ").astype(np.float32)
-        return x, level
+        return resample(x, sample_rate, self.sample_rate), level
 
     def _features(self, out):
         return (out.pooler_output if hasattr(out, "pooler_output") else out).float().cpu().numpy()

@@ -254,13 +254,14 @@ class DemucsSeparator:
         -------
         np.ndarray, shape (len(self.sources), channels, samples), float32
         """
-        import soxr
         import torch
+
+        from ..audio.resample import resample
 
         c, n = wav.shape
         x = wav
         if sample_rate != self.samplerate:
-            x = soxr.resample(np.ascontiguousarray(wav.T), sample_rate, self.samplerate, quality="HQ").T
+            x = resample(wav, sample_rate, self.samplerate)
         ac = self.audio_channels
         if c == ac:
             mix = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None]        # (1, ac, t)
@@ -277,9 +278,7 @@ class DemucsSeparator:
             est = out.mean(axis=2).transpose(1, 0, 2)                              # (S, c, t)
         if sample_rate != self.samplerate:
             s, _, t = est.shape
-            flat = est.reshape(s * c, t).T
-            est = soxr.resample(np.ascontiguousarray(flat), self.samplerate, sample_rate, quality="HQ").T
-            est = est.reshape(s, c, -1)
+            est = resample(est.reshape(s * c, t), self.samplerate, sample_rate).reshape(s, c, -1)
         if est.shape[-1] < n:
             est = np.pad(est, ((0, 0), (0, 0), (0, n - est.shape[-1])))
         return np.ascontiguousarray(est[..., :n], dtype=np.float32)

@@ -13,6 +13,7 @@ import zlib
 
 import numpy as np
 
+from ..audio.resample import resample
 from ..errors import InputError
 from ..units import to_samples
 
@@ -42,10 +43,7 @@ def encode_wav(wav: np.ndarray, sample_rate: int, *, max_audio_s: float | None =
     if max_audio_s is not None and duration > max_audio_s:
         log.warning("captioner: shot audio is %.1f s; only the first %.1f s are sent", duration, max_audio_s)
         mono, duration = mono[: to_samples(max_audio_s, sample_rate)], max_audio_s
-    if sample_rate != AUDIO_SAMPLE_RATE and mono.size:
-        import soxr
-
-        mono = soxr.resample(mono, sample_rate, AUDIO_SAMPLE_RATE, quality="HQ").astype(np.float32)
+    mono = resample(mono, sample_rate, AUDIO_SAMPLE_RATE)
     n = to_samples(duration, AUDIO_SAMPLE_RATE)
     mono = np.pad(mono[:n], (0, max(0, n - mono.shape[0])))
     pcm = np.round(np.clip(mono, -1.0, 1.0) * 32767.0).astype("<i2")

@@ -24,6 +24,7 @@ import math
 import numpy as np
 
 from ...errors import InputError
+from ...audio.resample import resample
 from ...units import to_samples
 
 __all__ = ["BACKENDS", "load_tts", "place_lines"]
@@ -40,14 +41,6 @@ def load_tts(name: str, **options):
         raise InputError(f"unknown TTS backend {name!r} (known: {', '.join(sorted(BACKENDS))})")
     module, cls = BACKENDS[name].split(":")
     return getattr(importlib.import_module(module), cls)(**options)
-
-
-def _resample(wav: np.ndarray, sr: int, target: int) -> np.ndarray:
-    if sr == target:
-        return wav
-    import soxr
-
-    return np.ascontiguousarray(soxr.resample(wav.T, sr, target, quality="HQ").T, dtype=np.float32)
 
 
 def place_lines(
@@ -103,7 +96,7 @@ def place_lines(
     for line in lines:
         wav = np.asarray(line["wav"], np.float32)
         wav = wav.reshape(1, -1) if wav.ndim == 1 else wav.mean(axis=0, keepdims=True)
-        clips.append(_resample(wav, int(line["sample_rate"]), sample_rate))
+        clips.append(resample(wav, int(line["sample_rate"]), sample_rate))
     lengths = [c.shape[1] for c in clips]
     starts: list[int] = []
     if lines and all("start_s" not in line for line in lines):
