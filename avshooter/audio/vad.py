@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import BackendError
 
-__all__ = ["VAD_RATE", "speech_ranges", "speech_fraction", "backend_info"]
+__all__ = ["VAD_RATE", "speech_ranges", "speech_fraction"]
 
 VAD_RATE = 16000
 
@@ -27,12 +27,6 @@ def _model():
 
     torch.set_num_threads(1)
     return load_silero_vad(onnx=True)
-
-
-def backend_info() -> dict:
-    from importlib.metadata import version
-
-    return {"name": "silero-vad", "version": version("silero-vad"), "runtime": "onnx"}
 
 
 def to_vad_rate(wav: np.ndarray, sample_rate: int) -> np.ndarray:
