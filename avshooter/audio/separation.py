@@ -37,11 +37,11 @@ from scipy import fft as sfft
 from scipy import ndimage
 
 from ..errors import InputError
+from ..io.records import STEMS
 from ..units import check_audio, to_samples
 
 __all__ = ["SeparationParams", "STEMS", "separate", "separation_masks"]
 
-STEMS = ("dialogue", "music", "effects")
 
 
 @dataclass(frozen=True)
