@@ -22,7 +22,7 @@ import numpy as np
 from ...errors import BackendError, InputError
 from ...units import to_samples
 
-__all__ = ["supports_continuation", "continue_run", "scene_beds", "seam_levels"]
+__all__ = ["supports_continuation", "continue_run", "scene_beds", "continued_layers", "seam_levels"]
 
 SILENT_PEAK = 10 ** (-70 / 20)
 
@@ -117,7 +117,8 @@ def scene_beds(tta, spans: list[tuple[int, int]], sample_rate: int, *, scene_ids
     -------
     dict
         ``{"ambience": (2, total) | None, "music": (2, total) | None, "joins": {"ambience": [s], "music": [s]},
-        "seams": {"ambience": [...], "music": [...]}}`` (joins in seconds, seams by :func:`seam_levels`).
+        "seams": {"ambience": [...], "music": [...]}, "runs": [(scene, first, stop)]}`` (joins in seconds,
+        seams by :func:`seam_levels`, runs of shots in one scene; ambience run ``r`` used ``seed + 10_000 + r``).
     """
     import soxr
 
@@ -152,7 +153,7 @@ def scene_beds(tta, spans: list[tuple[int, int]], sample_rate: int, *, scene_ids
         else:
             runs.append([sid, i, i + 1])
     result = {"ambience": None, "music": None, "joins": {"ambience": [], "music": []},
-              "seams": {"ambience": [], "music": []}}
+              "seams": {"ambience": [], "music": []}, "runs": [tuple(r) for r in runs]}
 
     if ambience is not None and any(ambience.get(s) for s, _, _ in runs):
         xfade = to_samples(crossfade_s, sample_rate)
@@ -168,7 +169,7 @@ def scene_beds(tta, spans: list[tuple[int, int]], sample_rate: int, *, scene_ids
             wav, joins = continue_run(tta, [prompt], [in_rate(n_out)], [seed + 10_000 + r], context=tails.get(sid))
             tails[sid] = wav
             beds[str(r)] = at_rate(wav, n_out)
-            result["seams"]["ambience"] += seam_levels(wav, sr_in, joins)
+            result["seams"]["ambience"] += _shifted(seam_levels(wav, sr_in, joins), spans[a][0] / sample_rate)
             result["joins"]["ambience"] += [spans[a][0] / sample_rate + j / sr_in for j in joins]
         result["ambience"] = crossfade_beds(beds, spans, run_ids, sample_rate, crossfade_s=crossfade_s, fade_s=fade_s)
 
@@ -190,11 +191,65 @@ def scene_beds(tta, spans: list[tuple[int, int]], sample_rate: int, *, scene_ids
             lengths = [e - p for e, p in zip(edges, [0] + edges[:-1])]
             wav, joins = continue_run(tta, list(music[i:stop]), lengths, seeds[i:stop])
             layer[:, a:b] = at_rate(wav, b - a)
-            result["seams"]["music"] += seam_levels(wav, sr_in, joins)
+            result["seams"]["music"] += _shifted(seam_levels(wav, sr_in, joins), a / sample_rate)
             result["joins"]["music"] += [a / sample_rate + j / sr_in for j in joins]
             i = stop
         result["music"] = layer
     return result
+
+
+def continued_layers(tta, story, prompt_set, spans, total: int, config) -> dict:
+    """``generate``'s ambience and music layers by continuation: ``{"ambience": (track | None, metas),
+    "music": (track | None, metas)}`` in the form of :mod:`avshooter.generation.layers` (one record per
+    shot), each record with ``"continued": True`` and the ``"seams"`` (:func:`seam_levels`) in its shot.
+
+    Reads ``config.ambience``, ``config.music``, ``config.sample_rate``, ``config.seed``,
+    ``config.scene_crossfade_s``, ``config.fade_s``; ``prompt_set.ambience`` (scene -> prompt) and each
+    shot prompt's ``music`` and ``seed``. The beds cover the shots (first start to last stop); before and
+    after, silence, as the crossfaded beds do.
+    """
+    sr = config.sample_rate
+    origin = spans[0][0]
+    local = [(a - origin, b - origin) for a, b in spans]
+    scene_ids = [shot.scene or "" for shot in story.shots]
+    shots = prompt_set.shots
+    music = [p.music or None for p in shots] if config.music else None
+    beds = scene_beds(tta, local, sr, scene_ids=scene_ids,
+                      ambience=dict(prompt_set.ambience) if config.ambience else None, music=music,
+                      seed=config.seed, music_seeds=[p.seed + 7 for p in shots],
+                      crossfade_s=config.scene_crossfade_s, fade_s=config.fade_s)
+    name = getattr(tta, "name", type(tta).__name__)
+
+    def record(prompt, seed, reason, layer, i):
+        if not prompt:
+            return {"prompt": None, "backend": None, "seed": None, "source": None, "score": None,
+                    "status": "none", "reason": reason}
+        a, b = local[i][0] / sr, local[i][1] / sr
+        seams = [x for x in beds["seams"][layer] if a <= x["at_s"] < b]
+        return {"prompt": prompt, "backend": name, "seed": seed, "source": None, "score": None,
+                "status": "filled", "reason": None, "continued": True,
+                "seams": [{**x, "at_s": round(x["at_s"] + origin / sr, 6)} for x in seams]}
+
+    out = {}
+    run_seed = {}
+    for r, (sid, a, b) in enumerate(beds["runs"]):
+        run_seed.update({i: config.seed + 10_000 + r for i in range(a, b)})
+    amb = [{**record((prompt_set.ambience.get(scene_ids[i]) if config.ambience else None), run_seed[i],
+                     "ambience is turned off" if not config.ambience else f"no ambience prompt for scene {scene_ids[i]!r}",
+                     "ambience", i), "scene": story.shots[i].scene} for i in range(len(spans))]
+    mus = [record(music[i] if music else None, shots[i].seed + 7,
+                  "music is turned off" if music is None else "no music prompt", "music", i) for i in range(len(spans))]
+    for layer, metas in (("ambience", amb), ("music", mus)):
+        track = None
+        if beds[layer] is not None:
+            track = np.zeros((2, total), np.float32)
+            track[:, origin:origin + beds[layer].shape[1]] = beds[layer]
+        out[layer] = (track, metas)
+    return out
+
+
+def _shifted(seams: list[dict], offset_s: float) -> list[dict]:
+    return [{**s, "at_s": round(s["at_s"] + offset_s, 6)} for s in seams]
 
 
 def seam_levels(wav: np.ndarray, sample_rate: int, joins: list[int], *, window_s: float = 0.05) -> list[dict]:
@@ -212,10 +267,12 @@ def seam_levels(wav: np.ndarray, sample_rate: int, joins: list[int], *, window_s
     Returns
     -------
     list of dict
-        ``{"at_s", "level_jump_db", "flux_ratio"}`` per join that has a full window on both sides:
-        ``level_jump_db`` = |RMS dB of the window before - RMS dB of the window after|; ``flux_ratio`` =
-        spectral flux (L2 distance of the windows' normalised log-magnitude spectra) across the join divided
-        by the median flux between adjacent windows elsewhere in the clip (1.0 = typical, >> 1 = a seam).
+        ``{"at_s", "level_jump_db", "flux_ratio", "typical_jump_db"}`` per join that has a full window on
+        both sides: ``level_jump_db`` = |RMS dB of the window before - RMS dB of the window after|;
+        ``typical_jump_db`` = the median of that between adjacent windows anywhere in the clip;
+        ``flux_ratio`` = spectral flux (L2 distance of the windows' normalised log-magnitude spectra)
+        across the join divided by the median flux between adjacent windows in the clip (1.0 = typical,
+        >> 1 = a seam).
     """
     x = np.asarray(wav, np.float64)
     x = x.mean(axis=0) if x.ndim == 2 else x
@@ -232,6 +289,7 @@ def seam_levels(wav: np.ndarray, sample_rate: int, joins: list[int], *, window_s
     starts = np.arange(0, len(x) - 2 * w + 1, w)
     base = [np.linalg.norm(spec(x[s:s + w]) - spec(x[s + w:s + 2 * w])) for s in starts]
     median = float(np.median(base)) if base else 0.0
+    typical = float(np.median([abs(db(x[s:s + w]) - db(x[s + w:s + 2 * w])) for s in starts])) if len(starts) else None
     out = []
     for j in joins:
         if j - w < 0 or j + w > len(x):
@@ -239,5 +297,6 @@ def seam_levels(wav: np.ndarray, sample_rate: int, joins: list[int], *, window_s
         before, after = x[j - w:j], x[j:j + w]
         flux = float(np.linalg.norm(spec(before) - spec(after)))
         out.append({"at_s": round(j / sample_rate, 6), "level_jump_db": round(abs(db(before) - db(after)), 3),
-                    "flux_ratio": round(flux / median, 3) if median > 0 else None})
+                    "flux_ratio": round(flux / median, 3) if median > 0 else None,
+                    "typical_jump_db": None if typical is None else round(typical, 3)})
     return out

@@ -120,8 +120,9 @@ class TangoFlux:
         modules = build_modules(self.config, text_config, vae_args)
         load_checkpoint(folder, modules)
         dtype = getattr(torch, self.dtype)
-        for name, module in modules.items():
-            module.to(device=self.device, dtype=dtype).eval()
+        for module in modules.values():
+            # plain nn.Module.to: diffusers' override warns about fp32-kept modules, of which these have none
+            torch.nn.Module.to(module, device=self.device, dtype=dtype).eval()
         self.transformer = maybe_compile(torch, modules["transformer"], self.options["compile"], what=self.name)
         self.text_encoder, self.fc = modules["text_encoder"], modules["fc"]
         self.duration_embedder, self.vae = modules["duration"], modules["vae"]
