@@ -148,6 +148,7 @@ def _generate(story, videos, out: Path, config: GenerateConfig, prompts, root: P
     """The steps, writing into ``out`` (the staging folder); paths in the report relative to ``root``."""
     from ..audio.mix import Layer, mix_layers
     from ..io.story import load_story
+    from ..backends.text_to_audio.continuation import continued_layers, supports_continuation
     from .layers import ambience_layer, dialogue_layer, music_layer
     from .prompts import save_prompts
 
@@ -188,9 +189,11 @@ def _generate(story, videos, out: Path, config: GenerateConfig, prompts, root: P
         })
 
     layers = [Layer("effects", effects, "effects")]
+    # a backend that continues audio (inpainting) carries ambience and music across a scene's shots (issue 11)
+    beds = continued_layers(tta, story, prompt_set, spans, total, config) if supports_continuation(tta) else {}
     for name, (track, metas) in (
-        ("ambience", ambience_layer(tta, story, prompt_set, spans, total, config, relative_to=root)),
-        ("music", music_layer(tta, prompt_set, spans, total, config, relative_to=root)),
+        ("ambience", beds.get("ambience") or ambience_layer(tta, story, prompt_set, spans, total, config, relative_to=root)),
+        ("music", beds.get("music") or music_layer(tta, prompt_set, spans, total, config, relative_to=root)),
         ("dialogue", dialogue_layer(prompt_set, spans, total, config)),
     ):
         if track is not None:
