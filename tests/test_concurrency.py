@@ -195,3 +195,20 @@ def test_killed_run_resumes_with_nothing_lost(media, tmp_path):
     ids = [r["id"] for r in _lines(out / "manifest.jsonl")]
     assert ids == [f"{video.stem}/{i:04d}" for i in range(6)]
     assert (out / video.stem / "released.json").exists()
+
+
+def test_a_video_locked_by_a_live_run_is_skipped_and_said(media, tmp_path, capsys):
+    from avshooter.cli import main
+
+    out = tmp_path / "ds"
+    video = media / "audio" / "robin_bird_inspectorj.hq.ogg"
+    holder = VideoLock(out, video.stem)
+    assert holder.acquire()  # this test process is the live run
+    try:
+        rc = main(["annotate", str(video), "--out", str(out), "--no-progress", "--no-context"])
+    finally:
+        holder.release()
+    printed = capsys.readouterr().out
+    assert rc == 0 and "skipped (locked by another run) 1" in printed
+    assert f"skipped {video.stem}: locked by pid {os.getpid()} on {socket.gethostname()}" in printed
+    assert not (out / video.stem).exists() and not (out / "manifest.jsonl").exists()

@@ -235,7 +235,7 @@ def annotate_many(
                 record(*fut.result())
                 bar.update(1)
     bar.close()
-    summary.shots = len(writer.ids)
+    summary.shots = len(writer.refresh())  # other runs may have appended too
     return summary
 
 

@@ -156,6 +156,12 @@ class ManifestWriter:
     def __contains__(self, record_id: str) -> bool:
         return record_id in self.ids
 
+    def refresh(self) -> set[str]:
+        """Read what other processes appended since; return all ids in the file."""
+        with exclusive(self.lock_path):
+            self._catch_up()
+        return self.ids
+
     def write(self, record: dict) -> bool:
         """Append ``record`` (must have an ``id``); return False if that id was already written (by anyone)."""
         rid = record["id"]
