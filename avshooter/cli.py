@@ -58,6 +58,22 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-sync", action="store_true", help="do not shift effects onto visual events")
     g.add_argument("--debug", action="store_true", help="show tracebacks")
     g.add_argument("-v", "--verbose", action="store_true", help="log each step")
+    x = sub.add_parser("export", help="export an annotate output to Hugging Face datasets, WebDataset or lhotse")
+    x.add_argument("root", help="the --out folder of `avshooter annotate`")
+    x.add_argument("--format", required=True, choices=("hf", "webdataset", "lhotse"), dest="fmt",
+                   help="hf: Parquet shards with Audio columns; webdataset: tar shards; lhotse: cuts/recordings/supervisions")
+    x.add_argument("--to", required=True, dest="dest", help="output folder (a re-run skips finished shards)")
+    x.add_argument("--shard-size", type=int, help="shots per shard (default 200)")
+    x.add_argument("--no-progress", action="store_true", help="no progress bar")
+    x.add_argument("--debug", action="store_true", help="show tracebacks")
+    x.add_argument("-v", "--verbose", action="store_true", help="log each step")
+
+    r = sub.add_parser("report", help="HTML pages (frames, spectrograms, players, labels) of an annotate or generate output")
+    r.add_argument("path", help="the --out folder of `avshooter annotate` or of `avshooter generate`")
+    r.add_argument("--to", dest="dest", help="folder of the pages (default PATH/report)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument("--debug", action="store_true", help="show tracebacks")
+    r.add_argument("-v", "--verbose", action="store_true", help="log each step")
     return parser
 
 
@@ -73,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
             return _annotate(args)
         if args.command == "generate":
             return _generate(args)
+        if args.command == "export":
+            return _export(args)
+        if args.command == "report":
+            return _report(args)
     except AvshooterError as exc:
         if args.debug:
             raise
@@ -138,6 +158,23 @@ def _generate(args) -> int:
     print(f"wrote {args.out}/story.mp4 ({report['duration_s']:.3f} s, {len(report['shots'])} shots, "
           f"video {report['mux']['story']['video']}), {mix['integrated_lufs']:.1f} LUFS, "
           f"{mix['true_peak_dbtp']:.1f} dBTP")
+    return 0
+
+
+def _export(args) -> int:
+    from .export import export
+
+    summary = export(args.root, args.fmt, args.dest, shard_size=args.shard_size, progress=not args.no_progress)
+    print(f"exported {summary['shots']} shots to {args.dest} as {args.fmt}: {len(summary['shards'])} shards "
+          f"({summary['written']} written, {summary['skipped']} already finished)")
+    return 0
+
+
+def _report(args) -> int:
+    from .report import report
+
+    pages = report(args.path, dest=args.dest, progress=not args.no_progress)
+    print(f"wrote {len(pages)} pages; open {pages[0]}")
     return 0
 
 
