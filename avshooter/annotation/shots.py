@@ -337,23 +337,26 @@ ANALYSIS_RATE = 16000
 
 
 def detect_shots_from_file(path: str | os.PathLike, *, params: ShotParams = ShotParams(),
-                           sample_rate: int = 44100, channels: int | None = None) -> ShotDetection:
+                           sample_rate: int | None = None, channels: int | None = None) -> ShotDetection:
     """Shots of one media file, found the way annotate finds them when a video has no story.
 
-    The audio is decoded once at ``sample_rate`` (annotate's ``AnnotateConfig.sample_rate``) with the video
-    cuts found in the same pass (:func:`avshooter.media.cuts.decode_with_cuts`), downmixed to 16 kHz mono
-    (:meth:`avshooter.media.decode.DecodedAudio.mono`) and given to :func:`detect_shots`. A file without an
-    audio stream gets video cuts only (:func:`avshooter.media.cuts.cuts_in_file`).
+    The audio is decoded once at ``sample_rate`` (default: annotate's ``AnnotateConfig().sample_rate``) with
+    the video cuts found in the same pass (:func:`avshooter.media.cuts.decode_with_cuts`), downmixed to
+    16 kHz mono (:meth:`avshooter.media.decode.DecodedAudio.mono`) and given to :func:`detect_shots`. A file
+    without an audio stream gets video cuts only (:func:`avshooter.media.cuts.cuts_in_file`).
 
     Raises
     ------
     MediaError
         Missing or unreadable file, or one with neither audio nor video.
     """
+    from ..config import AnnotateConfig
     from ..errors import MediaError
     from ..media.cuts import cuts_in_file, decode_with_cuts
     from ..media.probe import probe
 
+    if sample_rate is None:
+        sample_rate = AnnotateConfig().sample_rate
     info = probe(path)
     if not info.has_audio:
         if not info.has_video:
