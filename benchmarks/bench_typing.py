@@ -138,6 +138,8 @@ def print_single(items, tagger):
             table[next(iter(it["truth"]))][got[0] if got else "silence"] += 1
             extra += len(set(got) - it["truth"]) > 0
         right = sum(table[t][t] for t in table)
+        wrong = Counter(f"{it['prefix']}: {', '.join(it[tagger]['layers'])}" for it in rows
+                        if set(it[tagger]["layers"]) - it["truth"])
         print(f"\n[{tagger}] single sources, {kind} ({len(rows)} clips): main layer right {_pct(right, len(rows))}, "
               f"a wrong extra layer in {_pct(extra, len(rows))}")
         cols = ("speech", "music", "sfx", "silence")
@@ -145,6 +147,8 @@ def print_single(items, tagger):
         for t in ("speech", "music", "sfx"):
             if table[t]:
                 print(f"  {t:13s}" + " ".join(f"{table[t][c]:8d}" for c in cols))
+        if wrong:
+            print("  with a wrong layer: " + "; ".join(f"{k} (x{n})" for k, n in sorted(wrong.items())))
 
 
 def print_mixtures(items, tagger):
