@@ -115,3 +115,18 @@ def test_bad_inputs(shots, tmp_path):
         mux(shots[:1], np.zeros(96000, np.float32), 48000, tmp_path / "x.mp4")
     assert not (tmp_path / "x.mp4").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp.mp4")]
+
+
+def test_cut_video_reencodes_the_shot_on_the_file_clock(tmp_path):
+    from avshooter.media.mux import cut_video
+
+    src = _make_video(tmp_path / "long.mp4", seconds=4.0, seed=7)
+    out = tmp_path / "shot.mp4"
+    report = cut_video(src, 1.0, 2.5, _tone(1.5), 48000, out)
+    assert report["video"] == "re-encoded" and report["source_start_s"] == 1.0
+    info = probe_videos([out])[0]
+    assert info.video_packets == 36 and abs(info.video_duration_s - 1.5) <= 1 / FPS
+    assert abs(report["audio_duration_s"] - report["video_duration_s"]) <= 1024 / 48000
+    with pytest.raises(MediaError, match="no frame in"):
+        cut_video(src, 4.5, 5.0, _tone(0.5), 48000, tmp_path / "none.mp4")
+    assert not (tmp_path / "none.mp4").exists()

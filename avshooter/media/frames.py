@@ -1,4 +1,4 @@
-"""Frames: picture access. RGB pictures at given times, and grey frames over a time range.
+"""Frames: picture access. Decoded frames and grey frames over a time range, RGB pictures at given times.
 
 Every reader of pictures goes through here (or, for the one-pass audio + cut decode, through
 :func:`grey`, which :func:`avshooter.media.decode.decode` uses for its frame callback), so a frame's time
@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import MediaError
 from .probe import container_start, ffmpeg_reason, frame_rate_of, open_media, require_video_stream
 
-__all__ = ["frames_at", "grey", "grey_frames", "iter_grey"]
+__all__ = ["frames_at", "grey", "grey_frames", "iter_frames", "iter_grey"]
 
 
 def grey(frame, size: tuple[int, int]) -> np.ndarray:
@@ -58,24 +58,23 @@ def frames_at(path: str | os.PathLike, times_s: list[float], *, max_side: int = 
         return out
 
 
-def iter_grey(path: str | os.PathLike, *, start_s: float = 0.0, end_s: float | None = None,
-              size: tuple[int, int] | None = None, max_side: int = 160) -> Iterator[tuple[float, np.ndarray]]:
-    """Yield ``(time_s, uint8 (height, width) grey)`` for the frames whose time is in ``[start_s, end_s)``.
+def iter_frames(path: str | os.PathLike, *, start_s: float = 0.0, end_s: float | None = None,
+                edge_s: float | None = None) -> Iterator[tuple[float, object]]:
+    """Yield ``(time_s, av.VideoFrame)`` for the decoded frames whose time is in ``[start_s, end_s)``.
 
-    Times are file-local seconds; the window edges allow half a frame (a frame stamped a hair before
-    ``start_s`` is in). ``size = (width, height)`` scales every frame to that size; otherwise the longer
-    side is scaled to ``max_side``. Frames without a timestamp are skipped.
+    Times are file-local seconds. ``edge_s`` is the tolerance at both window edges (default half a frame
+    at the stream's rate, 1 ms when the rate is unknown). Frames without a timestamp are skipped. The
+    decoder seeks near ``start_s`` first.
     """
     import av
 
     with open_media(path) as container:
         stream = require_video_stream(container, path)
         stream.thread_type = "AUTO"
-        rate = frame_rate_of(stream)
-        half_frame = 0.5 / float(rate) if rate else 1e-3
+        if edge_s is None:
+            rate = frame_rate_of(stream)
+            edge_s = 0.5 / float(rate) if rate else 1e-3
         t0 = container_start(container)
-        if size is None:
-            size = _scaled(stream.codec_context.width, stream.codec_context.height, max_side, even=False)
         try:
             if start_s > 1.0:
                 container.seek(int((start_s - 1.0) / stream.time_base), stream=stream)
@@ -83,13 +82,26 @@ def iter_grey(path: str | os.PathLike, *, start_s: float = 0.0, end_s: float | N
                 if frame.time is None:
                     continue
                 t = float(frame.time) - t0
-                if t < start_s - half_frame:
+                if t < start_s - edge_s:
                     continue
-                if end_s is not None and t >= end_s - half_frame:
+                if end_s is not None and t >= end_s - edge_s:
                     break
-                yield t, grey(frame, size)
+                yield t, frame
         except av.error.FFmpegError as exc:
             raise MediaError(f"{path}: cannot read video frames ({ffmpeg_reason(exc)})") from None
+
+
+def iter_grey(path: str | os.PathLike, *, start_s: float = 0.0, end_s: float | None = None,
+              size: tuple[int, int] | None = None, max_side: int = 160) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield ``(time_s, uint8 (height, width) grey)`` for the frames of :func:`iter_frames` (half-frame edges).
+
+    ``size = (width, height)`` scales every frame to that size; otherwise the longer side is scaled to
+    ``max_side``.
+    """
+    for t, frame in iter_frames(path, start_s=start_s, end_s=end_s):
+        if size is None:
+            size = _scaled(frame.width, frame.height, max_side, even=False)
+        yield t, grey(frame, size)
 
 
 def grey_frames(path: str | os.PathLike, *, start_s: float = 0.0, end_s: float | None = None,

@@ -32,7 +32,8 @@ import numpy as np
 
 from ..errors import InputError, MediaError, OutputError
 from ..units import to_samples
-from .probe import MediaInfo, container_start, ffmpeg_reason, open_media, probe, require_video_stream
+from .frames import iter_frames
+from .probe import MediaInfo, ffmpeg_reason, open_media, probe, require_video_stream
 
 __all__ = ["AAC_RATES", "concat_videos_copy_possible", "cut_video", "mux", "mux_shot", "probe_videos"]
 
@@ -221,19 +222,12 @@ def cut_video(video_path: str | os.PathLike, start_s: float, end_s: float, audio
     except OSError as exc:
         raise OutputError(f"{out}: cannot write ({exc.strerror or exc})") from None
     try:
-        with open_media(video_path) as src, av.open(tmp, "w", format="mp4") as dst:
-            stream = require_video_stream(src, video_path, _NEED_VIDEO)
-            stream.thread_type = "AUTO"
+        with av.open(tmp, "w", format="mp4") as dst:
             vstream = _x264_stream(dst, info, crf)
             frame_tb = 1 / info.require_frame_rate()  # not vstream.time_base: the mp4 muxer changes it
-            t0 = container_start(src)  # shot times are file-local, as in media.frames and media.decode
             written = 0
-            for frame in src.decode(stream):
-                t = (frame.time or 0.0) - t0
-                if t < start_s - 1e-6:
-                    continue
-                if t >= end_s - 1e-6:
-                    break
+            # shot times are file-local, as everywhere in avshooter.media
+            for _, frame in iter_frames(video_path, start_s=start_s, end_s=end_s, edge_s=1e-6):
                 picture = frame.reformat(width=vstream.width, height=vstream.height, format="yuv420p")
                 picture.pts, picture.time_base = written, frame_tb
                 dst.mux(vstream.encode(picture))
@@ -349,22 +343,15 @@ def _frame_index(seconds: float, fps: Fraction) -> int:
 
 def _frames_at_rate(info: MediaInfo, fps: Fraction, first: int, stop: int, start_s: float) -> Iterator:
     """Frames of ``info`` for the output frame indices ``first .. stop-1`` (latest input frame at each time)."""
-    import av
-
     k = first
     held = None
-    with open_media(info.path) as container:
-        stream = require_video_stream(container, info.path)
-        try:
-            for frame in container.decode(stream):
-                t = (float((frame.pts - info.video_start_pts) * info.video_time_base) + start_s
-                     if frame.pts is not None else None)
-                while held is not None and k < stop and t is not None and k / fps < t - 1e-9:
-                    yield held
-                    k += 1
-                held = frame
-        except av.error.FFmpegError as exc:
-            raise MediaError(f"{info.path}: cannot decode the video ({ffmpeg_reason(exc)})") from None
+    for _, frame in iter_frames(info.path):
+        # this input's own video clock (its first packet = start_s on the output), not the file clock
+        t = float((frame.pts - info.video_start_pts) * info.video_time_base) + start_s
+        while held is not None and k < stop and k / fps < t - 1e-9:
+            yield held
+            k += 1
+        held = frame
     while held is not None and k < stop:
         yield held
         k += 1
