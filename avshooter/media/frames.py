@@ -31,31 +31,25 @@ def _scaled(width: int, height: int, max_side: int, *, even: bool) -> tuple[int,
 
 
 def frames_at(path: str | os.PathLike, times_s: list[float], *, max_side: int = 512) -> list[np.ndarray]:
-    """RGB uint8 ``(H, W, 3)`` pictures at ``times_s`` (sorted), the longer side scaled to ``max_side``.
+    """RGB uint8 ``(H, W, 3)`` pictures at ``times_s``, sorted, the longer side scaled to ``max_side``.
 
-    Each picture is the last frame that starts at or before its time.
+    Each picture is the first frame whose time is at or after its time (file-local seconds); times past
+    the last frame get no picture.
     """
-    import av
-
-    with open_media(path) as container:
-        stream = require_video_stream(container, path)
-        stream.thread_type = "AUTO"
-        t0 = container_start(container)
-        size = _scaled(stream.codec_context.width, stream.codec_context.height, max_side, even=True)
-        out = []
-        wanted = sorted(times_s)
-        try:
-            container.seek(int(max(0.0, wanted[0] - 1.0) / stream.time_base) if wanted else 0, stream=stream)
-            for frame in container.decode(stream):
-                t = (frame.time or 0.0) - t0
-                while wanted and t >= wanted[0]:
-                    out.append(frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray())
-                    wanted.pop(0)
-                if not wanted:
-                    break
-        except av.error.FFmpegError as exc:
-            raise MediaError(f"{path}: cannot read video frames ({ffmpeg_reason(exc)})") from None
+    wanted = sorted(times_s)
+    out: list[np.ndarray] = []
+    if not wanted:
         return out
+    size = None
+    for t, frame in iter_frames(path, start_s=max(0.0, wanted[0] - 1.0), edge_s=0.0):
+        while wanted and t >= wanted[0]:
+            if size is None:
+                size = _scaled(frame.width, frame.height, max_side, even=True)
+            out.append(frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray())
+            wanted.pop(0)
+        if not wanted:
+            break
+    return out
 
 
 def iter_frames(path: str | os.PathLike, *, start_s: float = 0.0, end_s: float | None = None,
