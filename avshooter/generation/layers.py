@@ -24,8 +24,8 @@ import numpy as np
 from ..errors import BackendError, InputError, ShotError
 from ..units import to_samples
 
-__all__ = ["SILENT_PEAK", "ambience_layer", "dialogue_layer", "generate_layer", "music_layer", "scene_runs",
-           "to_channels"]
+__all__ = ["SILENT_PEAK", "ambience_layer", "dialogue_layer", "effects_clips", "generate_layer", "music_layer",
+           "scene_runs", "to_channels"]
 
 # A generated clip whose peak stays below -70 dBFS is silence, not a quiet sound: an error, not a layer.
 SILENT_PEAK = 10 ** (-70 / 20)
@@ -113,11 +113,34 @@ def generate_layer(tta, prompts: list[str], durations_s: list[float], seeds: lis
     return out
 
 
-def scene_runs(story) -> list[tuple[str, int, int]]:
+def effects_clips(tta, prompt_set, spans, config, relative_to=None) -> list[tuple[np.ndarray | None, dict]]:
+    """The effects clip of every shot (None where its prompt is empty or nothing fits) and its record."""
+    sr = config.sample_rate
+    wanted = [i for i, p in enumerate(prompt_set.shots) if p.effects and p.effects.strip()]
+    out: list[tuple[np.ndarray | None, dict]] = [(None, _none("no effects prompt: nothing in the shot makes a sound"))
+                                                 for _ in spans]
+    if not wanted:
+        return out
+    clips = generate_layer(
+        tta, [prompt_set.shots[i].effects for i in wanted], [(spans[i][1] - spans[i][0]) / sr for i in wanted],
+        [prompt_set.shots[i].seed for i in wanted], sample_rate=sr, layer="effects",
+        crossfade_s=config.chunk_crossfade_s, fade_s=config.fade_s, negative_prompt=config.negative_prompt,
+        num_candidates=config.num_candidates, relative_to=relative_to)
+    for i, clip in zip(wanted, clips):
+        out[i] = clip
+    return out
+
+
+def _scenes(story, prompt_set) -> list[str]:
+    """The ambience scene of each shot ("" for none): the prompts' ``ambience_scene``, else the story's."""
+    return [(getattr(p, "ambience_scene", shot.scene) or "") for shot, p in zip(story.shots, prompt_set.shots)]
+
+
+def scene_runs(story, prompt_set=None) -> list[tuple[str, int, int]]:
     """Consecutive runs of shots in one scene: ``[(scene, first_shot, stop_shot)]``."""
     runs = []
-    for i, shot in enumerate(story.shots):
-        scene = shot.scene or ""
+    scenes = _scenes(story, prompt_set) if prompt_set is not None else [shot.scene or "" for shot in story.shots]
+    for i, scene in enumerate(scenes):
         if runs and runs[-1][0] == scene:
             runs[-1] = (scene, runs[-1][1], i + 1)
         else:
@@ -139,11 +162,11 @@ def ambience_layer(tta, story, prompt_set, spans, total: int, config,
         return None, [_none("ambience is turned off") for _ in spans]
     sr = config.sample_rate
     longest: dict[str, int] = {}
-    for scene, a, b in scene_runs(story):
+    for scene, a, b in scene_runs(story, prompt_set):
         longest[scene] = max(longest.get(scene, 0), spans[b - 1][1] - spans[a][0])
-    scenes = [s for s in longest if prompt_set.ambience.get(s)]
+    scenes = [s for s in longest if s and prompt_set.ambience.get(s)]
     beds: dict[str, np.ndarray | None] = {s: None for s in longest}
-    metas = {s: _none(f"no ambience prompt for scene {s!r}") for s in longest}
+    metas = {s: _none(f"no ambience prompt for scene {s!r}" if s else "no ambience scene") for s in longest}
     if scenes:
         clips = generate_layer(
             tta, [prompt_set.ambience[s] for s in scenes],
@@ -153,12 +176,13 @@ def ambience_layer(tta, story, prompt_set, spans, total: int, config,
         for s, (wav, meta) in zip(scenes, clips):
             beds[s] = None if wav is None else to_channels(wav, 2)
             metas[s] = meta
-    per_shot = [{**metas[shot.scene or ""], "scene": shot.scene} for shot in story.shots]
+    shot_scenes = _scenes(story, prompt_set)
+    per_shot = [{**metas[scene], "scene": scene or None} for scene in shot_scenes]
     if all(bed is None for bed in beds.values()):
         return None, per_shot
     origin = spans[0][0]
     local = [(a - origin, b - origin) for a, b in spans]
-    beds_track = crossfade_beds(beds, local, [shot.scene or "" for shot in story.shots], sr,
+    beds_track = crossfade_beds(beds, local, shot_scenes, sr,
                                 crossfade_s=config.scene_crossfade_s, fade_s=config.fade_s)
     track = np.zeros((beds_track.shape[0], total), np.float32)
     track[:, origin:origin + beds_track.shape[1]] = beds_track

