@@ -7,7 +7,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "annotate", "annotate_video", "generate", "AnnotateConfig", "GenerateConfig",
+__all__ = ["__version__", "annotate", "annotate_video", "generate", "write_prompts", "AnnotateConfig", "GenerateConfig",
            "load_story", "save_story"]
 
 
@@ -20,6 +20,10 @@ def __getattr__(name):  # lazy re-exports keep the import light
         from .generation.pipeline import generate
 
         return generate
+    if name == "write_prompts":
+        from .generation.prompts import write_prompts
+
+        return write_prompts
     if name in ("AnnotateConfig", "GenerateConfig"):
         from . import config
 

@@ -44,15 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("-v", "--verbose", action="store_true", help="log each step")
 
     g = sub.add_parser("generate", help="generate, sync, mix and mux the soundtrack of a story's shot videos")
-    g.add_argument("--story", help="the story JSON (AnimeShooter format; shot times optional with a folder of shots)")
-    g.add_argument("--manifest", help="many stories: STORY<TAB>VIDEOS[<TAB>PROMPTS] per line, or JSON lines "
-                                      "{\"story\", \"videos\", \"prompts\"}; each into OUT/<story name>/")
-    g.add_argument("--workers", type=int, default=1, help="worker processes (or Ray actors) for --manifest (default 1)")
-    g.add_argument("--engine", choices=("local", "ray"), default="local",
-                   help="local worker processes, or Ray Data (a local Ray, or the cluster at --ray-address)")
-    g.add_argument("--ray-address", help="address of a running Ray cluster (default: $RAY_ADDRESS, else local)")
-    g.add_argument("--no-progress", action="store_true", help="no progress bar (--manifest)")
-    g.add_argument("--videos",
+    g.add_argument("--story", required=True, help="the story JSON (AnimeShooter format)")
+    g.add_argument("--videos", required=True,
                    help="a folder with one video per shot (in shot order), or one video cut by the story's times")
     g.add_argument("--out", required=True, help="output folder (story.mp4, shots/, soundtrack.flac, generate.json)")
     g.add_argument("--prompts", help="an edited prompts.json from an earlier run (else prompts are built)")
@@ -65,6 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-sync", action="store_true", help="do not shift effects onto visual events")
     g.add_argument("--debug", action="store_true", help="show tracebacks")
     g.add_argument("-v", "--verbose", action="store_true", help="log each step")
+    p = sub.add_parser("prompts", help="write a story's prompts.json (effects, music, dialogue, ambience) to review "
+                       "and edit before `generate --prompts`; nothing is generated")
+    p.add_argument("--story", required=True, help="the story JSON (AnimeShooter format; shot times not needed)")
+    p.add_argument("--videos", help="the shot videos generate will use (checked against the story: one per shot)")
+    p.add_argument("--out", required=True, help="the prompts.json to write")
+    p.add_argument("--config", help="YAML config (see configs/generate/): seed, prompt_writer (rules | llm) + options")
+    p.add_argument("--seed", type=int, help="story seed; each shot's seed derives from it (default 0)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument("-v", "--verbose", action="store_true", help="log each step")
+
     x = sub.add_parser("export", help="export an annotate output to Hugging Face datasets, WebDataset or lhotse")
     x.add_argument("root", help="the --out folder of `avshooter annotate`")
     x.add_argument("--format", required=True, choices=("hf", "webdataset", "lhotse"), dest="fmt",
@@ -98,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
             return _generate(args)
         if args.command == "export":
             return _export(args)
+        if args.command == "prompts":
+            return _prompts(args)
         if args.command == "report":
             return _report(args)
     except AvshooterError as exc:
@@ -158,33 +163,27 @@ def _generate(args) -> int:
     from .config import GenerateConfig, load_config
     from .generation.pipeline import generate
 
-    from .errors import InputError
-
-    if bool(args.story) == bool(args.manifest):
-        raise InputError("give either --story STORY --videos VIDEOS, or --manifest FILE")
-    if args.manifest and (args.videos or args.prompts):
-        raise InputError("--videos and --prompts go with --story; in a manifest put STORY<TAB>VIDEOS[<TAB>PROMPTS]")
-    if args.story and not args.videos:
-        raise InputError("--story needs --videos: a folder with one video per shot, or one video")
     config = load_config(args.config, cls=GenerateConfig, tta=args.tta, bank=args.bank, device=args.device,
                          target_lufs=args.target_lufs, seed=args.seed, sync=False if args.no_sync else None)
-    if args.manifest:
-        from .generation.batch import generate_many, read_story_list
-
-        summary = generate_many(read_story_list(args.manifest), out_dir=args.out, config=config,
-                                workers=args.workers, progress=not args.no_progress, debug=args.debug,
-                                engine=args.engine, ray_address=args.ray_address)
-        for line in summary.lines():
-            print(line, file=sys.stderr if line.startswith("FAILED") else sys.stdout)
-        return 1 if summary.failed else 0
     report = generate(args.story, args.videos, out_dir=args.out, config=config, prompts=args.prompts)
     mix = report["mix"]
-    loudness = ("silent mix" if mix["integrated_lufs"] is None
-                else f"{mix['integrated_lufs']:.1f} LUFS, {mix['true_peak_dbtp']:.1f} dBTP")
-    silent = len(report.get("silent_layers") or [])
     print(f"wrote {args.out}/story.mp4 ({report['duration_s']:.3f} s, {len(report['shots'])} shots, "
-          f"video {report['mux']['story']['video']}), {loudness}"
-          + (f"; {silent} layer(s) left silent, no good match (see generate.json)" if silent else ""))
+          f"video {report['mux']['story']['video']}), {mix['integrated_lufs']:.1f} LUFS, "
+          f"{mix['true_peak_dbtp']:.1f} dBTP")
+    return 0
+
+
+def _prompts(args) -> int:
+    from .config import GenerateConfig, load_config
+    from .generation.prompts import write_prompts
+
+    config = load_config(args.config, cls=GenerateConfig, seed=args.seed)
+    prompts = write_prompts(args.story, args.out, videos=args.videos, config=config)
+    n_fx = sum(bool(s.effects) for s in prompts.shots)
+    n_music = sum(s.music is not None for s in prompts.shots)
+    n_lines = sum(len(s.dialogue) for s in prompts.shots)
+    print(f"wrote {args.out} ({len(prompts.shots)} shots: {n_fx} with effects, {n_music} with music, "
+          f"{n_lines} dialogue lines, {len(prompts.ambience)} ambience scenes; writer {prompts.writer})")
     return 0
 
 
