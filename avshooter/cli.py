@@ -44,8 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("-v", "--verbose", action="store_true", help="log each step")
 
     g = sub.add_parser("generate", help="generate, sync, mix and mux the soundtrack of a story's shot videos")
-    g.add_argument("--story", required=True, help="the story JSON (AnimeShooter format)")
-    g.add_argument("--videos", required=True,
+    g.add_argument("--story", help="the story JSON (AnimeShooter format; shot times optional with a folder of shots)")
+    g.add_argument("--manifest", help="many stories: STORY<TAB>VIDEOS[<TAB>PROMPTS] per line, or JSON lines "
+                                      "{\"story\", \"videos\", \"prompts\"}; each into OUT/<story name>/")
+    g.add_argument("--workers", type=int, default=1, help="worker processes (or Ray actors) for --manifest (default 1)")
+    g.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local worker processes, or Ray Data (a local Ray, or the cluster at --ray-address)")
+    g.add_argument("--ray-address", help="address of a running Ray cluster (default: $RAY_ADDRESS, else local)")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar (--manifest)")
+    g.add_argument("--videos",
                    help="a folder with one video per shot (in shot order), or one video cut by the story's times")
     g.add_argument("--out", required=True, help="output folder (story.mp4, shots/, soundtrack.flac, generate.json)")
     g.add_argument("--prompts", help="an edited prompts.json from an earlier run (else prompts are built)")
@@ -163,13 +170,33 @@ def _generate(args) -> int:
     from .config import GenerateConfig, load_config
     from .generation.pipeline import generate
 
+    from .errors import InputError
+
+    if bool(args.story) == bool(args.manifest):
+        raise InputError("give either --story STORY --videos VIDEOS, or --manifest FILE")
+    if args.manifest and (args.videos or args.prompts):
+        raise InputError("--videos and --prompts go with --story; in a manifest put STORY<TAB>VIDEOS[<TAB>PROMPTS]")
+    if args.story and not args.videos:
+        raise InputError("--story needs --videos: a folder with one video per shot, or one video")
     config = load_config(args.config, cls=GenerateConfig, tta=args.tta, bank=args.bank, device=args.device,
                          target_lufs=args.target_lufs, seed=args.seed, sync=False if args.no_sync else None)
+    if args.manifest:
+        from .generation.batch import generate_many, read_story_list
+
+        summary = generate_many(read_story_list(args.manifest), out_dir=args.out, config=config,
+                                workers=args.workers, progress=not args.no_progress, debug=args.debug,
+                                engine=args.engine, ray_address=args.ray_address)
+        for line in summary.lines():
+            print(line, file=sys.stderr if line.startswith("FAILED") else sys.stdout)
+        return 1 if summary.failed else 0
     report = generate(args.story, args.videos, out_dir=args.out, config=config, prompts=args.prompts)
     mix = report["mix"]
+    loudness = ("silent mix" if mix["integrated_lufs"] is None
+                else f"{mix['integrated_lufs']:.1f} LUFS, {mix['true_peak_dbtp']:.1f} dBTP")
+    silent = len(report.get("silent_layers") or [])
     print(f"wrote {args.out}/story.mp4 ({report['duration_s']:.3f} s, {len(report['shots'])} shots, "
-          f"video {report['mux']['story']['video']}), {mix['integrated_lufs']:.1f} LUFS, "
-          f"{mix['true_peak_dbtp']:.1f} dBTP")
+          f"video {report['mux']['story']['video']}), {loudness}"
+          + (f"; {silent} layer(s) left silent, no good match (see generate.json)" if silent else ""))
     return 0
 
 
