@@ -129,7 +129,7 @@ def _annotate(args) -> int:
     from .errors import InputError
 
     if sum(map(bool, (args.video, args.manifest, args.dataset))) != 1:
-        raise InputError("give either one VIDEO, --manifest FILE or --dataset ANNOTATIONS_DIR --videos VIDEOS_DIR")
+        raise InputError("give either one VIDEO or --manifest FILE (or --dataset ANNOTATIONS_DIR --videos VIDEOS_DIR)")
     if args.manifest and args.story:
         raise InputError("--story goes with one VIDEO; in a manifest put VIDEO<TAB>STORY per line")
     if bool(args.dataset) != bool(args.videos):

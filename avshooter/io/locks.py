@@ -8,8 +8,8 @@ file system). :class:`VideoLock` is a file ``OUT/.locks/<video_id>.lock`` holdin
 A lock is taken over when it is stale: its process is gone (same host: no such pid, or the pid now
 belongs to a process that started later), or it was not refreshed for ``max_age_s`` (any host; the
 holder refreshes it every ``heartbeat_s`` from a background thread). Reading and replacing the file
-happens inside :func:`exclusive` (``fcntl.flock`` on the lock file itself, never unlinked: a free lock is an
-empty file), so two runs cannot both take the same stale lock.
+happens inside :func:`exclusive` (``fcntl.flock`` on the lock file itself), so two runs cannot both take the
+same stale lock. A released lock file is removed (with ``OUT/.locks`` once empty): nothing stays behind.
 """
 from __future__ import annotations
 
@@ -34,15 +34,21 @@ _warned = False
 
 
 @contextlib.contextmanager
-def exclusive(path: str | os.PathLike) -> Iterator[int]:
+def exclusive(path: str | os.PathLike, *, remove: bool = False) -> Iterator[int]:
     """Open (create) ``path`` and hold an exclusive ``flock`` on it; yield the file descriptor.
 
-    Where the file system has no locks (``ENOLCK``), a warning is logged once and the section runs
-    unguarded.
+    The file may be unlinked inside the block (``remove=True`` does it on exit): whoever waited on the
+    unlinked file sees that the path no longer names the file it locked and starts again. Where the file
+    system has no locks (``ENOLCK``), a warning is logged once and the section runs unguarded.
     """
     global _warned
-    fd = os.open(os.fspath(path), os.O_RDWR | os.O_CREAT, 0o666)
-    try:
+    path = Path(path)
+    for _ in range(1000):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except FileNotFoundError:  # the folder was removed between mkdir and open
+            continue
         try:
             import fcntl
 
@@ -51,8 +57,21 @@ def exclusive(path: str | os.PathLike) -> Iterator[int]:
             if not _warned:
                 log.warning("%s: file locks are not available here (%s); concurrent runs are not guarded", path, exc)
                 _warned = True
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # we waited on a file its holder has since removed: lock the current one
+    else:
+        raise OSError(f"{path}: the lock file keeps changing")
+    try:
         yield fd
     finally:
+        if remove:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
         os.close(fd)  # closing releases the flock
 
 
@@ -122,9 +141,7 @@ class VideoLock:
                  heartbeat_s: float | None = None):
         if not max_age_s > 0:
             raise ValueError(f"max_age_s must be > 0, got {max_age_s!r}")
-        folder = Path(out_dir) / LOCK_DIR
-        folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / f"{video_id}.lock"
+        self.path = Path(out_dir) / LOCK_DIR / f"{video_id}.lock"
         self.max_age_s = float(max_age_s)
         self.heartbeat_s = heartbeat_s if heartbeat_s is not None else min(60.0, self.max_age_s / 4)
         self.token: str | None = None
@@ -170,6 +187,8 @@ class VideoLock:
                     data = _read_fd(fd)
                     if not data or data.get("token") != self.token:
                         log.warning("%s: our lock was taken over by pid %s", self.path, (data or {}).get("pid"))
+                        if not data:
+                            os.unlink(self.path)  # we just created it by opening: leave nothing
                         return
                     data["time"] = time.time()
                     _write_fd(fd, data)
@@ -177,7 +196,7 @@ class VideoLock:
                 log.warning("%s: cannot refresh the lock (%s)", self.path, exc)
 
     def release(self) -> None:
-        """Free the lock if we still hold it (the file stays, empty)."""
+        """Free the lock if we still hold it (its file is removed, and ``.locks`` when empty)."""
         if self.token is None:
             return
         self._stop.set()
@@ -186,11 +205,13 @@ class VideoLock:
         try:
             with exclusive(self.path) as fd:
                 data = _read_fd(fd)
-                if data and data.get("token") == self.token:
-                    _write_fd(fd, None)
+                if not data or data.get("token") == self.token:
+                    os.unlink(self.path)
         except OSError as exc:
             log.warning("%s: cannot release the lock (%s)", self.path, exc)
         self.token = None
+        with contextlib.suppress(OSError):
+            self.path.parent.rmdir()  # only when no other lock is in it
 
     def describe(self) -> str:
         """``"locked by pid N on HOST since HH:MM:SS"`` for the current holder."""

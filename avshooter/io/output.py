@@ -99,9 +99,9 @@ class ManifestWriter:
     """Append-only JSONL writer that skips records whose ``id`` is already in the file.
 
     Safe for several processes on one file (two runs on one output folder, cluster workers on a shared
-    file system): every write happens under an exclusive ``flock`` of ``<manifest>.lock``, re-reads what
-    others appended since, and skips ids already there, so no id is ever written twice. A torn last line
-    (a writer killed mid-line) is dropped under the same lock.
+    file system): every write happens under an exclusive ``flock`` of ``<manifest>.lock`` (removed
+    after), re-reads what others appended since, and skips ids already there, so no id is ever written
+    twice. A torn last line (a writer killed mid-line) is dropped under the same lock.
     """
 
     def __init__(self, path: str | os.PathLike):
@@ -111,7 +111,7 @@ class ManifestWriter:
         self.ids: set[str] = set()
         self._pos = 0  # bytes of the file already read (always at a line end)
         self._inode: int | None = None
-        with exclusive(self.lock_path):
+        with exclusive(self.lock_path, remove=True):
             self._repair()
 
     def _repair(self) -> None:
@@ -158,7 +158,7 @@ class ManifestWriter:
 
     def refresh(self) -> set[str]:
         """Read what other processes appended since; return all ids in the file."""
-        with exclusive(self.lock_path):
+        with exclusive(self.lock_path, remove=True):
             self._catch_up()
         return self.ids
 
@@ -169,7 +169,7 @@ class ManifestWriter:
             return False
         line = (json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
         try:
-            with exclusive(self.lock_path):
+            with exclusive(self.lock_path, remove=True):
                 self._catch_up()
                 if rid in self.ids:
                     return False
