@@ -40,7 +40,7 @@ class AnnotateConfig:
     """Speech recognition: ``faster-whisper`` (offline default: Whisper base from its PyPI wheels, model
     ``packaged:base``), ``whisper`` (transformers) or ``none``."""
     asr_options: dict = field(default_factory=dict)
-    """Backend options; faster-whisper's defaults are the offline ones: ``packaged:base``, int8 on CPU, 2 threads, beam 5."""
+    """Backend options; faster-whisper's defaults are the offline ones: ``packaged:base``, int8 on CPU, 2 threads, beam 1."""
     asr_input: str = "mix"
     """What the ASR hears in the VAD-gated windows: ``mix`` (measured better with the offline ``dsp``
     separation: benchmarks/bench_asr.py) or ``dialogue`` (the dialogue stem)."""

@@ -150,7 +150,8 @@ def asr():
     config = AnnotateConfig()  # the offline default is what is measured
     asr = load_backend("asr", config.asr, device=config.device, options=config.asr_options)
     assert config.asr == "faster-whisper" and config.asr_input == "mix"
-    assert (asr.options.model, asr.compute_type, asr.options.cpu_threads) == ("packaged:base", "int8", 2)
+    assert (asr.options.model, asr.compute_type, asr.options.cpu_threads, asr.options.beam_size) == (
+        "packaged:base", "int8", 2, 1)
     assert asr.info()["packaged"]["sha256"] == SPEC.sha256
     return asr
 
