@@ -36,20 +36,11 @@ def story_of(item: dict) -> dict:
     }
 
 
-def _with_times(story: dict) -> dict:
-    shots = [dict(s, **{"start time": "00:00", "end time": "00:04"}) for s in story["shots"]]
-    return dict(story, shots=shots)
-
-
 def predict(item: dict, writer=None) -> dict:
-    from avshooter.errors import StoryError
     from avshooter.generation.prompts import build_prompts
     from avshooter.io.story import load_story
 
-    try:
-        story = load_story(story_of(item))
-    except StoryError:  # a loader that still needs times: give it some (they do not matter for prompts)
-        story = load_story(_with_times(story_of(item)))
+    story = load_story(story_of(item), require_times=False)
     prompts = build_prompts(story, writer=writer)
     shot = prompts.shots[0]
     return {"effects": shot.effect_labels, "music": shot.music, "place": shot.ambience_scene is not None,

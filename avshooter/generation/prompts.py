@@ -238,7 +238,7 @@ def write_prompts(story, out: str | os.PathLike, *, videos: str | os.PathLike | 
     from ..io.story import Story, load_story
 
     config = config or GenerateConfig()
-    story = story if isinstance(story, Story) else load_story(story)
+    story = story if isinstance(story, Story) else load_story(story, require_times=False)
     if videos is not None:
         from .pipeline import resolve_shot_videos
 
