@@ -10,25 +10,49 @@ import json
 
 from .errors import BackendError
 
-__all__ = ["check_options", "instantiate"]
+__all__ = ["check_options", "free_backends", "instantiate"]
 
 _CACHE: dict = {}
 
 
-def instantiate(table: dict[str, str], name: str, *, what: str, device: str = "cpu", options: dict | None = None):
-    """The instance of ``table[name]`` built with ``(device=device, **options)``, cached per settings."""
+def instantiate(table: dict[str, str], name: str, *, what: str, device: str = "cpu", options: dict | None = None,
+                cache: bool = True):
+    """The instance of ``table[name]`` built with ``(device=device, **options)``.
+
+    With ``cache`` (the pipelines' way) one instance per settings is kept for the process, so a model
+    loads once however many shots ask for it; :func:`free_backends` drops them. ``cache=False`` builds a
+    new object that only the caller holds (freed when the caller drops it).
+    """
     if name not in table:
         raise BackendError(f"unknown {what} backend {name!r} (known: {', '.join(sorted(table))})")
     options = dict(options or {})
     key = (table[name], device, json.dumps(options, sort_keys=True, default=str))
-    if key not in _CACHE:
-        module_name, cls_name = table[name].split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise BackendError(f"{what} backend {name!r} cannot be imported: {exc}") from None
-        _CACHE[key] = getattr(module, cls_name)(device=device, **options)
-    return _CACHE[key]
+    if cache and key in _CACHE:
+        return _CACHE[key]
+    module_name, cls_name = table[name].split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise BackendError(f"{what} backend {name!r} cannot be imported: {exc}") from None
+    instance = getattr(module, cls_name)(device=device, **options)
+    if cache:
+        _CACHE[key] = instance
+    return instance
+
+
+def free_backends() -> None:
+    """Drop every cached backend (the models are freed once nothing else holds them)."""
+    _CACHE.clear()
+    try:
+        import gc
+        import sys
+
+        gc.collect()
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except Exception:  # noqa: BLE001 - freeing is best effort
+        pass
 
 
 def check_options(target: str, options: dict, *, what: str) -> None:

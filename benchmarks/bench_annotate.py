@@ -8,7 +8,7 @@ b. our per-shot extraction: ``avshooter.media.decode.decode`` to the disk cache,
    (and the same plus writing each shot to a WAV file, to compare with (c), which writes files);
 c. the peer a user would write by hand: moviepy ``AudioFileClip(path).subclipped(a, b).write_audiofile``
    per shot (slow: timed on the first ``--moviepy-shots`` shots and extrapolated, marked in the table);
-d. the whole offline annotate with the story (``annotate_video``, default config, then ``context="none"``
+d. the whole offline annotate with the story (``annotate``, default config, then ``context="none"``
    to separate the MiniLM cost), with a per-stage breakdown from light timing wrappers;
 e. annotate with shot detection (no story).
 
@@ -211,7 +211,7 @@ def moviepy_extract(video: Path, spans, workdir: Path, max_shots: int) -> dict:
 def run_annotate(video: Path, story: Path | None, workdir: Path, name: str, timer: StageTimer | None,
                  profile: bool = False, **config) -> dict:
     from avshooter.config import AnnotateConfig
-    from avshooter.annotation.pipeline import annotate_video
+    from avshooter.annotation.pipeline import annotate
 
     out = workdir / f"ann_{name}"
     shutil.rmtree(out, ignore_errors=True)
@@ -225,7 +225,7 @@ def run_annotate(video: Path, story: Path | None, workdir: Path, name: str, time
         prof.enable()
     r: dict = {}
     with measured(r):
-        result = annotate_video(video, out_dir=out, story=story, config=AnnotateConfig(**config))
+        result = annotate(video, out_dir=out, story=story, config=AnnotateConfig(**config))
     if prof is not None:
         prof.disable()
         import pstats

@@ -90,13 +90,33 @@ def test_killed_run_resumes_without_redoing_shots(demo, demo_out, tmp_path):
     assert not list((out / "demo").glob("*.f32"))
 
 
-def test_python_api_yields_records(demo, tmp_path):
+def test_python_api_runs_to_the_end_and_yields_records(demo, tmp_path):
     import avshooter
 
-    config = AnnotateConfig(sample_rate=16000, context="none")
-    records = list(avshooter.annotate(demo["video"], story=demo["story"], out_dir=tmp_path, config=config))
+    config = AnnotateConfig(sample_rate=16000, context="none", asr="none")
+    result = avshooter.annotate(demo["video"], story=demo["story"], out_dir=tmp_path / "a", config=config)
+    assert len(result["shots"]) == 4 and (tmp_path / "a" / "demo" / "story.json").is_file()  # ran, not deferred
+    lazy = avshooter.iter_annotate(demo["video"], story=demo["story"], out_dir=tmp_path / "b", config=config)
+    assert not (tmp_path / "b").exists()  # a generator: nothing happens until it is iterated
+    records = list(lazy)
     assert len(records) == 4 and records[1]["avshooter"]["sample_rate"] == 16000
     assert records[0]["audio annotation"]["visual context"].startswith("unknown")
+    assert [r["audio annotation"] for r in records] == [s["audio annotation"] for s in result["shots"]]
+
+
+def test_annotate_shot_on_an_array_with_a_held_backend(demo):
+    import avshooter
+    from avshooter.media.decode import load_audio
+
+    wav, sr = load_audio(demo["video"], sample_rate=16000)
+    separator = avshooter.load_backend("separation", "dsp", cache=False)  # built once, held by the caller
+    assert separator is not avshooter.load_backend("separation", "dsp")  # not the pipelines' cached one
+    config = AnnotateConfig(sample_rate=16000, context="none", asr="none")
+    shot = wav[:, : 5 * sr]
+    held = avshooter.annotate_shot(shot, sr, config=config, backends={"separation": separator})
+    by_name = avshooter.annotate_shot(shot, sr, config=config)
+    assert held.type == by_name.type and held.description == by_name.description
+    assert sum(held.stems.values()).shape == shot.shape
 
 
 def test_paper_filter_drops_speech_and_music(demo, tmp_path):

@@ -125,7 +125,7 @@ def _unique_ids(items: list[Item]) -> list[Item]:
 def _run_one(item: Item, out_dir: str, config: AnnotateConfig, debug: bool,
              lock_max_age_s: float = DEFAULT_MAX_AGE_S) -> tuple[str, str, str | None]:
     """Worker: annotate one video under its lock. Returns ``(video_id, status, reason)``; never raises."""
-    from .pipeline import annotate_video
+    from .pipeline import annotate
 
     try:
         lock = VideoLock(out_dir, item.video_id, max_age_s=lock_max_age_s)
@@ -133,8 +133,8 @@ def _run_one(item: Item, out_dir: str, config: AnnotateConfig, debug: bool,
             return item.video_id, "locked", lock.describe()
         with lock:
             segments = list(item.segments) if item.segments else None
-            annotate_video(item.video, out_dir=out_dir, story=item.story, config=config,
-                           video_id=item.video_id, segments=segments)
+            annotate(item.video, out_dir=out_dir, story=item.story, config=config, video_id=item.video_id,
+                     segments=segments)
         return item.video_id, "done", None
     except OSError as exc:
         return item.video_id, "failed", f"{out_dir}: cannot lock the video ({exc.strerror or exc})"

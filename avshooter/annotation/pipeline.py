@@ -8,8 +8,8 @@ This is the one module that knows the order of the steps (STYLE: data flows one 
    describe, link to the caption, write the stems and a per-shot done-marker;
 4. write ``story.json`` (paper format + one ``"avshooter"`` object per shot and per story).
 
-Everything beneath takes and returns arrays or records. :func:`annotate` yields one record per shot;
-:func:`annotate_video` runs one video to the end and returns its story dict.
+Everything beneath takes and returns arrays or records. :func:`annotate` runs one video to the end and
+returns its story dict; :func:`iter_annotate` yields one record per shot as it goes.
 """
 from __future__ import annotations
 
@@ -29,13 +29,13 @@ from .. import __version__
 from ..config import AnnotateConfig, config_hash
 from ..errors import MediaError, ShotError
 from ..io.output import atomic_write_json, ensure_dir, write_audio
+from ..io.records import STEMS
 from ..units import format_mmss, span_samples
 
 log = logging.getLogger("avshooter")
 
-__all__ = ["annotate", "annotate_video", "video_id_for", "fingerprint", "STEMS"]
+__all__ = ["annotate", "iter_annotate", "video_id_for", "fingerprint"]
 
-STEMS = ("dialogue", "music", "effects")
 DONE_MARKER = "shot.json"
 # A shot may end this far past the decoded audio (container rounding); it is then clamped, with a warning.
 END_TOLERANCE_S = 0.05
@@ -61,7 +61,7 @@ def fingerprint(path: str | os.PathLike) -> str:
     return h.hexdigest()[:16]
 
 
-def annotate(
+def iter_annotate(
     video: str | os.PathLike,
     *,
     out_dir: str | os.PathLike,
@@ -70,21 +70,33 @@ def annotate(
     video_id: str | None = None,
     segments: list[int] | None = None,
 ) -> Iterator[dict]:
-    """Annotate one video; yield one shot record (paper shot dict + ``"avshooter"`` object) per shot.
+    """Annotate one video, yielding one shot record (paper shot dict + ``"avshooter"`` object) per shot.
 
-    Files go to ``out_dir/<video_id>/``: ``audio/<shot>/{mix,dialogue,music,effects}.flac`` and, once
-    every shot is done, ``story.json``. Shots already finished by an earlier run with the same input and
-    config are read back, not recomputed. Raises :class:`~avshooter.errors.AvshooterError` on bad input.
-    A story in the released per-video layout (``avshooter.io.released``) also writes ``released.json``;
-    ``segments`` selects some of its segments (default all).
+    The generator form of :func:`annotate` (nothing happens until it is iterated). Files go to
+    ``out_dir/<video_id>/``: ``audio/<shot>/{mix,dialogue,music,effects}.flac`` and, once every shot is
+    done, ``story.json``. Shots already finished by an earlier run with the same input and config are
+    read back, not recomputed. Raises :class:`~avshooter.errors.AvshooterError` on bad input. A story in
+    the released per-video layout (``avshooter.io.released``) also writes ``released.json``; ``segments``
+    selects some of its segments (default all).
     """
     config = config or AnnotateConfig()
     run = _VideoRun(Path(video), Path(out_dir), story, config, video_id, segments)
     yield from run.shots()
 
 
-def annotate_video(video, *, out_dir, story=None, config=None, video_id=None, segments=None) -> dict:
-    """Run :func:`annotate` to the end; return the written story dict (also in ``story.json``)."""
+def annotate(
+    video: str | os.PathLike,
+    *,
+    out_dir: str | os.PathLike,
+    story: str | os.PathLike | dict | None = None,
+    config: AnnotateConfig | None = None,
+    video_id: str | None = None,
+    segments: list[int] | None = None,
+) -> dict:
+    """Annotate one video to the end; return the written story dict (also in ``out_dir/<video_id>/story.json``).
+
+    Parameters as :func:`iter_annotate`, which yields the shot records as they are done.
+    """
     config = config or AnnotateConfig()
     run = _VideoRun(Path(video), Path(out_dir), story, config, video_id, segments)
     for _ in run.shots():
@@ -253,10 +265,14 @@ class _VideoRun:
             story_context={"storyline": story.storyline, "scene": shot.scene, "caption": shot.caption,
                            "plot": shot.plot, "characters": [{"ID": c, "appearance": d} for c, d in characters]},
         )
-        audio_paths = {}
+        audio_paths, clipped = {}, {}
         for name, stem in (("mix", wav), *((k, result.stems[k]) for k in STEMS)):
             rel = f"audio/{shot.index:04d}/{name}.{self.config.stem_format}"
-            write_audio(self.root / rel, stem, sr)
+            n_clipped = write_audio(self.root / rel, stem, sr, on_clip="clip")  # FLAC holds [-1, 1] only
+            if n_clipped:
+                clipped[name] = n_clipped
+                log.warning("%s: shots[%d] %s: %d samples beyond [-1, 1] clipped in the FLAC (recorded)",
+                            self.video, shot.index, name, n_clipped)
             audio_paths[name] = rel
         ext = {
             "index": shot.index,
@@ -276,7 +292,8 @@ class _VideoRun:
                        for layer in result.layers],
             "labels": {stem: [{**lab, "start_s": round(t0 + lab["start_s"], 4), "end_s": round(t0 + lab["end_s"], 4)}
                               for lab in found] for stem, found in result.labels.items()},
-            "flags": result.flags,
+            "flags": result.flags + (["clipped_in_flac"] if clipped else []),
+            "clipped_samples": clipped,  # per audio file; a clipped stem no longer sums exactly to the mix
             "provenance": self._provenance(),
             "input_fingerprint": fp,
         }
@@ -333,7 +350,6 @@ class _VideoRun:
             "versions": {"avshooter": __version__, "python": sys.version.split()[0], **package_versions()},
             "params": self.config.to_dict(),
             "config_hash": self.chash,
-            "seed": self.config.seed,
         }
 
     def _write_story(self, story, records, dropped, info, decoded, fp, t_start) -> dict:

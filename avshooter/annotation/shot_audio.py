@@ -16,12 +16,12 @@ import numpy as np
 
 from ..config import AnnotateConfig
 from ..errors import BackendError
+from ..io.records import STEMS
 
 log = logging.getLogger("avshooter")
 
 __all__ = ["ShotAudio", "annotate_shot_audio", "backends_info"]
 
-STEMS = ("dialogue", "music", "effects")
 # A stem below this share of the shot's energy is not described.
 MIN_STEM_SHARE = 0.05
 
@@ -49,7 +49,10 @@ class ShotAudio:
     """Timed labels ``{"mix"|"dialogue"|"music"|"effects": [{"label", "layer", "start_s", "end_s", "score"}]}``."""
 
 
-def _backend(step: str, config: AnnotateConfig):
+def _backend(step: str, config: AnnotateConfig, held: dict | None = None):
+    """The caller's own backend object for ``step`` when given, else the configured one (loaded once)."""
+    if held and step in held:
+        return held[step]
     from ..backends import load_backend
 
     return load_backend(step, getattr(config, step), device=config.device,
@@ -68,6 +71,7 @@ def annotate_shot_audio(
     frames: list | None = None,
     story_context: dict | None = None,
     config: AnnotateConfig = AnnotateConfig(),
+    backends: dict | None = None,
 ) -> ShotAudio:
     """Annotate one shot.
 
@@ -81,6 +85,10 @@ def annotate_shot_audio(
     has_video : False for audio-only input
     frames : uint8 ``(H, W, 3)`` pictures of the shot, for a multimodal captioner (else unused)
     story_context : storyline, scene and shot text for a multimodal captioner
+    config : the settings; its backend names are used for steps not in ``backends``
+    backends : built backend objects the caller holds, by step (``"separation"``, ``"asr"``, ``"tagger"``,
+        ``"captioner"``), e.g. ``{"asr": avshooter.load_backend("asr", "faster-whisper")}``; they are used
+        instead of the configured ones (load once, pass to every shot, free when done)
     """
     from .describe import Layer, describe_layers, describe_sound, layers_from_features, layers_from_tags, mixture_type
     from .labels import phrase
@@ -98,7 +106,7 @@ def annotate_shot_audio(
     speech = [(s, e) for s, e in speech if e - s > 1e-3]
     frac = speech_fraction(speech, duration)
 
-    stems = _backend("separation", config).separate(wav, sample_rate, speech=speech)
+    stems = _backend("separation", config, backends).separate(wav, sample_rate, speech=speech)
     for name in STEMS:
         if not np.all(np.isfinite(stems[name])):
             raise BackendError(f"separation backend {config.separation!r} returned NaN in the {name} stem")
@@ -112,7 +120,7 @@ def annotate_shot_audio(
     tags: list[dict] = []
     stem_tags: dict = {}
     labels: dict = {}
-    tagger = _tagger(config)
+    tagger = _tagger(config, backends)
     if tagger is None:  # features only: the fallback when no tagger model is installed
         feats["rest"] = measure(wav - stems["dialogue"], sample_rate, true_peak=False)
         layers, scores = layers_from_features(feats, shares, speech=speech, duration_s=duration)
@@ -144,7 +152,7 @@ def annotate_shot_audio(
     transcript = None
     if config.asr != "none" and speech:
         heard = stems["dialogue"] if config.asr_input == "dialogue" else wav  # mix: measured better offline
-        transcript = _backend("asr", config).transcribe(heard, sample_rate, speech=speech)
+        transcript = _backend("asr", config, backends).transcribe(heard, sample_rate, speech=speech)
     description = describe_layers(layers, feats, transcript_phrase=_transcript_phrase(transcript))
 
     if kind == "silence":
@@ -163,7 +171,7 @@ def annotate_shot_audio(
         measured = {"type": kind, "sound description": description, "visual context": visual_text,
                     "speech": speech, "features": feats["mix"].to_dict(), "tags": tags[:10]}
         try:
-            answer = _backend("captioner", config).caption(
+            answer = _backend("captioner", config, backends).caption(
                 wav, sample_rate, frames=frames or [], context={**(story_context or {}), "measured": measured})
         except BackendError as exc:  # the shot keeps its measured annotation and is marked
             flags.append("captioner_failed")
@@ -202,8 +210,10 @@ def _transcript_phrase(transcript: dict | None) -> str | None:
 _FALLBACK_LOGGED: set = set()
 
 
-def _tagger(config: AnnotateConfig):
+def _tagger(config: AnnotateConfig, held: dict | None = None):
     """The tagger backend, or None for ``features`` and when the tagger's weights are not installed."""
+    if held and "tagger" in held:
+        return held["tagger"]
     if config.tagger == "features":
         return None
     try:
@@ -251,7 +261,7 @@ def backends_info(config: AnnotateConfig) -> dict:
     v = package_versions()
     info = {
         "separation": _backend("separation", config).info(),
-        "vad": {"name": config.vad, "version": v["silero-vad"], "runtime": "onnxruntime " + str(v["onnxruntime"])},
+        "vad": {"name": "silero", "version": v["silero-vad"], "runtime": "onnxruntime " + str(v["onnxruntime"])},
         "asr": {"name": "none", "note": "speech recognition turned off (asr: none)"},
         "tagger": {"name": "features", "note": "thresholds on measured features + VAD speech share"},
         "captioner": {"name": "features", "note": "sound description from measured features"},

@@ -52,8 +52,13 @@ REGISTRY: dict[str, dict[str, str]] = {
     },
 }
 
-def load_backend(step: str, name: str, *, device: str = "cpu", options: dict | None = None):
-    """The backend instance for ``step``/``name`` (one per process and settings: models load once)."""
+def load_backend(step: str, name: str, *, device: str = "cpu", options: dict | None = None, cache: bool = True):
+    """The backend instance for ``step``/``name``.
+
+    ``cache=True`` (the pipelines' way): one instance per process and settings, so models load once;
+    :func:`avshooter.registry.free_backends` drops them. ``cache=False``: a new object only the caller
+    holds, to pass to :func:`avshooter.annotate_shot` (``backends={step: obj}``) and free by dropping it.
+    """
     if step not in REGISTRY:
         raise BackendError(f"unknown step {step!r} (known: {', '.join(REGISTRY)})")
-    return instantiate(REGISTRY[step], name, what=step, device=device, options=options)
+    return instantiate(REGISTRY[step], name, what=step, device=device, options=options, cache=cache)

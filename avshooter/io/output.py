@@ -14,7 +14,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..errors import OutputError
+from ..errors import OutputError, system_error
 from .locks import exclusive
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "write_audio", "ManifestWriter", "read_manifest", "ensure_dir"]
@@ -27,7 +27,7 @@ def ensure_dir(path: str | os.PathLike) -> Path:
         p.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{p}: cannot create output folder ({exc.strerror or exc})") from None
-    if not os.access(p, os.W_OK):
+    if not os.access(p, os.W_OK, effective_ids=os.access in os.supports_effective_ids):
         raise OutputError(f"{p}: output folder is not writable")
     return p
 
@@ -56,7 +56,7 @@ def _atomic(path: Path, write, *, fsync: bool = True) -> None:
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:
-        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        raise OutputError(system_error(exc, doing=f"writing {path}")) from None
     finally:
         if tmp is not None:
             try:
@@ -81,18 +81,41 @@ def atomic_write_json(path: str | os.PathLike, obj) -> None:
     atomic_write_bytes(path, (text + "\n").encode("utf-8"))
 
 
-def write_audio(path: str | os.PathLike, wav: np.ndarray, sample_rate: int) -> None:
-    """Write float32 ``(channels, samples)`` as FLAC (24-bit) or WAV (float) by the suffix, atomically."""
+def write_audio(path: str | os.PathLike, wav: np.ndarray, sample_rate: int, *, on_clip: str = "error") -> int:
+    """Write float32 ``(channels, samples)`` as FLAC (24-bit) or WAV (float) by the suffix, atomically.
+
+    FLAC holds samples in [-1, 1] only. ``on_clip`` says what happens to samples beyond: ``"error"``
+    (default) raises OutputError, ``"clip"`` clips them and returns how many there were, for the caller to
+    record (a clipped stem no longer sums exactly to the mix). WAV is float and never clips.
+
+    Returns
+    -------
+    int
+        Samples clipped (always 0 for WAV and for ``"error"``).
+    """
     import soundfile as sf
 
     path = Path(path)
     fmt = {".flac": ("FLAC", "PCM_24"), ".wav": ("WAV", "FLOAT")}.get(path.suffix.lower())
     if fmt is None:
         raise OutputError(f"{path}: audio must be written as .flac or .wav")
-    data = np.clip(np.asarray(wav, dtype=np.float32).T, -1.0, 1.0) if fmt[0] == "FLAC" else np.asarray(wav).T
+    if on_clip not in ("error", "clip"):
+        raise OutputError(f"on_clip={on_clip!r} is not allowed ('error' or 'clip')")
+    data = np.asarray(wav, dtype=np.float32).T
+    if not np.isfinite(data).all():
+        raise OutputError(f"{path}: audio holds NaN or infinite samples; not written")
+    clipped = 0
+    if fmt[0] == "FLAC":
+        clipped = int(np.count_nonzero(np.abs(data) > 1.0))
+        if clipped and on_clip == "error":
+            raise OutputError(f"{path}: {clipped} samples beyond [-1, 1] (peak {float(np.abs(data).max()):.3f}); "
+                              "FLAC cannot hold them (write .wav, lower the gain, or pass on_clip='clip')")
+        if clipped:
+            data = np.clip(data, -1.0, 1.0)
     # No fsync: the rename makes the file whole or absent after a killed process; the per-shot marker,
     # written (and synced) after the stems, is what says a shot is done.
     _atomic(path, lambda f: sf.write(f, data, sample_rate, format=fmt[0], subtype=fmt[1]), fsync=False)
+    return clipped
 
 
 class ManifestWriter:
