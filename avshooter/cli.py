@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-sync", action="store_true", help="do not shift effects onto visual events")
     g.add_argument("--debug", action="store_true", help="show tracebacks")
     g.add_argument("-v", "--verbose", action="store_true", help="log each step")
+
     p = sub.add_parser("prompts", help="write a story's prompts.json (effects, music, dialogue, ambience) to review "
                        "and edit before `generate --prompts`; nothing is generated")
     p.add_argument("--story", required=True, help="the story JSON (AnimeShooter format; shot times not needed)")
@@ -99,28 +100,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
                         format="avshooter: %(levelname)s: %(message)s")
-    from .errors import AvshooterError
+    from .errors import AvshooterError, system_error
 
+    command = {"annotate": _annotate, "generate": _generate, "prompts": _prompts, "export": _export,
+               "report": _report}[args.command]
     try:
-        if args.command == "annotate":
-            return _annotate(args)
-        if args.command == "generate":
-            return _generate(args)
-        if args.command == "export":
-            return _export(args)
-        if args.command == "prompts":
-            return _prompts(args)
-        if args.command == "report":
-            return _report(args)
+        return command(args)
     except AvshooterError as exc:
         if args.debug:
             raise
         print(f"avshooter: error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # the system's fault (disk full, permissions, ...): told as such
+        if args.debug:
+            raise
+        print(f"avshooter: {system_error(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("avshooter: interrupted; re-run the same command to resume", file=sys.stderr)
         return 130
-    return 2
 
 
 def _annotate(args) -> int:
