@@ -39,6 +39,7 @@ from .common import (
     import_torch,
     looks_like_path,
     maybe_compile,
+    model_name,
     pick_dtype,
 )
 
@@ -111,6 +112,11 @@ class AudioLDM2:
             import diffusers
         except ImportError:
             raise BackendError("audioldm2 needs diffusers and transformers: pip install diffusers transformers") from None
+        if isinstance(self.options["model"], diffusers.AudioLDM2Pipeline):  # built by the caller (benchmarks)
+            pipe = self.options["model"]
+            if pipe.dtype != getattr(torch, self.dtype):
+                pipe = pipe.to(dtype=getattr(torch, self.dtype))
+            return self._finish(torch, diffusers, pipe)
         model = str(self.options["model"])
         if looks_like_path(model) and not os.path.isdir(os.path.expanduser(model)):
             raise BackendError(f"audioldm2: model folder {model!r} does not exist (give a folder or a hub id)")
@@ -122,6 +128,9 @@ class AudioLDM2:
         except Exception as exc:  # noqa: BLE001 - hub, disk and config errors all become one line
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise BackendError(f"audioldm2: cannot load model {model!r}: {first}") from None
+        return self._finish(torch, diffusers, pipe)
+
+    def _finish(self, torch, diffusers, pipe):
         cls_name = _SCHEDULERS[self.options["scheduler"]][0]
         pipe.scheduler = getattr(diffusers, cls_name).from_config(pipe.scheduler.config)
         pipe = pipe.to(self.device)
@@ -136,7 +145,7 @@ class AudioLDM2:
 
         return {
             "name": self.name,
-            "model": str(self.options["model"]),
+            "model": model_name(self.options["model"]),
             "version": f"diffusers {diffusers.__version__}",
             "torch": torch.__version__,
             "device": self.device,

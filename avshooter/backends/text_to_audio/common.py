@@ -7,6 +7,7 @@ line for line, in each of them.
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -14,7 +15,7 @@ from ...errors import BackendError, InputError
 from ...units import to_samples
 
 __all__ = ["import_torch", "check_device", "pick_dtype", "looks_like_path", "check_request", "maybe_compile",
-           "free_memory", "candidate_seed", "CANDIDATE_SEED_STRIDE"]
+           "free_memory", "candidate_seed", "model_name", "CANDIDATE_SEED_STRIDE"]
 
 CANDIDATE_SEED_STRIDE = 1_000_003
 
@@ -52,6 +53,14 @@ def pick_dtype(dtype, device: str) -> str:
     if name == "float16" and device == "cpu":
         raise BackendError("dtype 'float16' needs a GPU; use float32 or bfloat16 on cpu")
     return name
+
+
+def model_name(model) -> str:
+    """The ``model`` option as provenance: a hub id or folder as given, ``<in-memory Class>`` for a built
+    pipeline (the diffusers backends accept one: benchmarks build full-size architectures without a disk copy)."""
+    if isinstance(model, (str, os.PathLike)):
+        return str(model)
+    return f"<in-memory {type(model).__name__}>"
 
 
 def looks_like_path(model: str) -> bool:

@@ -39,6 +39,7 @@ from .common import (
     import_torch,
     looks_like_path,
     maybe_compile,
+    model_name,
     pick_dtype,
 )
 
@@ -112,6 +113,18 @@ class StableAudioOpen:
             import torchsde  # noqa: F401 - the checkpoint's scheduler draws its noise with it
         except ImportError:
             raise BackendError("stable-audio's scheduler needs torchsde: pip install torchsde") from None
+        if isinstance(self.options["model"], diffusers.StableAudioPipeline):  # built by the caller (benchmarks)
+            pipe = self.options["model"]
+            if pipe.dtype != getattr(torch, self.dtype):
+                pipe = pipe.to(dtype=getattr(torch, self.dtype))
+        else:
+            pipe = self._from_pretrained(torch, diffusers)
+        pipe = pipe.to(self.device)
+        pipe.set_progress_bar_config(disable=True)
+        pipe.transformer = maybe_compile(torch, pipe.transformer, self.options["compile"], what=self.name)
+        return pipe
+
+    def _from_pretrained(self, torch, diffusers):
         source = _source(self.options["model"], "model")
         try:
             pipe = diffusers.StableAudioPipeline.from_pretrained(
@@ -119,9 +132,6 @@ class StableAudioOpen:
             )
         except Exception as exc:  # noqa: BLE001 - hub, disk and config errors all become one line
             raise BackendError(f"stable-audio: cannot load model {self.options['model']!r}: {_first_line(exc)}") from None
-        pipe = pipe.to(self.device)
-        pipe.set_progress_bar_config(disable=True)
-        pipe.transformer = maybe_compile(torch, pipe.transformer, self.options["compile"], what=self.name)
         return pipe
 
     def _load_clap(self):
@@ -145,7 +155,7 @@ class StableAudioOpen:
 
         return {
             "name": self.name,
-            "model": str(self.options["model"]),
+            "model": model_name(self.options["model"]),
             "version": f"diffusers {diffusers.__version__}",
             "torch": torch.__version__,
             "device": self.device,

@@ -47,6 +47,7 @@ from .common import (
     import_torch,
     looks_like_path,
     maybe_compile,
+    model_name,
     pick_dtype,
 )
 
@@ -130,6 +131,18 @@ class StableAudio3:
         if not hasattr(diffusers, "StableAudio3Pipeline"):
             raise BackendError(f"stable-audio-3 needs diffusers >= 0.42 (found {diffusers.__version__}): "
                                "pip install -U diffusers")
+        if isinstance(self.options["model"], diffusers.StableAudio3Pipeline):  # built by the caller (benchmarks)
+            pipe = self.options["model"]
+            if pipe.dtype != getattr(torch, self.dtype):
+                pipe = pipe.to(dtype=getattr(torch, self.dtype))
+        else:
+            pipe = self._from_pretrained(torch, diffusers)
+        pipe = pipe.to(self.device)
+        pipe.set_progress_bar_config(disable=True)
+        pipe.transformer = maybe_compile(torch, pipe.transformer, self.options["compile"], what=self.name)
+        return pipe
+
+    def _from_pretrained(self, torch, diffusers):
         source = _source(self.options["model"], "model")
         try:
             pipe = diffusers.StableAudio3Pipeline.from_pretrained(
@@ -137,9 +150,6 @@ class StableAudio3:
             )
         except Exception as exc:  # noqa: BLE001 - hub, disk and config errors all become one line
             raise BackendError(f"stable-audio-3: cannot load model {self.options['model']!r}: {_first_line(exc)}") from None
-        pipe = pipe.to(self.device)
-        pipe.set_progress_bar_config(disable=True)
-        pipe.transformer = maybe_compile(torch, pipe.transformer, self.options["compile"], what=self.name)
         return pipe
 
     # Copied from avshooter.backends.text_to_audio.stable_audio.StableAudioOpen._load_clap with "stable-audio"->self.name
@@ -177,7 +187,7 @@ class StableAudio3:
         steps = self.options["steps"] or (8 if scheduler.config.get("stochastic_sampling") else 100)
         return {
             "name": self.name,
-            "model": str(self.options["model"]),
+            "model": model_name(self.options["model"]),
             "version": f"diffusers {diffusers.__version__}",
             "torch": torch.__version__,
             "device": self.device,

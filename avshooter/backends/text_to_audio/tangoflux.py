@@ -43,6 +43,7 @@ from .common import (
     import_torch,
     looks_like_path,
     maybe_compile,
+    model_name,
     pick_dtype,
 )
 
@@ -105,6 +106,10 @@ class TangoFlux:
             raise BackendError("tangoflux needs diffusers and transformers: pip install diffusers transformers") from None
         from .tangoflux_weights import build_modules, load_checkpoint, read_config
 
+        if isinstance(self.options["model"], dict):  # built in memory (benchmarks): config, tokenizer, modules
+            built = self.options["model"]
+            self.config, self.tokenizer, self.folder = built["config"], built["tokenizer"], None
+            return self._adopt(torch, built["modules"])
         folder = self._folder()
         self.config = read_config(folder)
         text_source = _source(self.options["text_encoder"] or self.config["text_encoder_name"], "text_encoder")
@@ -119,6 +124,10 @@ class TangoFlux:
             vae_args = json.loads((folder / "vae_config.json").read_text())
         modules = build_modules(self.config, text_config, vae_args)
         load_checkpoint(folder, modules)
+        self.folder = folder
+        self._adopt(torch, modules)
+
+    def _adopt(self, torch, modules: dict) -> None:
         dtype = getattr(torch, self.dtype)
         for module in modules.values():
             # plain nn.Module.to: diffusers' override warns about fp32-kept modules, of which these have none
@@ -126,7 +135,6 @@ class TangoFlux:
         self.transformer = maybe_compile(torch, modules["transformer"], self.options["compile"], what=self.name)
         self.text_encoder, self.fc = modules["text_encoder"], modules["fc"]
         self.duration_embedder, self.vae = modules["duration"], modules["vae"]
-        self.folder = folder
 
     def _folder(self) -> Path:
         model = str(self.options["model"])
@@ -165,11 +173,12 @@ class TangoFlux:
 
         return {
             "name": self.name,
-            "model": str(self.options["model"]),
+            "model": model_name(self.options["model"]),
             "weights": "TangoFlux checkpoint (declare-lab/TangoFlux layout: tangoflux.safetensors + vae.safetensors), "
                        "strict mapping into diffusers FluxTransformer2DModel + AutoencoderOobleck, transformers T5EncoderModel",
-            "checkpoint_bytes": {f: (self.folder / f).stat().st_size for f in ("tangoflux.safetensors", "vae.safetensors")},
-            "text_encoder": str(self.options["text_encoder"] or self.config["text_encoder_name"]),
+            "checkpoint_bytes": None if self.folder is None else {
+                f: (self.folder / f).stat().st_size for f in ("tangoflux.safetensors", "vae.safetensors")},
+            "text_encoder": str(self.options["text_encoder"] or self.config.get("text_encoder_name")),
             "version": f"diffusers {diffusers.__version__}",
             "torch": torch.__version__,
             "device": self.device,
