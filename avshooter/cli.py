@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", required=True, help="output folder (story.mp4, shots/, soundtrack.flac, generate.json)")
     g.add_argument("--prompts", help="an edited prompts.json from an earlier run (else prompts are built)")
     g.add_argument("--config", help="YAML config (see configs/generate/); command-line options win")
-    g.add_argument("--tta", help="text-to-audio backend: retrieval (offline), audioldm2, stable-audio")
+    g.add_argument("--tta", help="text-to-audio backend: retrieval (offline), audioldm2, stable-audio, "
+                                         "stable-audio-3, tangoflux")
     g.add_argument("--bank", help="for --tta retrieval: a folder that `avshooter annotate` wrote")
     g.add_argument("--device", help="cpu, cuda, cuda:1 ...")
     g.add_argument("--target-lufs", type=float, help="integrated loudness of the mix (default -23, EBU R128)")

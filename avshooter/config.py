@@ -92,7 +92,8 @@ class GenerateConfig:
     """Settings of ``avshooter generate`` (defaults = the offline pipeline)."""
 
     tta: str = "retrieval"
-    """Text-to-audio backend: ``retrieval`` (offline, needs ``bank``), ``audioldm2``, ``stable-audio``."""
+    """Text-to-audio backend: ``retrieval`` (offline, needs ``bank``), ``audioldm2``, ``stable-audio``,
+    ``stable-audio-3`` (continues beds across shots by inpainting), ``tangoflux``."""
     tta_options: dict = field(default_factory=dict)
     bank: str | None = None
     """An ``avshooter annotate`` output folder: the sound bank of the ``retrieval`` backend."""
