@@ -196,9 +196,10 @@ class _VideoRun:
     def _load_story(self, info):
         from ..errors import InputError
         from ..io.released import is_released, plan_released
-        from ..io.story import _read_json, load_story
+        from ..io.jsonfile import read_json
+        from ..io.story import load_story
 
-        data = self.story_src if isinstance(self.story_src, dict) else _read_json(os.fspath(self.story_src))
+        data = self.story_src if isinstance(self.story_src, dict) else read_json(self.story_src)
         if is_released(data):
             self.released = plan_released(self.story_src, duration_s=info.duration_s, segments=self.segments)
             return self.released.story()

@@ -34,9 +34,19 @@ from typing import Any, Union
 
 from ..errors import ShotError, StoryError
 from ..units import format_mmss, parse_time
+from .jsonfile import read_json
 from .output import atomic_write_text
 from .paths import resolve_relpath  # noqa: F401  (re-exported for callers of the old place; use io.paths)
 from .story_checks import check_story, check_unique_ids
+from .story_entries import (
+    AudioAnnotation,
+    Character,
+    Scene,
+    keep_key,
+    key_path,
+    ordered_keys,
+    with_source,
+)
 
 __all__ = [
     "EXT",
@@ -64,98 +74,7 @@ TimeValue = Union[str, int, float, dict, None]
 # --------------------------------------------------------------------------------------------- helpers
 
 
-def _at(where: str, key: str | int) -> str:
-    """Key path ``where`` extended by ``key`` (``shots`` + 2 -> ``shots[2]``; ``a`` + ``b`` -> ``a.b``)."""
-    if isinstance(key, int):
-        return f"{where}[{key}]"
-    return f"{where}.{key}" if where else key
-
-
-def _prefix(source: str | None, path: str) -> str:
-    return f"{source}: {path}" if source else path
-
-
-def _ordered(out: dict, keys: tuple[str, ...] | None) -> dict:
-    """``out`` with the keys that were read first, in their original order, then the new ones."""
-    if not keys:
-        return out
-    first = {k: out[k] for k in keys if k in out}
-    first.update((k, v) for k, v in out.items() if k not in first)
-    return first
-
-
-def _keep(key: str, value: Any, keys: tuple[str, ...] | None) -> bool:
-    """Write a known key when it has content, when the object is new, or when it was read."""
-    return keys is None or key in keys or bool(value)
-
-
 # --------------------------------------------------------------------------------------------- records
-
-
-@dataclass
-class Character:
-    """One entry of "main characters": ``{"ID": ..., "appearance": ...}``; other keys in ``extra``."""
-
-    id: str
-    appearance: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"ID": self.id}
-        if self.appearance is not None:
-            out["appearance"] = self.appearance
-        out.update(self.extra)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Character:
-        extra = {k: v for k, v in data.items() if k not in ("ID", "appearance")}
-        return cls(data["ID"], data.get("appearance"), extra)
-
-
-@dataclass
-class Scene:
-    """One entry of "main scenes": ``{"ID": ..., "environment": ...}``; other keys in ``extra``."""
-
-    id: str
-    environment: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"ID": self.id}
-        if self.environment is not None:
-            out["environment"] = self.environment
-        out.update(self.extra)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Scene:
-        extra = {k: v for k, v in data.items() if k not in ("ID", "environment")}
-        return cls(data["ID"], data.get("environment"), extra)
-
-
-_AUDIO_KEYS = {"type": "type", "sound description": "sound_description", "visual context": "visual_context"}
-
-
-@dataclass
-class AudioAnnotation:
-    """A shot's "audio annotation" (AnimeShooter-audio). ``None`` fields are not written."""
-
-    type: str | None = None
-    sound_description: str | None = None
-    visual_context: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {key: getattr(self, attr) for key, attr in _AUDIO_KEYS.items() if getattr(self, attr) is not None}
-        out.update(self.extra)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict) -> AudioAnnotation:
-        values = {attr: data.get(key) for key, attr in _AUDIO_KEYS.items()}
-        extra = {k: v for k, v in data.items() if k not in _AUDIO_KEYS}
-        return cls(**values, extra=extra)
 
 
 _SHOT_KEYS = (
@@ -279,7 +198,7 @@ class Shot:
             out["end time"] = self.end_time if self.end_time is not None else format_mmss(self.end_s)
         if self.prologue_or_epilogue is not None or (keys and "is_prologue_or_epilogue" in keys):
             out["is_prologue_or_epilogue"] = self.prologue_or_epilogue
-        if _keep("main characters", self.characters, keys):
+        if keep_key("main characters", self.characters, keys):
             out["main characters"] = list(self.characters)
         if self.scene is not None or (keys and "scene" in keys):
             out["scene"] = self.scene
@@ -290,7 +209,7 @@ class Shot:
         if ext or (keys and EXT in keys):
             out[EXT] = ext
         out.update(self.extra)
-        return _ordered(out, keys)
+        return ordered_keys(out, keys)
 
     def _visual_dict(self) -> dict[str, Any]:
         if self.visual_form == "flat":
@@ -356,11 +275,11 @@ class Shot:
 
 def _exact_or_parsed(ext: dict, ext_key: str, given: Any, fps: float | None, where: str, key: str) -> float:
     """Exact seconds from the avshooter object when there, else the paper's time value parsed."""
-    seconds = parse_time(given, fps=fps, where=_at(where, key))  # always checked, even when overridden
+    seconds = parse_time(given, fps=fps, where=key_path(where, key))  # always checked, even when overridden
     if ext_key not in ext:
         return seconds
     exact = ext[ext_key]
-    path = _at(_at(where, EXT), ext_key)
+    path = key_path(key_path(where, EXT), ext_key)
     if not math.isfinite(exact):  # the schema checks the type and the sign; JSON's NaN slips through it
         raise StoryError(f"{path}: {exact!r} must be a finite number of seconds >= 0")
     if abs(exact - seconds) > 1.0:
@@ -418,17 +337,17 @@ class Story:
         """The story as the paper's JSON object (a new dict, safe to change)."""
         keys = self._keys
         out: dict[str, Any] = {}
-        if _keep("storyline", self.storyline, keys):
+        if keep_key("storyline", self.storyline, keys):
             out["storyline"] = self.storyline
-        if _keep("main characters", self.characters, keys):
+        if keep_key("main characters", self.characters, keys):
             out["main characters"] = [c.to_dict() for c in self.characters]
-        if _keep("main scenes", self.scenes, keys):
+        if keep_key("main scenes", self.scenes, keys):
             out["main scenes"] = [s.to_dict() for s in self.scenes]
         out["shots"] = [shot.to_dict() for shot in self.shots]
         if self.avshooter or (keys and EXT in keys):
             out[EXT] = dict(self.avshooter)
         out.update(self.extra)
-        return copy.deepcopy(_ordered(out, keys))  # callers may edit it freely
+        return copy.deepcopy(ordered_keys(out, keys))  # callers may edit it freely
 
     @classmethod
     def from_dict(
@@ -450,7 +369,7 @@ class Story:
             fps = float(ext["fps"])
         story = cls(
             shots=[
-                Shot.from_dict(item, index=i, fps=fps, where=_prefix(source, f"shots[{i}]"),
+                Shot.from_dict(item, index=i, fps=fps, where=with_source(source, f"shots[{i}]"),
                                require_times=require_times)
                 for i, item in enumerate(data["shots"])
             ],
@@ -513,36 +432,8 @@ def load_story(
         return Story.from_dict(path_or_dict, fps=fps, duration_s=duration_s, strict=strict,
                                require_times=require_times)
     source = os.fspath(path_or_dict)
-    return Story.from_dict(_read_json(source), fps=fps, duration_s=duration_s, strict=strict, source=source,
+    return Story.from_dict(read_json(source), fps=fps, duration_s=duration_s, strict=strict, source=source,
                            require_times=require_times)
-
-
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKey(key)
-        out[key] = value
-    return out
-
-
-def _read_json(source: str) -> Any:
-    try:
-        text = Path(source).read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise StoryError(f"{source}: cannot read story: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise StoryError(f"{source}: not UTF-8 text (byte {exc.start})") from None
-    try:
-        return json.loads(text, object_pairs_hook=_no_duplicates)
-    except json.JSONDecodeError as exc:
-        raise StoryError(f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    except _DuplicateKey as exc:
-        raise StoryError(f"{source}: invalid JSON: key {exc.args[0]!r} appears twice in one object") from None
 
 
 def save_story(story: Story, path: str | os.PathLike) -> Path:

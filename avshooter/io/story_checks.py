@@ -10,6 +10,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ..errors import ShotError, StoryError
+from .story_entries import with_source
 
 if TYPE_CHECKING:
     from .story import Shot, Story, TimeValue
@@ -22,16 +23,12 @@ _TOL_S = 1e-6  # float noise allowed when comparing shot times
 _WHOLE_SECOND = re.compile(r"^\s*(?:\d+:)?\d{1,3}:\d{1,2}\s*$")
 
 
-def _prefix(source: str | None, path: str) -> str:
-    return f"{source}: {path}" if source else path
-
-
 def check_unique_ids(entries: list, key: str, source: str | None) -> None:
     """Raise StoryError when two "main characters" / "main scenes" entries share an ID."""
     seen: dict[str, int] = {}
     for i, entry in enumerate(entries):
         if entry.id in seen:
-            raise StoryError(f"{_prefix(source, key)}[{i}].ID: duplicate ID {entry.id!r} (also {key}[{seen[entry.id]}])")
+            raise StoryError(f"{with_source(source, key)}[{i}].ID: duplicate ID {entry.id!r} (also {key}[{seen[entry.id]}])")
         seen[entry.id] = i
 
 
@@ -82,7 +79,7 @@ def check_story(story: Story, *, duration_s: float | None = None, strict: bool =
 
 
 def _shot_name(source: str | None, shot: Shot) -> str:
-    return _prefix(source, f"shots[{shot.index}]")
+    return with_source(source, f"shots[{shot.index}]")
 
 
 def _shown(value: TimeValue) -> str:
