@@ -175,7 +175,10 @@ def print_mixtures(items, tagger):
                 exact = sum(g == {"sfx"} for g in got)
                 fg = sum(bool(it[tagger]["labels"] & SOURCE_LABELS[it["pair"][0]]) for it in sel)
                 bg = sum(bool(it[tagger]["labels"] & SOURCE_LABELS[it["pair"][1]]) for it in sel)
-                print(f"  {level:4d} dB {_pct(exact, n):18s} {_pct(fg, n):20s} {_pct(bg, n)}")
+                if tagger == "features":   # no labels without a model
+                    print(f"  {level:4d} dB {_pct(exact, n):18s} {'n/a':20s} n/a")
+                else:
+                    print(f"  {level:4d} dB {_pct(exact, n):18s} {_pct(fg, n):20s} {_pct(bg, n)}")
 
 
 def fit_presence(half_items: dict) -> None:

@@ -204,8 +204,10 @@ def test_bad_options(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ bounds
-# Measured (benchmarks/bench_typing.py, both halves) and stated here with a margin; a change that types
-# the shared files or the mixture set worse than this fails.
+# Measured (benchmarks/bench_typing.py, dev + test halves) and stated here with a margin; a change that
+# types the shared files or the mixture set worse than this fails. Measured: main layer right on 12/12
+# files and 45/45 windows; speech/music mixtures name both layers at 0 dB in 21/22, at -6 dB in 18/22;
+# effects over a bed typed effects/ambience only in 41/44.
 @needs_wheel
 def test_typing_bounds_on_shared_files_and_mixtures(tagger, bench):
     from avshooter.annotation.describe import layers_from_tags
@@ -235,4 +237,20 @@ def test_typing_bounds_on_shared_files_and_mixtures(tagger, bench):
     sp = [g for g, it in zip(got, mixes) if it["set"] == "speech/music"]
     assert sum(g[:1] == ["speech"] for g in sp) >= 0.9 * len(sp)     # the speech is in front
     sfx = [set(g) for g, it in zip(got, mixes) if it["set"] == "effects/ambience"]
-    assert sum(g == {"sfx"} for g in sfx) >= 0.9 * len(sfx)
+    assert sum(g == {"sfx"} for g in sfx) >= 0.85 * len(sfx)
+
+
+def test_features_fallback_bounds_on_mixtures(bench):
+    """The fallback (no tagger model) through the real per-shot path: speech is never lost under music,
+    and no wrong effects/ambience layer is claimed under speech (measured: 100 % and 100 % on both halves)."""
+    from avshooter.annotation.shot_audio import annotate_shot_audio
+    from avshooter.config import AnnotateConfig
+
+    config = dataclasses.replace(AnnotateConfig(), tagger="features", asr="none", asr_options={}, context="none")
+    items = [it for it in bench.mixture_set("all") if it["set"] == "speech/music" and it["level_db"] in (0, -12)]
+    items = items[::4]
+    found = [annotate_shot_audio(it["wav"][None], bench.SR, has_video=False, config=config) for it in items]
+    layers = [[layer["type"] for layer in r.layers] for r in found]
+    assert sum("speech" in g for g in layers) >= 0.95 * len(layers), layers
+    assert sum(set(g) <= {"speech", "music"} for g in layers) >= 0.95 * len(layers), layers
+    assert all(r.type == ", ".join(g) for r, g in zip(found, layers))
