@@ -207,3 +207,24 @@ def test_full_disk_is_told_as_a_system_error(demo, tmp_path, capsys, monkeypatch
     assert "system error: no space left on device while writing" in err and "mix.flac" in err
     assert "internal error" not in err
     assert not [p for p in out.rglob("*") if p.is_file() and p.suffix in (".flac", ".tmp")]
+
+
+def test_nan_in_a_float_file_is_zeroed_and_recorded(tmp_path, capsys):
+    """A float WAV holding NaN/inf: explicit policy. Default: zeroed, counted in the output; or an error."""
+    from avshooter.errors import MediaError
+    from avshooter.media.decode import decode
+
+    sr = 16000
+    t = np.arange(4 * sr) / sr
+    x = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    x[100:110] = np.nan
+    x[5000] = np.inf
+    path = tmp_path / "nan.wav"
+    sf.write(path, x, sr, subtype="FLOAT")
+    with decode(path, sample_rate=sr) as decoded:
+        assert decoded.nonfinite_samples == 11 and np.isfinite(decoded.read(0, decoded.num_samples)).all()
+    with pytest.raises(MediaError, match=r"holds \d+ NaN/infinite samples"):
+        decode(path, sample_rate=sr, nonfinite="error")
+    rc, _ = _run(capsys, path, "--out", tmp_path / "out")
+    story = json.loads((tmp_path / "out" / "nan" / "story.json").read_text())
+    assert rc == 0 and story["avshooter"]["nonfinite_samples_zeroed"] == 11

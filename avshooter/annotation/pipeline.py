@@ -363,6 +363,7 @@ class _VideoRun:
             "input_fingerprint": fp,
             "duration_s": decoded.duration_s,
             "sample_rate": decoded.sample_rate,
+            "nonfinite_samples_zeroed": decoded.nonfinite_samples,  # NaN/inf in the file, replaced by 0
             "media": info.to_dict(),
             "shots_from": "story" if self.story_src is not None else "detected",
             "dropped_shots": dropped,

@@ -10,6 +10,7 @@ Opening and stream choice are :mod:`avshooter.media.probe`; the grey-frame conve
 """
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from typing import Callable
@@ -23,6 +24,8 @@ from .probe import container_start, describe_streams, ffmpeg_reason, open_media,
 
 __all__ = ["DecodedAudio", "decode", "load_audio"]
 
+log = logging.getLogger("avshooter")
+
 FrameCallback = Callable[[float, np.ndarray], None]
 
 
@@ -32,12 +35,15 @@ class DecodedAudio:
     Use as a context manager, or call :meth:`close`, to delete the file.
     """
 
-    def __init__(self, raw_path: str, sample_rate: int, channels: int, num_samples: int, source: str):
+    def __init__(self, raw_path: str, sample_rate: int, channels: int, num_samples: int, source: str,
+                 nonfinite_samples: int = 0):
         self.raw_path = raw_path
         self.sample_rate = sample_rate
         self.channels = channels
         self.num_samples = num_samples
         self.source = source
+        self.nonfinite_samples = nonfinite_samples
+        """NaN/inf samples the file held, replaced by 0 (``decode(..., nonfinite="zero")``); record it."""
 
     @property
     def duration_s(self) -> float:
@@ -116,6 +122,7 @@ def decode(
     workdir: str | os.PathLike | None = None,
     on_video_frame: FrameCallback | None = None,
     frame_size: tuple[int, int] = (96, 54),
+    nonfinite: str = "zero",
 ) -> DecodedAudio:
     """Decode the first audio stream of ``path`` once, resampled to ``sample_rate``.
 
@@ -128,7 +135,12 @@ def decode(
     on_video_frame : if given, the video stream (:func:`~avshooter.media.probe.video_stream`; none in an
         audio file) is decoded in the same pass and each frame is passed as ``(time_s, uint8 (height,
         width) grey)`` at ``frame_size = (width, height)``, ``time_s`` file-local like the audio
+    nonfinite : what a NaN or infinite sample in the file (float codecs can hold them) becomes: ``"zero"``
+        (replaced by 0, counted in :attr:`DecodedAudio.nonfinite_samples` and logged, for the caller to
+        record) or ``"error"`` (a MediaError)
     """
+    if nonfinite not in ("zero", "error"):
+        raise MediaError(f"nonfinite={nonfinite!r} is not allowed ('zero' or 'error')")
     import av
     import soxr
 
@@ -162,7 +174,8 @@ def decode(
                             if frame.sample_rate != sample_rate:
                                 resampler = soxr.ResampleStream(frame.sample_rate, sample_rate, out_channels,
                                                                 dtype="float32")
-                            sink = _Sink(out, resampler, out_channels, frame.sample_rate)
+                            sink = _Sink(out, resampler, out_channels, frame.sample_rate, nonfinite=nonfinite,
+                                         source=str(path))
                             lead = span_samples(0.0, max(0.0, (frame.time or 0.0) - t0), sample_rate)[1]
                             if lead > 0:  # audio starts late: keep the timeline, pad with silence
                                 sink.write_raw(np.zeros((lead, out_channels), np.float32))
@@ -194,7 +207,9 @@ def decode(
                 written = expected
         if written == 0:
             raise MediaError(f"{path}: the audio stream decodes to zero samples")
-        return DecodedAudio(raw_path, sample_rate, out_channels, written, str(path))
+        if sink.nonfinite:
+            log.warning("%s: %d NaN/infinite samples in the audio replaced by 0", path, sink.nonfinite)
+        return DecodedAudio(raw_path, sample_rate, out_channels, written, str(path), sink.nonfinite)
     except BaseException:
         try:
             os.unlink(raw_path)
@@ -234,13 +249,21 @@ def _fast_samples(frame, out_channels: int) -> np.ndarray | None:
 class _Sink:
     """Collects decoded samples, resamples them in ~1 s batches and appends them to the raw file."""
 
-    def __init__(self, out, resampler, channels: int, in_rate: int, batch: int = 65536):
+    def __init__(self, out, resampler, channels: int, in_rate: int, batch: int = 65536, *,
+                 nonfinite: str = "zero", source: str = ""):
         self.out, self.resampler, self.channels, self.in_rate = out, resampler, channels, in_rate
         self.batch, self.parts, self.pending = batch, [], 0
         self.read_in = 0
         self.written = 0
+        self.policy, self.source, self.nonfinite = nonfinite, source, 0
 
     def add(self, data: np.ndarray) -> None:
+        if not np.isfinite(data).all():  # before the resampler, which would smear a NaN over its window
+            bad = int(np.count_nonzero(~np.isfinite(data)))
+            if self.policy == "error":
+                raise MediaError(f"{self.source}: the audio holds {bad} NaN/infinite samples")
+            self.nonfinite += bad
+            data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
         self.parts.append(data)
         self.pending += data.shape[0]
         self.read_in += data.shape[0]
@@ -262,8 +285,6 @@ class _Sink:
 
     def write_raw(self, data: np.ndarray) -> None:
         data = np.ascontiguousarray(data, dtype=np.float32)
-        if not np.isfinite(data).all():
-            data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
         self.out.write(memoryview(data).cast("B"))
         self.written += data.shape[0]
 
