@@ -10,11 +10,13 @@ import json
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from avshooter.cli import main
 from avshooter.errors import InputError, ShotError, StoryError
-from avshooter.io.released import (RELEASED_FILE, load_released, parse_segments, plan_released, save_released)
-from avshooter.io.schema import validate_record
+from avshooter.io.released import (RELEASED_FILE, load_released, parse_segments, plan_released, save_released,
+                                   validate_released)
+from avshooter.io.schema import load_schema, validate_record
 
 CAPTIONS = [
     ("Dawn over the meadow.", "Birds sing over a green meadow at dawn."),
@@ -193,6 +195,17 @@ def test_annotate_writes_the_released_layout(annotated):
     assert again["avshooter"]["released"]["same_as"] == {"segment": 0, "shot": 2}
     manifest = [json.loads(x) for x in (annotated["out"] / "manifest.jsonl").read_text().splitlines()]
     assert len(manifest) == 5 == len({m["id"] for m in manifest})
+    # the shipped schema of the layout, and every annotated shot is a record shot too
+    validate_released(out)
+    record = load_schema("record")
+    shot_validator = Draft202012Validator({"$defs": record["$defs"], "$ref": "#/$defs/shot"})
+    for seg in out["segments"]:
+        for shot in seg["story script"]["shots"]:
+            shot_validator.validate(shot)
+    broken = copy.deepcopy(out)
+    broken["segments"][1]["avshooter"]["times"] = "sideways"
+    with pytest.raises(StoryError, match=r"segments\[1\]\.avshooter\.times"):
+        validate_released(broken)
 
 
 def test_output_round_trips_byte_for_byte(annotated, tmp_path):
@@ -261,3 +274,19 @@ def test_dataset_mode_matches_videos_by_id(media, tmp_path, capsys):
     rc = main(["annotate", "--dataset", str(ann), "--videos", str(vids), "--out", str(out), "--no-progress",
                "--no-context"])
     assert rc == 0 and "skipped (already finished) 1" in capsys.readouterr().out
+
+
+def test_dropped_shots_stay_listed_with_the_reason():
+    plan = plan_released(released("relative"), duration_s=30.0)
+    ann = {"type": "music", "sound description": "d", "visual context": "v"}
+    records = [{"audio annotation": ann, "avshooter": {"index": e.position, "start_s": e.start_s, "end_s": e.end_s,
+                                                        "audio": {"mix": f"audio/{e.position:04d}/mix.flac"}}}
+               for e in plan.entries if e.position != 2]
+    result = {"shots": records, "avshooter": {"video": "v.webm", "video_id": "v", "duration_s": 30.0,
+                                              "dropped_shots": [{"index": 2, "reason": "prolonged music (90%)"}]}}
+    out = plan.to_released(result)
+    validate_released(out)
+    first, again = out["segments"][0]["story script"]["shots"][2], out["segments"][1]["story script"]["shots"][0]
+    for shot in (first, again):  # both listings of the dropped shot
+        assert "audio annotation" not in shot and shot["avshooter"]["dropped"] == "prolonged music (90%)"
+    assert out["segments"][1]["story script"]["shots"][1]["audio annotation"] == ann

@@ -36,6 +36,7 @@ Decisions (documented in the README; every one is recorded in the output):
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import math
@@ -50,7 +51,7 @@ from .schema import validate_input
 from .story import EXT
 
 __all__ = ["RELEASED_FILE", "ReleasedVideo", "Segment", "Plan", "is_released", "load_released", "save_released",
-           "plan_released", "parse_segments", "released_key", "ROUNDING_S"]
+           "plan_released", "parse_segments", "released_key", "validate_released", "ROUNDING_S"]
 
 RELEASED_FILE = "released.json"
 ROUNDING_S = 1.0
@@ -151,9 +152,9 @@ def is_released(data: Any) -> bool:
 def _read(source: str | os.PathLike | dict) -> tuple[Any, str | None]:
     if isinstance(source, dict):
         return source, None
-    from .story import _read_json  # the one JSON reader of story files: same messages everywhere
+    from .jsonfile import read_json  # the one JSON reader of our files: same messages everywhere
 
-    return _read_json(os.fspath(source)), os.fspath(source)
+    return read_json(source), os.fspath(source)
 
 
 def load_released(source: str | os.PathLike | dict) -> ReleasedVideo:
@@ -167,6 +168,26 @@ def save_released(video: ReleasedVideo | dict, path: str | os.PathLike) -> Path:
     data = video.to_dict() if isinstance(video, ReleasedVideo) else video
     atomic_write_json(path, data)
     return Path(path)
+
+
+@functools.lru_cache(maxsize=1)
+def _validator():
+    from importlib import resources
+
+    from jsonschema import Draft202012Validator
+
+    text = resources.files(__package__).joinpath("schemas", "released.schema.json").read_text(encoding="utf-8")
+    return Draft202012Validator(json.loads(text))
+
+
+def validate_released(data: Any, *, source: str | None = None) -> None:
+    """Check an annotated released file against ``schemas/released.schema.json``; StoryError names the path."""
+    from jsonschema.exceptions import best_match
+
+    error = best_match(_validator().iter_errors(data))
+    if error is not None:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+        raise StoryError(f"{source or 'released file'}: {where or 'top level'}: {error.message[:200]}")
 
 
 def released_key(story: str | os.PathLike | dict | None, segments: list[int] | None) -> str | None:

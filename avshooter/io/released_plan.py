@@ -16,7 +16,8 @@ from typing import Any
 
 from ..errors import InputError, ShotError
 from .output import atomic_write_json
-from .released import RELEASED_FILE, ROUNDING_S, ReleasedVideo, Segment, load_released, released_key
+from .released import (RELEASED_FILE, ROUNDING_S, ReleasedVideo, Segment, load_released, released_key,
+                       validate_released)
 from .story import EXT, Character, Scene, Shot, Story, check_story
 
 log = logging.getLogger("avshooter")
@@ -167,7 +168,9 @@ class Plan:
     def write(self, folder: str | os.PathLike, result: dict[str, Any]) -> Path:
         """Write ``folder/released.json`` atomically; return its path."""
         path = Path(folder) / RELEASED_FILE
-        atomic_write_json(path, self.to_released(result))
+        data = self.to_released(result)
+        validate_released(data, source=str(path))
+        atomic_write_json(path, data)
         return path
 
 
