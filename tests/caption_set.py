@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parent / "data" / "captions.json"
-HALVES = ("tune", "held-out", "all")
+HALVES = ("tune", "held-out A", "held-out B", "all")
 
 
 def load_set() -> dict:
@@ -22,7 +22,10 @@ def load_set() -> dict:
 
 
 def half(item: dict) -> str:
-    return "tune" if item["id"] % 2 == 1 else "held-out"
+    """ids 1-48: odd tune, even held-out A; ids 49-: held-out B (see the set's "split_rule")."""
+    if item["id"] >= 49:
+        return "held-out B"
+    return "tune" if item["id"] % 2 == 1 else "held-out A"
 
 
 def story_of(item: dict) -> dict:
@@ -105,7 +108,7 @@ def table(results: dict[str, dict]) -> str:
         cells = [f"{results[h][key]:.2f} ({results[h][num]}/{results[h][den]})" for h in HALVES]
         out.append(f"| {title:34s} | " + " | ".join(f"{x:>14s}" for x in cells) + " |")
     n = {h: results[h]["n"] for h in HALVES}
-    out.append(f"captions: tune {n['tune']}, held-out {n['held-out']}, all {n['all']}")
+    out.append("captions: " + ", ".join(f"{h} {n[h]}" for h in HALVES))
     return "\n".join(out)
 
 

@@ -10,7 +10,7 @@ What this module owns: turning the text of one shot (its descriptive caption and
 2. **Clauses**: sentences, then commas and "while / as / then / when". Fragments of one word join the
    clause before them.
 3. **Negation**: inside a clause, the part ("... and ...", "..., ...") that holds "no", "not", "never",
-   "n't", "silently", "in silence", "nobody", "nothing" is dropped; "without ..." cuts the part at
+   "n't", "silently", "in silence", "nobody", "nothing", "stops", "ends" is dropped; "without ..." cuts the part at
    "without". A dropped part that speaks of music ("no music plays") turns the shot's music off.
 4. **Matching**: every clause is embedded with MiniLM (:mod:`avshooter.embedding`) and compared with the
    phrases of ``avshooter/data/sound_phrases.txt``: how captions describe each label of the sound
@@ -218,7 +218,8 @@ def read_dialogue(texts: list[tuple[str, str]], *, characters: list[str],
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|;\s*|；")
 _CLAUSE = re.compile(r",\s*(?:and\s+|then\s+|but\s+)?|\s+(?:while|as|then|when|whereupon)\s+", re.IGNORECASE)
 _NEGATION = re.compile(r"\b(?:no|not|never|nobody|nothing|none|neither|nor|silently|silent|soundlessly|"
-                       r"noiselessly)\b|n't\b|\bin silence\b|\bwithout a (?:sound|word|noise)\b", re.IGNORECASE)
+                       r"noiselessly|stops|ends)\b|n't\b|\bin silence\b|\bwithout a (?:sound|word|noise)\b",
+                       re.IGNORECASE)
 _LEADING = re.compile(r"^(?:(?:and|while|as|then|when|but|so)\s+)+", re.IGNORECASE)
 _AND = re.compile(r"\s+and\s+(?=\w)", re.IGNORECASE)
 _WITHOUT = re.compile(r"\bwithout\b", re.IGNORECASE)
@@ -312,7 +313,7 @@ def read_shot_text(texts: list[tuple[str, str]], *, characters: list[str], shot_
                 negated.append((f"{name} clause {k}", dropped))
             if len(kept.split()) >= 2:
                 clauses.append((f"{name} clause {k}", kept))
-                parts = [p for p in _AND.split(kept) if len(p.split()) >= 2]
+                parts = [p for p in _AND.split(kept) if p.strip()]
                 if len(parts) > 1:  # "dashes forward and lands a punch": each action is heard too
                     clauses += [(f"{name} clause {k}", p) for p in parts]
     if not clauses and not negated:
