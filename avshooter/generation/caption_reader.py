@@ -10,19 +10,22 @@ What this module owns: turning the text of one shot (its descriptive caption and
 2. **Clauses**: sentences, then commas and "while / as / then / when". Fragments of one word join the
    clause before them.
 3. **Negation**: inside a clause, the part ("... and ...", "..., ...") that holds "no", "not", "never",
-   "n't", "silently", "in silence", "nobody", "nothing", "stops", "ends" is dropped; "without ..." cuts the part at
-   "without". A dropped part that speaks of music ("no music plays") turns the shot's music off.
+   "n't", "silently", "in silence", "nobody", "nothing", "stops", "ends" is dropped; "without ..." cuts
+   the part at "without". A dropped part that speaks of music ("no music plays") turns the shot's music off.
 4. **Matching**: every clause is embedded with MiniLM (:mod:`avshooter.embedding`) and compared with the
    phrases of ``avshooter/data/sound_phrases.txt``: how captions describe each label of the sound
-   vocabulary (effects, music, speech, ambience), what is seen but silent (``none``: a smile, a cheerful
-   face, night falling) and backgrounds that are not places (``picture``). A clause yields the labels of
-   its best-matching kind within ``margin`` of its best phrase, when they pass the kind's minimum score, so
-   "cheerful music plays" lands on music (not on a cheering crowd) and "hits the floor" on a thud (not on
-   a punch): the phrases carry the sense, not single words.
+   vocabulary (effects, music, speech, ambience), what is seen but silent (``none``: a smile, a nod,
+   a sunset) and backgrounds that are not places (``picture``). A clause yields the label of
+   its best phrase when that phrase is a sound (effects, music, ambience) and passes the kind's minimum
+   score; a clause whose best phrase is silent or talk yields nothing. Each action of a clause ("dashes
+   forward and lands a punch") is matched on its own as well. So "cheerful music plays" lands on music
+   (not on a cheering crowd) and "hits the floor" on a thud (not on a punch): the phrases carry the sense,
+   not single words. Character names are replaced by "someone" before matching (a name means nothing).
 
 The scene environment is read the same way by :func:`read_environment`: a place (its ambience labels) or a
-picture (no ambience). :class:`ReaderOptions` holds every threshold; they were tuned on the odd ids of
-``tests/data/captions.json`` only (the even ids are held out; see tests/test_caption_set.py).
+picture (no ambience). :class:`ReaderOptions` holds every threshold; they and the phrases were tuned on the
+odd ids of ``tests/data/captions.json`` (then on held-out A's errors); held-out B was never tuned on (see
+tests/caption_set.py).
 """
 from __future__ import annotations
 
@@ -50,7 +53,7 @@ class ReaderOptions:
     music_min: float = 0.45
     ambience_min: float = 0.45
     margin: float = 0.0
-    """Labels within ``margin`` of a clause's best phrase count too (a clause can hold two sounds)."""
+    """Sound labels within ``margin`` of a clause's best phrase count too (0: only the best phrase's label)."""
     max_labels_per_clause: int = 1
     plot_extra: float = 0.1
     """Plot (narrative caption) clauses summarise: their effects need ``effects_min + plot_extra``."""
