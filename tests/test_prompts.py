@@ -158,6 +158,7 @@ def test_save_edit_load(story, tmp_path):
             load_prompts(d, story)
 
     bad(lambda d: d["shots"][2].update(effects=3), r"shots\[2\]\.effects: must be a string")
+    bad(lambda d: d["shots"][2].pop("effects"), r"shots\[2\]\.effects: missing")
     bad(lambda d: d["shots"].pop(), "must list 4 shots")
     bad(lambda d: d["shots"][1].update(shot=5), "does not match its position 1")
     bad(lambda d: d["shots"][0].update(volume=3), r"unknown key\(s\) \['volume'\]")

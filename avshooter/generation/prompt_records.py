@@ -212,7 +212,9 @@ def _shot(item: Any, i: int, data: dict, ambience: dict, story, at: str) -> Shot
         raise InputError(f"{at}: unknown key(s) {bad} (allowed: {sorted(_SHOT_KEYS)})")
     if item.get("shot") != i:
         raise InputError(f"{at}.shot: {item.get('shot')!r} does not match its position {i} (shots in story order)")
-    effects = item.get("effects", "")
+    if "effects" not in item:
+        raise InputError(f'{at}.effects: missing (write "" for a shot without sound effects)')
+    effects = item["effects"]
     if effects is None:
         effects = ""
     if not isinstance(effects, str):
