@@ -189,7 +189,7 @@ def test_killed_run_resumes_with_nothing_lost(media, tmp_path):
     assert not (out / video.stem / "story.json").exists()
     kept = first.stat().st_mtime_ns
     again = _annotate(str(video), "--story", str(story), "--out", str(out), config=tmp_path / "light.yaml")
-    stdout, stderr = again.communicate(timeout=600)
+    _, stderr = again.communicate(timeout=600)
     assert again.returncode == 0, stderr
     assert first.stat().st_mtime_ns == kept  # the finished shot was not redone
     ids = [r["id"] for r in _lines(out / "manifest.jsonl")]

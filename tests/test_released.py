@@ -14,8 +14,14 @@ from jsonschema import Draft202012Validator
 
 from avshooter.cli import main
 from avshooter.errors import InputError, ShotError, StoryError
-from avshooter.io.released import (RELEASED_FILE, load_released, parse_segments, plan_released, save_released,
-                                   validate_released)
+from avshooter.io.released import (
+    RELEASED_FILE,
+    load_released,
+    parse_segments,
+    plan_released,
+    save_released,
+    validate_released,
+)
 from avshooter.io.schema import load_schema, validate_record
 
 CAPTIONS = [

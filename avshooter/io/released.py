@@ -50,8 +50,8 @@ from .output import atomic_write_json
 from .schema import validate_input
 from .story import EXT
 
-__all__ = ["RELEASED_FILE", "ReleasedVideo", "Segment", "Plan", "is_released", "load_released", "save_released",
-           "plan_released", "parse_segments", "released_key", "validate_released", "ROUNDING_S"]
+__all__ = ["RELEASED_FILE", "ReleasedVideo", "Segment", "is_released", "load_released", "save_released",
+           "parse_segments", "released_key", "validate_released", "ROUNDING_S"]  # + Plan, plan_released (lazily)
 
 RELEASED_FILE = "released.json"
 ROUNDING_S = 1.0
@@ -152,7 +152,9 @@ def is_released(data: Any) -> bool:
 def _read(source: str | os.PathLike | dict) -> tuple[Any, str | None]:
     if isinstance(source, dict):
         return source, None
-    from .jsonfile import read_json  # the one JSON reader of our files: same messages everywhere
+    from .jsonfile import (
+        read_json,  # the one JSON reader of our files: same messages everywhere
+    )
 
     return read_json(source), os.fspath(source)
 

@@ -16,8 +16,15 @@ from typing import Any
 
 from ..errors import InputError, ShotError
 from .output import atomic_write_json
-from .released import (RELEASED_FILE, ROUNDING_S, ReleasedVideo, Segment, load_released, released_key,
-                       validate_released)
+from .released import (
+    RELEASED_FILE,
+    ROUNDING_S,
+    ReleasedVideo,
+    Segment,
+    load_released,
+    released_key,
+    validate_released,
+)
 from .story import EXT, Character, Scene, Shot, Story, check_story
 
 log = logging.getLogger("avshooter")
