@@ -212,3 +212,20 @@ def test_a_video_locked_by_a_live_run_is_skipped_and_said(media, tmp_path, capsy
     assert rc == 0 and "skipped (locked by another run) 1" in printed
     assert f"skipped {video.stem}: locked by pid {os.getpid()} on {socket.gethostname()}" in printed
     assert not (out / video.stem).exists() and not (out / "manifest.jsonl").exists()
+
+
+def test_lock_age_option_is_checked(media, tmp_path, capsys):
+    from avshooter.cli import main
+
+    video = media / "audio" / "robin_bird_inspectorj.hq.ogg"
+    rc = main(["annotate", str(video), "--out", str(tmp_path / "o"), "--lock-max-age", "0", "--no-progress"])
+    assert rc == 1 and "lock max age must be > 0" in capsys.readouterr().err
+    # an old lock of another host is taken over at the age given on the command line
+    _fake_lock(tmp_path / "o", video.stem, host="elsewhere", pid=1, time=time.time() - 120)
+    rc = main(["annotate", str(video), "--out", str(tmp_path / "o"), "--lock-max-age", "3600", "--no-progress",
+               "--no-context"])
+    assert rc == 0 and "locked by pid 1 on elsewhere" in capsys.readouterr().out
+    rc = main(["annotate", str(video), "--out", str(tmp_path / "o"), "--lock-max-age", "60", "--no-progress",
+               "--no-context"])
+    assert rc == 0 and "done 1" in capsys.readouterr().out
+    assert (tmp_path / "o" / video.stem / "story.json").exists() and not (tmp_path / "o" / LOCK_DIR).exists()
