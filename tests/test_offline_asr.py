@@ -138,6 +138,17 @@ def test_error_rates():
     assert asr_eval.cer(["待って！"], ["待て"]) == pytest.approx(1 / 3)
 
 
+def test_mix_at_snr():
+    rng = np.random.default_rng(0)
+    speech = (rng.standard_normal((2, 16000)) * 0.05).astype(np.float32)
+    music = (rng.standard_normal((2, 5000)) * 0.3).astype(np.float32)  # shorter: looped
+    for snr in (0.0, -6.0, -12.0):
+        mix = asr_eval.mix_at_snr(speech, music, snr)
+        assert mix.shape == speech.shape and mix.dtype == np.float32
+        bed = mix - speech
+        assert 20 * np.log10(np.sqrt(np.mean(speech ** 2)) / np.sqrt(np.mean(bed ** 2))) == pytest.approx(snr, abs=0.01)
+
+
 # ---------------------------------------------------------------- accuracy of the offline default
 
 @pytest.fixture(scope="module")

@@ -102,8 +102,8 @@ def mix_at_snr(speech: np.ndarray, music: np.ndarray, snr_db: float) -> np.ndarr
     reps = int(np.ceil(n / music.shape[1]))
     bed = np.tile(music, (1, reps))[:, :n].mean(axis=0, keepdims=True)
     bed = np.repeat(bed, speech.shape[0], axis=0)
-    rms = lambda x: float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))  # noqa: E731
-    gain = rms(speech) / (rms(bed) * 10 ** (snr_db / 20)) if rms(bed) > 0 else 0.0
+    speech_rms, bed_rms = (float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) for x in (speech, bed))
+    gain = speech_rms / (bed_rms * 10 ** (snr_db / 20)) if bed_rms > 0 else 0.0
     out = speech + gain * bed
     peak = float(np.max(np.abs(out)))
     return (out / peak * 0.99 if peak > 0.99 else out).astype(np.float32)

@@ -96,7 +96,7 @@ def _locate(spec: PackagedModel) -> dict[str, Path]:
         if found is None or not found.submodule_search_locations:
             raise BackendError(f"the packaged Whisper {spec.name} needs the wheel {requirement.split('==')[0]} "
                                f"(not installed): {spec.pip}")
-        roots[module] = Path(list(found.submodule_search_locations)[0])
+        roots[module] = Path(next(iter(found.submodule_search_locations)))
     paths = {}
     for item in (*spec.parts, *spec.files):
         module, _, rel = item.partition("/")
