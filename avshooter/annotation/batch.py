@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import AnnotateConfig
-from ..errors import AvshooterError, BackendError, InputError
+from ..errors import AvshooterError, BackendError, InputError, system_error
 from ..io.locks import DEFAULT_MAX_AGE_S, VideoLock
 from ..io.output import ManifestWriter, ensure_dir
 
@@ -129,15 +129,19 @@ def _run_one(item: Item, out_dir: str, config: AnnotateConfig, debug: bool,
 
     try:
         lock = VideoLock(out_dir, item.video_id, max_age_s=lock_max_age_s)
-        if not lock.acquire():
+        try:
+            acquired = lock.acquire()
+        except OSError as exc:
+            return item.video_id, "failed", f"{out_dir}: cannot lock the video ({system_error(exc)})"
+        if not acquired:
             return item.video_id, "locked", lock.describe()
         with lock:
             segments = list(item.segments) if item.segments else None
             annotate(item.video, out_dir=out_dir, story=item.story, config=config, video_id=item.video_id,
                      segments=segments)
         return item.video_id, "done", None
-    except OSError as exc:
-        return item.video_id, "failed", f"{out_dir}: cannot lock the video ({exc.strerror or exc})"
+    except OSError as exc:  # the system's fault while annotating (disk full, ...): told as such
+        return item.video_id, "failed", system_error(exc)
     except AvshooterError as exc:
         return item.video_id, "failed", str(exc)
     except Exception as exc:  # a bug, not bad input: keep the batch going, say what happened
