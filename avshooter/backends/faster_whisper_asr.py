@@ -120,7 +120,7 @@ class FasterWhisperASR:
         path = opts.model
         if is_packaged(opts.model):
             path = str(packaged_model_dir(opts.model, cache_dir=opts.download_root))
-            self._packaged = packaged_info(opts.model)  # wheels and hash (not the cache path: outputs stay portable)
+            self._packaged = packaged_info(opts.model, path)  # wheels and hash (not the path: outputs stay portable)
         try:
             self._model = WhisperModel(
                 path, device=kind, device_index=int(index or 0), compute_type=self.compute_type,

