@@ -218,6 +218,8 @@ def test_describe_layers_covers_every_layer_with_times_and_words():
     assert "typing on a keyboard" in text and 'says: "Wait for me!"' in text
     assert "around 150 Hz" in text                               # the speech sentence measures the dialogue stem
     assert describe_layers([], feats).startswith("Silence")
+    quoted = describe_layers(layers[:1], feats, transcript_phrase='says: "Wait."')
+    assert quoted.endswith('says: "Wait."') and describe_layers(layers[1:2], feats).endswith(".")
 
 
 def test_features_fallback_keeps_a_second_layer_under_speech():

@@ -427,7 +427,7 @@ def describe_layers(layers: list[Layer], feats: dict, *, transcript_phrase: str 
                 text += f"; {_pattern_phrase(f, thresholds)}"
         if layer.type == "speech" and transcript_phrase:
             text += f"; {transcript_phrase.strip()}"
-        out.append(text.rstrip(".") + ".")
+        out.append(text if text.endswith((".", "!", "?", '."', '!"', '?"')) else text + ".")
     return " ".join(out)
 
 
