@@ -16,8 +16,8 @@ A first call (one short clip) is made before timing: it pays the lazy work (``to
 ``--compile``, cuDNN/cuBLAS autotuning, allocator growth). Random weights time the same as real ones
 (same shapes, same steps); they do not sound like anything.
 
-Then a seam table with ``stable-audio-3``: one ambience bed of ``--bed-s`` seconds longer than one
-generation, made (a) by continuation (inpainting after the audio so far,
+Then a seam table with ``stable-audio-3``: one ambience bed of ``--bed-s`` seconds (40) longer than one
+generation (limited to ``--seam-window-s``, 10 s, for this table), made (a) by continuation (inpainting after the audio so far,
 :func:`avshooter.backends.text_to_audio.continuation.continue_run`) and (b) as ``generate`` does without
 it: independent chunks (``chunk_plan``) joined by equal-power crossfades. Level jump (dB) and spectral-flux
 ratio at the joins (:func:`~avshooter.backends.text_to_audio.continuation.seam_levels`); for (b) the join
@@ -226,7 +226,10 @@ def bench_backend(name, args, torch, device, scratch) -> dict:
     shot_s = min(args.shot_s, backend.max_duration_s)
     prompts = [PROMPTS[i % len(PROMPTS)] for i in range(args.shots)]
     seeds = list(range(args.shots))
-    backend.generate(prompts[:1], [min(0.5, shot_s)], seeds=[0])  # warm-up: lazy compile, autotune, allocator
+    # warm-up at the timed shapes: lazy compile (one per shape), autotuning, allocator growth
+    backend.generate(prompts[:1], [shot_s], seeds=[0])
+    if args.compile:
+        backend.generate(prompts, [shot_s] * args.shots, seeds=seeds)
     per_shot_s, per_shot_mb, _ = timed(torch, device, lambda: [backend.generate([p], [shot_s], seeds=[s])
                                                                for p, s in zip(prompts, seeds)])
     batched_s, batched_mb, out = timed(torch, device, lambda: backend.generate(prompts, [shot_s] * args.shots,
@@ -241,7 +244,7 @@ def bench_backend(name, args, torch, device, scratch) -> dict:
            "audio_s_per_s_per_shot": round(audio / per_shot_s, 3), "audio_s_per_s_batched": round(audio / batched_s, 3),
            "peak_mb_per_shot": round(per_shot_mb, 1), "peak_mb_batched": round(batched_mb, 1),
            "peak_kind": "cuda max_memory_allocated" if device.startswith("cuda") else "process peak RSS (upper bound)"}
-    seams = bench_seams(backend, args) if name == "stable-audio-3" else []
+    seams = bench_seams(backend, args, device) if name == "stable-audio-3" else []
     del backend, model
     peak_reset(torch, device)
     return row, seams
@@ -257,12 +260,20 @@ def _modules(backend):
             yield from m.parameters()
 
 
-def bench_seams(backend, args) -> list[dict]:
-    """One bed longer than a generation: continuation by inpainting vs crossfaded independent chunks."""
+def bench_seams(timed_backend, args, device) -> list[dict]:
+    """One bed longer than a generation: continuation by inpainting vs crossfaded independent chunks.
+
+    The same pipeline with one generation limited to ``--seam-window-s`` (full size; tiny: 1 s), so that a
+    bed of ``--bed-s`` needs several generations either way.
+    """
     from avshooter.audio.fit import chunk_plan, crossfade_concat
     from avshooter.backends.text_to_audio.continuation import continue_run, seam_levels
+    from avshooter.backends.text_to_audio.stable_audio3 import StableAudio3
     from avshooter.units import to_samples
 
+    window_s, context_s = (1.0, 0.25) if args.tiny else (args.seam_window_s, min(5.0, args.seam_window_s / 3))
+    backend = StableAudio3(model=timed_backend.pipe, device=device, dtype=timed_backend.dtype,
+                           steps=timed_backend.options["steps"], max_duration_s=window_s, context_s=context_s)
     sr = backend.sample_rate
     bed_s = args.bed_s if not args.tiny else 2.7
     xfade_s = 0.5 if not args.tiny else 0.25
@@ -304,7 +315,9 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, help="override every backend's steps")
     parser.add_argument("--shots", type=int, default=8)
     parser.add_argument("--shot-s", type=float, default=3.85, help="seconds per shot (AnimeShooter's mean 3.85)")
-    parser.add_argument("--bed-s", type=float, default=60.0, help="length of the seam-test bed (full size)")
+    parser.add_argument("--bed-s", type=float, default=40.0, help="length of the seam-test bed (full size)")
+    parser.add_argument("--seam-window-s", type=float, default=10.0,
+                        help="one generation's limit in the seam test (full size), so the bed needs several")
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args(argv)
