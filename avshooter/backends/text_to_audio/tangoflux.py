@@ -7,7 +7,8 @@ TangoFlux's own package pins torch 2.4 / diffusers 0.30; here its published chec
 ``inference_flow`` does:
 
 - Conditioning: T5 (``text_encoder_name``, flan-t5-large; its config and tokenizer come from that hub id
-  or folder, its weights from the checkpoint) at most 64 tokens, padded to the longest prompt of the call;
+  or folder, its weights from the checkpoint), prompts cut at the tokenizer's limit (512) with guidance and
+  at 64 tokens without (as the reference's two paths), padded to the longest prompt of the call;
   the mean of the valid token states through ``fc`` + ReLU is Flux's pooled projection; the duration in
   seconds (0 .. ``max_duration``) is one more token after the text. Guidance (default 4.5) runs the
   empty prompt as the unconditional half.
@@ -234,10 +235,13 @@ class TangoFlux:
                             "candidates": num_candidates, "silent": bool(np.max(np.abs(wav)) < 1e-6)})
         return results
 
-    def _encode(self, torch, prompts: list[str], max_length: int | None = None):
-        """T5 states ``(B, T, D)`` and the pooled projection ``(B, joint)`` (mean over valid tokens, fc, ReLU)."""
+    def _encode(self, torch, prompts: list[str], max_length: int | None = None, limit: int = MAX_TEXT_TOKENS):
+        """T5 states ``(B, T, D)`` and the pooled projection ``(B, joint)`` (mean over valid tokens, fc, ReLU).
+
+        Prompts are cut at ``limit`` tokens and padded to the longest (or to ``max_length``), as the reference.
+        """
         kwargs = ({"padding": "max_length", "max_length": max_length} if max_length
-                  else {"padding": True, "max_length": MAX_TEXT_TOKENS})
+                  else {"padding": True, "max_length": limit})
         batch = self.tokenizer(prompts, truncation=True, return_tensors="pt", **kwargs)
         ids, mask = batch.input_ids.to(self.device), batch.attention_mask.to(self.device)
         states = self.text_encoder(input_ids=ids, attention_mask=mask)[0]
@@ -253,7 +257,9 @@ class TangoFlux:
         guided = self.options["guidance_scale"] > 1.0
         try:
             with torch.no_grad():
-                states, pooled = self._encode(torch, prompts)
+                # the reference cuts at 64 tokens without guidance, at the tokenizer's limit with it
+                limit = int(getattr(self.tokenizer, "model_max_length", MAX_TEXT_TOKENS)) if guided else MAX_TEXT_TOKENS
+                states, pooled = self._encode(torch, prompts, limit=min(limit, 512))
                 dur = self.duration_embedder(torch.tensor(durations, device=self.device)).to(dtype)
                 if guided:
                     un_states, un_pooled = self._encode(torch, [""] * len(prompts), max_length=states.shape[1])
