@@ -33,8 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError
 from ..audio.features import Features
+from ..errors import InputError
 
 __all__ = ["TYPES", "DescribeThresholds", "classify_type", "describe_sound", "Layer", "mixture_type", "type_layers",
            "layers_from_tags", "layers_from_features", "describe_layers"]

@@ -31,7 +31,7 @@ __all__ = ["LAYERS", "class_layer", "class_layers", "phrase", "summarise", "span
 
 LAYERS = ("speech", "music", "effects", "ambience", "silence")
 
-_SPEECH = set(range(0, 13))
+_SPEECH = set(range(13))
 _MUSIC = (set(range(24, 33)) | set(range(132, 277))) - {195, 196, 197, 198, 200, 201, 202}
 _AMBIENCE = {63, 64, 65, 66, 121, 122, 277, 278, 279, 280, 282, 283, 285, 286, 287, 288, 289, 292, 321,
              406, 407, 490, 500, 501, 502, 503, 504, 507, 508, 509, 510, 513, 514, 515, 520}

@@ -92,7 +92,7 @@ def log_mel(x16: np.ndarray) -> np.ndarray:
     n_frames = 1 + (x.size - WINDOW) // HOP
     frames = np.lib.stride_tricks.as_strided(
         x, shape=(n_frames, WINDOW), strides=(x.strides[0] * HOP, x.strides[0]), writeable=False)
-    import scipy.fft   # float32 transforms (numpy's rfft here takes twice as long)
+    import scipy.fft  # float32 transforms (numpy's rfft here takes twice as long)
 
     spec = np.abs(scipy.fft.rfft(frames * _hann(), n=N_FFT, axis=1)).astype(np.float32, copy=False)
     return np.log(spec @ mel_matrix() + LOG_OFFSET).astype(np.float32)

@@ -169,7 +169,7 @@ def _tensor_value(t: bytes) -> np.ndarray:
     if raw is not None:
         return np.frombuffer(raw, dtype=dtype)
     if dtype == np.float32:
-        vals = b"".join(v if wt != 5 else v for n, wt, v in f if n == 4)
+        vals = b"".join(v for n, _, v in f if n == 4)   # packed (one field) or one fixed32 per field
         return np.frombuffer(vals, dtype=np.float32)
     ints = []
     for n, wt, v in f:
@@ -347,7 +347,7 @@ class YamnetTagger:
         from ..annotation.labels import class_layers
 
         folder = install_model(cache_dir)
-        self.hop_frames = int(round(hop_s * 100))
+        self.hop_frames = round(hop_s * 100)
         self.hop_s, self.batch_size, self.threads, self.top_k, self.presence = hop_s, batch_size, threads, top_k, presence
         self.folder = folder
         self.names = _class_names(folder / "class_map.csv")
