@@ -172,8 +172,8 @@ STAGES = [
 def install_stage_timer(tta) -> StageTimer:
     """Time the steps where ``pipeline/generate.py`` looks them up at call time, and the model's calls."""
     from avshooter.audio import mix
+    from avshooter.generation import layers, prompts, sync
     from avshooter.generation import pipeline as pipe
-    from avshooter.generation import prompts, sync
     from avshooter.io import story
     from avshooter.media import visual_events
 
@@ -182,13 +182,13 @@ def install_stage_timer(tta) -> StageTimer:
     t.wrap(pipe, "resolve_shot_videos", "load story + probe shot videos")
     t.wrap(pipe, "_prompts", "prompts: build (rules) + check")
     t.wrap(tta, "generate", "text-to-audio model: backend.generate")  # instance attribute
-    t.wrap(pipe, "generate_layer", "fit: generate_layer minus the model (checks, chunks, soxr, fit_to_duration)")
+    t.wrap(layers, "generate_layer", "fit: generate_layer minus the model (checks, chunks, soxr, fit_to_duration)")
     t.wrap(visual_events, "visual_events", "sync: visual_events (decode video, motion, impacts)")
     t.wrap(sync, "sync_effects", "sync: sync_effects (onsets, offset, shift)")
     t.wrap(pipe, "_sync", "sync: glue (_sync)")
     t.wrap(mix, "crossfade_beds", "mix: crossfade_beds (ambience)")
     t.wrap(mix, "mix_layers", "mix: mix_layers (loudness, ducking, limiter)")
-    t.wrap(pipe, "_dialogue", "dialogue (TTS; none in the demo story)")
+    t.wrap(layers, "dialogue_layer", "dialogue (TTS; none in the demo story)")
     t.wrap(pipe, "write_audio", "writes: FLACs (soundtrack + stems)")
     t.wrap(prompts, "save_prompts", "writes: prompts.json + generate.json")
     t.wrap(pipe, "atomic_write_json", "writes: prompts.json + generate.json")
@@ -414,7 +414,20 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=0,
                         help="torch intra-op threads (default: OMP_NUM_THREADS, which this script sets to 1)")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of each warm generate run")
+    parser.add_argument("--stories", type=int, default=0,
+                        help="instead: N synthetic 4-shot 720p stories on the offline default (generate_stories.py)")
+    parser.add_argument("--null-scores", action="store_true",
+                        help="instead: the MiniLM null distribution behind retrieval's min_score")
     args = parser.parse_args(argv)
+    if args.stories or args.null_scores:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import generate_stories
+
+        if args.null_scores:
+            generate_stories.null_scores()
+        if args.stories:
+            generate_stories.run_stories(args, sys.modules[__name__])
+        return 0
 
     import numpy as np
     import soundfile as sf

@@ -70,16 +70,22 @@ def test_loudness_target_and_true_peak(gen_out):
     assert abs(integrated_loudness(wav.T, sr) - (-23.0)) <= 0.5
     assert true_peak_dbtp(wav.T, sr) <= -1.0 + 0.05  # 24-bit FLAC rounding
     report = json.loads((gen_out / "generate.json").read_text())
-    assert set(report["outputs"]["stems"]) >= {"effects", "ambience", "dialogue"}
+    stems = set(report["outputs"]["stems"])
+    assert {"effects", "dialogue"} <= stems
+    for name in ({"ambience", "music"} - stems):  # a layer left out entirely says why in every shot
+        assert all(s["layers"][name]["status"] != "filled" and s["layers"][name]["reason"] for s in report["shots"])
 
 
 def test_effects_synced_to_the_ball(gen_out):
     report = json.loads((gen_out / "generate.json").read_text())
     ball = report["shots"][2]
-    assert ball["effects"]["source"] == "demo/0002"
+    assert ball["layers"]["effects"]["source"]["id"] == "demo/0002"
     assert ball["sync"]["matched"] >= 5 and ball["sync"]["offset_after_s"] <= FRAME_S
     for shot in report["shots"]:  # a shift is only kept when it brings the onsets closer
         sync = shot["sync"]
+        if sync is None:  # no effects clip in this shot: nothing to sync
+            assert shot["layers"]["effects"]["status"] != "filled"
+            continue
         if sync["offset_before_s"] is not None and sync["offset_after_s"] is not None:
             assert sync["offset_after_s"] <= sync["offset_before_s"] + 1e-9
 
@@ -88,7 +94,7 @@ def test_dialogue_is_placed_in_its_shot(gen_out):
     from avshooter.audio.vad import speech_ranges
 
     report = json.loads((gen_out / "generate.json").read_text())
-    placed = report["shots"][0]["dialogue"][0]
+    placed = report["shots"][0]["layers"]["dialogue"]["lines"][0]
     assert placed["start_s"] == pytest.approx(0.5, abs=1e-3) and placed["end_s"] <= 5.0
     dialogue, sr = sf.read(gen_out / "stems" / "dialogue.flac", always_2d=True)
     ranges = speech_ranges(dialogue.T, sr)
@@ -105,8 +111,8 @@ def test_edited_prompts_are_used(demo, demo_out, gen_out, story_with_lines, tmp_
                  str(demo_out), "--prompts", str(edited), "--out", str(out), "--no-sync",
                  "--target-lufs", "-16"]) == 0
     report = json.loads((out / "generate.json").read_text())
-    assert report["shots"][3]["effects"]["prompt"] == "a ball bouncing on the floor"
-    assert report["shots"][3]["effects"]["source"] == "demo/0002"
+    assert report["shots"][3]["layers"]["effects"]["prompt"] == "a ball bouncing on the floor"
+    assert report["shots"][3]["layers"]["effects"]["source"]["id"] == "demo/0002"
     wav, sr = sf.read(out / "soundtrack.flac", always_2d=True)
     assert abs(integrated_loudness(wav.T, sr) + 16.0) <= 0.5 and true_peak_dbtp(wav.T, sr) <= -0.95
 
@@ -159,11 +165,13 @@ def test_tiny_audioldm2_end_to_end_with_chunks(demo, story_with_lines, tiny_ldm,
     finally:
         del backend.generate
     assert report["provenance"]["tta"]["name"] == "audioldm2"
-    assert all(s["effects"]["chunks"] >= 2 for s in report["shots"])  # every shot is longer than 2 s
+    filled = [s["layers"]["effects"] for s in report["shots"] if s["layers"]["effects"]["status"] == "filled"]
+    assert filled and all(layer["chunks"] >= 2 for layer in filled)  # every shot is longer than 2 s
     wav, sr = sf.read(tmp_path / "soundtrack.flac", always_2d=True)
     assert wav.shape[0] == to_samples(18.0, sr)
-    seeds = [s["effects"]["seed"] for s in report["shots"]]
-    assert [s["effects"]["seed"] for s in again["shots"]] == seeds
+    seeds = [s["layers"]["effects"]["seed"] for s in report["shots"]]
+    assert [s["layers"]["effects"]["seed"] for s in again["shots"]] == seeds
+    assert all(layer["backend"] == "audioldm2" and layer["source"] is None for layer in filled)
     effects_a = sf.read(tmp_path / "stems" / "effects.flac")[0]
     effects_b = sf.read(tmp_path / "again" / "stems" / "effects.flac")[0]
     assert np.array_equal(effects_a, effects_b)  # deterministic by seed
@@ -211,15 +219,7 @@ def test_bad_inputs(demo, demo_out, story_with_lines, tmp_path, capsys, media):
                    tmp_path / "o8")
     assert rc == 1 and "shots[2]" in err and len(err.splitlines()) == 1
     prompts = tmp_path / "prompts.json"
-    from avshooter.generation.prompts import build_prompts, save_prompts
-    from avshooter.io.story import load_story
-
-    p = build_prompts(load_story(story_with_lines))
-    p.shots[2].effects = "  "
-    save_prompts(p, prompts)
-    rc, err = _err(capsys, *base, "--videos", demo["shots"], "--out", tmp_path / "o7", "--prompts", prompts)
-    assert rc == 1 and "shot" in err and "empty" in err
-    for k in range(1, 9):  # nothing at all is left of a failed run
+    for k in (1, 2, 3, 4, 5, 6, 8):  # nothing at all is left of a failed run
         folder = tmp_path / f"o{k}"
         assert not folder.exists() or not list(folder.rglob("*")), k
 
@@ -250,9 +250,144 @@ def test_annotated_story_drives_music_and_effects(demo, demo_out, tmp_path):
     assert main(["generate", "--story", str(story), "--videos", str(demo["shots"]), "--bank", str(demo_out),
                  "--out", str(tmp_path)]) == 0
     prompts = json.loads((tmp_path / "prompts.json").read_text())
-    assert prompts["shots"][1]["music"] and prompts["shots"][2]["source"] == "audio annotation"
+    assert prompts["shots"][1]["music"]
     report = json.loads((tmp_path / "generate.json").read_text())
     assert "music" in report["outputs"]["stems"]
     music, sr = sf.read(tmp_path / "stems" / "music.flac", always_2d=True)
-    a, b = report["shots"][1]["start_sample"], report["shots"][1]["end_sample"]
-    assert np.abs(music[a:b]).max() > 0 and np.abs(music[:a]).max() == 0 and np.abs(music[b:]).max() == 0
+    for shot in report["shots"]:  # music exactly where a music clip was placed, silence elsewhere
+        heard = np.abs(music[shot["start_sample"]:shot["end_sample"]]).max() > 0
+        assert heard == (shot["layers"]["music"]["status"] == "filled"), shot["index"]
+    assert report["shots"][1]["layers"]["music"]["status"] == "filled"
+    assert np.abs(music[: report["shots"][0]["end_sample"]]).max() == 0  # the speech shot: no music
+    layer = report["shots"][1]["layers"]["music"]
+    assert layer["status"] == "filled" and layer["source"]["stem"] == "music"
+    assert Path(layer["source"]["file"]).name == "music.flac"  # from a music stem, never effects.flac
+    assert (tmp_path / layer["source"]["file"]).resolve() == (demo_out / "demo" / "audio" / "0001" / "music.flac").resolve()
+
+
+def test_every_layer_has_its_provenance_and_relative_paths(gen_out, demo_out):
+    report = json.loads((gen_out / "generate.json").read_text())
+    for shot in report["shots"]:
+        assert set(shot["layers"]) == {"effects", "ambience", "music", "dialogue"}
+        for name, layer in shot["layers"].items():
+            assert {"prompt", "backend", "seed", "source", "score", "status", "reason"} <= set(layer), name
+            assert layer["status"] in ("filled", "silent", "none")
+            if layer["status"] != "filled":
+                assert layer["reason"]
+            if name != "dialogue" and layer["status"] == "filled":
+                assert layer["backend"] == "retrieval" and isinstance(layer["seed"], int)
+                assert layer["score"] >= report["provenance"]["tta"]["min_score"]
+                source = layer["source"]
+                assert not Path(source["file"]).is_absolute() and (gen_out / source["file"]).is_file()
+                assert source["offset_s"] == 0.0 and source["stem"] in ("effects", "music")
+        assert not Path(shot["video"]).is_absolute() and (gen_out / shot["video"]).is_file()
+    assert (gen_out / report["story"]).is_file() and (gen_out / report["provenance"]["tta"]["bank"]).resolve() == demo_out.resolve()
+    assert report["mux"]["story"]["path"] == "story.mp4"
+    assert str(gen_out) not in (gen_out / "generate.json").read_text()  # nothing absolute, nothing staged
+
+
+def test_no_good_match_leaves_a_silent_layer_with_a_reason(demo, demo_out, story_with_lines, tmp_path):
+    from avshooter.generation.prompts import build_prompts, save_prompts
+    from avshooter.io.story import load_story
+
+    p = build_prompts(load_story(story_with_lines))
+    p.shots[1].effects = "a dragon roaring over a burning castle"
+    p.shots[3].effects = ""  # nothing in the shot makes a sound: no effects layer there
+    edited = tmp_path / "prompts.json"
+    save_prompts(p, edited)
+    out = tmp_path / "out"
+    assert main(["generate", "--story", str(story_with_lines), "--videos", str(demo["shots"]), "--bank",
+                 str(demo_out), "--prompts", str(edited), "--out", str(out), "--no-sync"]) == 0
+    report = json.loads((out / "generate.json").read_text())
+    layer = report["shots"][1]["layers"]["effects"]
+    assert layer["status"] == "silent" and layer["source"] is None and "< min_score" in layer["reason"]
+    assert {"shot": 1, "layer": "effects", "reason": layer["reason"]} in report["silent_layers"]
+    none = report["shots"][3]["layers"]["effects"]
+    assert none["status"] == "none" and none["prompt"] is None and none["reason"]
+    effects, sr = sf.read(out / "stems" / "effects.flac", always_2d=True)
+    spans = [(s["start_sample"], s["end_sample"]) for s in report["shots"]]
+    assert np.abs(effects[slice(*spans[1])]).max() == 0 and np.abs(effects[slice(*spans[3])]).max() == 0
+    assert report["shots"][2]["layers"]["effects"]["status"] == "filled" and np.abs(effects[slice(*spans[2])]).max() > 0
+
+
+def _timeless(story: dict) -> dict:
+    story = json.loads(json.dumps(story))
+    for shot in story["shots"]:
+        shot.pop("start time"), shot.pop("end time")
+        shot.get("avshooter", {}).pop("start_s", None), shot.get("avshooter", {}).pop("end_s", None)
+    return story
+
+
+def test_story_without_times_takes_durations_from_the_shot_videos(demo, demo_out, tmp_path, capsys):
+    """AnimeShooterGen stories have captions and no times: each shot video gives its shot's length."""
+    path = tmp_path / "story.json"
+    path.write_text(json.dumps(_timeless(json.loads(demo["story"].read_text()))))
+    out = tmp_path / "out"
+    assert main(["generate", "--story", str(path), "--videos", str(demo["shots"]), "--bank", str(demo_out),
+                 "--out", str(out), "--no-sync"]) == 0
+    report = json.loads((out / "generate.json").read_text())
+    assert [round(s["end_s"] - s["start_s"], 6) for s in report["shots"]] == [5.0, 4.5, 4.5, 4.0]
+    assert report["num_samples"] == to_samples(18.0, 48000)
+    # with one long video the times are required
+    rc, err = _err(capsys, "--story", path, "--videos", demo["video"], "--bank", demo_out, "--out", tmp_path / "o")
+    assert rc == 1 and "start time" in err and len(err.splitlines()) == 1
+
+
+def test_story_times_are_checked_against_the_shot_videos(demo, demo_out, tmp_path, capsys):
+    story = json.loads(demo["story"].read_text())
+    story["shots"][1]["end time"] = "00:08"  # 1 s coarse steps: 5.0 .. 9.5 s read as 5 .. 8 (3.0 s vs 4.5 s)
+    story["shots"][1].get("avshooter", {}).pop("end_s", None)
+    path = tmp_path / "story.json"
+    path.write_text(json.dumps(story))
+    rc, err = _err(capsys, "--story", path, "--videos", demo["shots"], "--bank", demo_out, "--out", tmp_path / "o")
+    assert rc == 1 and "shots[1]" in err and "shot_001.mp4 lasts 4.500 s" in err and len(err.splitlines()) == 1
+    story["shots"][1]["end time"] = "00:09"  # 4.0 s for a 4.5 s video: within MM:SS resolution
+    path.write_text(json.dumps(story))
+    assert main(["generate", "--story", str(path), "--videos", str(demo["shots"]), "--bank", str(demo_out),
+                 "--out", str(tmp_path / "ok"), "--no-sync"]) == 0
+    report = json.loads((tmp_path / "ok" / "generate.json").read_text())
+    assert report["shots"][1]["end_s"] - report["shots"][1]["start_s"] == pytest.approx(4.5)  # the video wins
+
+
+def test_one_video_keeps_the_videos_own_timeline(demo, demo_out, tmp_path, capsys):
+    """A story that starts late (and has a gap) on one 18 s video: audio sits at the shots' own times."""
+    story = json.loads(demo["story"].read_text())
+    story["shots"] = [story["shots"][0], story["shots"][2]]  # 0-5 s and the ball at 9.5-14 s: a gap, then the end
+    path = tmp_path / "story.json"
+    path.write_text(json.dumps(story))
+    late = json.loads(json.dumps(story))
+    late["shots"] = late["shots"][1:]  # only the ball: starts at 9.5 s
+    late_path = tmp_path / "late.json"
+    late_path.write_text(json.dumps(late))
+    out = tmp_path / "out"
+    assert main(["generate", "--story", str(late_path), "--videos", str(demo["video"]), "--bank", str(demo_out),
+                 "--out", str(out)]) == 0
+    assert "(18.000 s, 1 shots" in capsys.readouterr().out
+    report = json.loads((out / "generate.json").read_text())
+    sr = report["sample_rate"]
+    ball = report["shots"][0]
+    assert (ball["start_sample"], ball["end_sample"]) == (to_samples(9.5, sr), to_samples(14.0, sr))
+    assert report["num_samples"] == to_samples(18.0, sr) and report["duration_s"] == pytest.approx(18.0)
+    effects, _ = sf.read(out / "stems" / "effects.flac", always_2d=True)
+    soundtrack, _ = sf.read(out / "soundtrack.flac", always_2d=True)
+    assert effects.shape[0] == soundtrack.shape[0] == to_samples(18.0, sr)
+    a, b = ball["start_sample"], ball["end_sample"]
+    assert np.abs(soundtrack[:a]).max() == 0 and np.abs(soundtrack[b:]).max() == 0
+    assert np.abs(effects[a:b]).max() > 0.01, json.dumps(ball["layers"]["effects"])
+    # the thuds land on the ball's impacts in the video's own time (the demo's truth), within a frame
+    from avshooter.generation.sync import audio_onsets
+
+    onsets = np.array(audio_onsets(effects.T.astype(np.float32), sr))
+    impacts = demo["truth_data"]["shots"][2]["impact_times_s"]
+    assert all(np.min(np.abs(onsets - t)) <= FRAME_S for t in impacts)
+    assert abs(_streams(out / "story.mp4")["audio"]["duration_s"] - 18.0) <= 1024 / 48000 + 1e-3
+    assert abs(_streams(out / "shots" / "shot_000.mp4")["video"]["duration_s"] - 4.5) < FRAME_S
+    # a gap between two shots stays silent
+    gap = tmp_path / "gap"
+    assert main(["generate", "--story", str(path), "--videos", str(demo["video"]), "--bank", str(demo_out),
+                 "--out", str(gap), "--no-sync"]) == 0
+    report = json.loads((gap / "generate.json").read_text())
+    soundtrack, _ = sf.read(gap / "soundtrack.flac", always_2d=True)
+    spans = [(s["start_sample"], s["end_sample"]) for s in report["shots"]]
+    assert spans == [(0, to_samples(5.0, sr)), (to_samples(9.5, sr), to_samples(14.0, sr))]
+    assert np.abs(soundtrack[spans[0][1]:spans[1][0]]).max() == 0 and np.abs(soundtrack[spans[1][1]:]).max() == 0

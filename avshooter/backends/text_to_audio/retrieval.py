@@ -30,9 +30,9 @@ silence there and reports why (a silent layer is better than a wrong one).
 
 Why ``min_score = 0.35``: the score is a MiniLM cosine, whose level depends on the texts, not a
 probability. We take as the null distribution the scores between sounds of DIFFERENT kinds: every label
-of the package's sound vocabulary (``avshooter/data/sound_vocabulary.txt``, 134 labels typed speech /
+of the package's sound vocabulary (``avshooter/data/sound_vocabulary.txt``, 147 labels typed speech /
 music / effects / ambience / silence, written for the CLAP tagger, not for any test clip) against every
-label of another type (12,586 pairs). Their 95th percentile is 0.35 (mean 0.18, sd 0.10, 99th
+label of another type (14,536 pairs). Their 95th percentile is 0.35 (mean 0.18, sd 0.10, 99th
 percentile 0.44). A match no better than what one pair of unrelated sounds in twenty reaches is not
 evidence of a match, so the default is 0.35: about a 5 % false-accept rate on a bank with nothing that
 fits. Reproduce with ``python benchmarks/bench_generate.py --null-scores``. Set it per run with
