@@ -9,6 +9,7 @@ Debian's ``chromium`` through scripts/setup.sh).
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import json
 import os
@@ -77,8 +78,9 @@ class Chromium:
         args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run", "--mute-audio",
                 f"--user-data-dir={profile}", "--remote-debugging-pipe", "--window-size=1280,900", "about:blank"]
+        # preexec_fn: the test process starts no threads before this; close_fds=False keeps fds 3 and 4
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     preexec_fn=fds, close_fds=False)
+                                     preexec_fn=fds, close_fds=False)  # noqa: PLW1509
         os.close(to_child)
         os.close(from_child)
         self._buf, self._id, self.events = b"", 0, []
@@ -122,10 +124,8 @@ class Chromium:
             self.events.append(ev)
 
     def close(self):
-        try:
+        with contextlib.suppress(RuntimeError, TimeoutError, OSError):  # already gone: closing anyway
             self.send("Browser.close", timeout=10)
-        except Exception:  # noqa: BLE001 - closing anyway
-            pass
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -253,6 +253,7 @@ def test_generate_report_renders_in_chromium(gen_out, tmp_path, capsys):
     assert main(["report", str(gen_out), "--no-progress"]) == 0
     assert "wrote 2 pages" in capsys.readouterr().out
     index, page = gen_out / "report" / "index.html", gen_out / "report" / "generate.html"
+    assert [_local(index, h) for h in _sources(index).links] == [page.resolve()]
     gen = json.loads((gen_out / "generate.json").read_text())
     text = page.read_text(encoding="utf-8")
     prompts = [layer["prompt"] for shot in gen["shots"] for layer in (shot.get("layers") or {}).values()

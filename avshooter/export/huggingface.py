@@ -36,22 +36,26 @@ _FEATURE_NAMES = ("duration_s", "integrated_lufs", "sample_peak_dbfs", "true_pea
                   "onset_regularity", "impulsiveness", "crest_factor_db")
 # The shape of the "avshooter" column: dict = struct, [x] = list of x, a type = a value (None allowed).
 _SPAN = {"start_s": float, "end_s": float}
-_LABEL = {"label": str, "layer": str, "start_s": float, "end_s": float, "score": float}
+_LABEL = {"stem": str, "label": str, "layer": str, "start_s": float, "end_s": float, "score": float}
+_TAG = {"label": str, "score": float, "layer": str}
 EXTENSION = {
     "channels": int,
     "speech": [_SPAN],
     "speech_fraction": float,
     "transcript": str,
     "language": str,
+    "language_prob": float,
     "words": [{"word": str, "start_s": float, "end_s": float, "probability": float}],
     "speakers": [str],
     "features": {name: {f: float for f in _FEATURE_NAMES} for name in AUDIO_NAMES},
     "type_scores": [{"label": str, "score": float}],  # a list: the label set depends on the tagger
-    "tags": [{"label": str, "score": float, "layer": str}],
-    "labels": [_LABEL],  # labels with times (tagger "labels" and "events"), video seconds
-    "stems": {name: {"energy_share": float, "description": str} for name in AUDIO_NAMES[1:]},
+    "tags": [_TAG],
+    "labels": [_LABEL],  # labels with times, video seconds: the tagger's per-stem "labels" and any "events"
+    "layers": [{"type": str, "score": float, "spans": [[float]], "labels": [str]}],
+    "stems": {name: {"energy_share": float, "description": str, "tags": [_TAG]} for name in AUDIO_NAMES[1:]},
     "visual_context": {"backend": str, "on_screen": bool, "matched_clause": str, "score": float, "characters": [str]},
     "flags": [str],
+    "clipped_samples": "json",  # an object whose keys are stem names (empty when nothing clipped)
     "provenance": "json",
     "extra": "json",
 }
@@ -115,7 +119,12 @@ def extension(record: ShotRecord) -> dict:
     """The ``avshooter`` column of one shot: its extension fitted to :data:`EXTENSION`."""
     ext = {**record.custom, "speech": record.speech}
     ext["type_scores"] = [{"label": k, "score": v} for k, v in (ext.get("type_scores") or {}).items()]
-    ext["labels"] = [*(ext.pop("labels", None) or []), *(ext.pop("events", None) or [])]
+    labels = ext.pop("labels", None) or []
+    if isinstance(labels, dict):  # {stem: [label, ...]}
+        labels = [{**lab, "stem": stem} for stem, labs in labels.items() for lab in labs or [] if isinstance(lab, dict)]
+    ext["labels"] = [*labels, *(ext.pop("events", None) or [])]
+    ext["words"] = [{"probability": w["prob"], **{k: v for k, v in w.items() if k != "prob"}}
+                    if isinstance(w, dict) and "prob" in w else w for w in ext.get("words") or []]
     ext["tags"] = [t if isinstance(t, dict) else {"label": t} for t in ext.get("tags") or []]
     rest: dict = {}
     out = {}
@@ -143,6 +152,20 @@ def row(record: ShotRecord, root: str | os.PathLike) -> dict:
     return d
 
 
+def _leaf_paths(schema) -> list[str]:
+    """Dotted paths of the Parquet leaf columns of an Arrow schema (lists add ``list.element``)."""
+    import pyarrow as pa
+
+    def walk(t, prefix):
+        if pa.types.is_struct(t):
+            return [p for f in t for p in walk(f.type, f"{prefix}.{f.name}")]
+        if pa.types.is_list(t) or pa.types.is_large_list(t):
+            return walk(t.value_type, f"{prefix}.list.element")
+        return [prefix]
+
+    return [p for f in schema for p in walk(f.type, f.name)]
+
+
 def _write_shard(root: Path, records: list[ShotRecord], path: Path, feats) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -150,7 +173,9 @@ def _write_shard(root: Path, records: list[ShotRecord], path: Path, feats) -> No
     # Written with pyarrow and the Features' schema (which carries the "huggingface" metadata): the FLAC
     # bytes go in unchanged, where datasets' own writer would need torchcodec to re-encode them.
     table = pa.Table.from_pylist([row(r, root) for r in records], schema=feats.arrow_schema)
-    pq.write_table(table, path, compression="zstd")
+    # FLAC is already compressed: its bytes are stored as they are, every other column with zstd
+    compression = {f"{name}.bytes": "none" for name in AUDIO_NAMES}
+    pq.write_table(table, path, compression={**{c: "zstd" for c in _leaf_paths(table.schema)}, **compression})
 
 
 def _card(summary: dict, feats) -> str:

@@ -29,9 +29,15 @@ __all__ = ["export_lhotse", "shot_cut"]
 
 
 def _recording(rec_id: str, path: Path):
-    from lhotse import Recording
+    """A lhotse Recording of one audio file, from its header (what ``Recording.from_file`` finds, without
+    trying lhotse's audio backends in turn)."""
+    import soundfile as sf
+    from lhotse import AudioSource, Recording
 
-    return Recording.from_file(path.resolve(), recording_id=rec_id)
+    info = sf.info(str(path))
+    return Recording(id=rec_id, sources=[AudioSource(type="file", channels=list(range(info.channels)),
+                                                     source=str(path.resolve()))],
+                     sampling_rate=info.samplerate, num_samples=info.frames, duration=info.frames / info.samplerate)
 
 
 def _speaker(record: ShotRecord) -> str | None:

@@ -60,8 +60,8 @@ def audio_files(record: ShotRecord, root: str | os.PathLike) -> dict[str, Path]:
 def record_key(records: list[ShotRecord], *extra) -> str:
     """A short hash of the records (all their fields) and of ``extra`` (format options)."""
     h = hashlib.sha256(json.dumps([__version__, *extra], sort_keys=True, default=str).encode())
-    for r in records:
-        h.update(json.dumps(r.to_dict(), sort_keys=True, ensure_ascii=False, default=str).encode())
+    for r in records:  # vars(), not to_dict(): the fields are JSON values already, and asdict deep-copies them
+        h.update(json.dumps(vars(r), sort_keys=True, ensure_ascii=False, default=str).encode())
     return h.hexdigest()[:16]
 
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import AvshooterError, InputError
 from ..io.output import atomic_write_text, ensure_dir
 from . import images

@@ -5,6 +5,7 @@ Everything a page shows goes through :func:`esc`; links to files are relative pa
 from __future__ import annotations
 
 import html
+import math
 import os
 from pathlib import Path
 from urllib.parse import quote
@@ -30,7 +31,7 @@ def esc(value) -> str:
 
 def fmt(value, digits: int = 1, unit: str = "") -> str:
     """A number for a table: ``None`` and non-finite values as an em dash."""
-    if value is None or (isinstance(value, float) and value != value) or value in (float("inf"), float("-inf")):
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "\u2014"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return f"{value:.{digits}f}{unit}"

@@ -46,8 +46,9 @@ def _log_spectrogram(mono: np.ndarray, sample_rate: int, *, bins: int = 160, fmi
     f, t, z = signal.stft(mono, fs=sample_rate, nperseg=n_fft, noverlap=n_fft - hop, boundary=None, padded=False)
     mag = np.abs(z)
     freqs = np.geomspace(fmin, sample_rate / 2, bins)
-    logmag = np.stack([np.interp(freqs, f, mag[:, j]) for j in range(mag.shape[1])], axis=1) if mag.shape[1] \
-        else np.zeros((bins, 1))
+    hi = np.clip(np.searchsorted(f, freqs), 1, len(f) - 1)  # linear interpolation along frequency, all frames
+    w = ((freqs - f[hi - 1]) / (f[hi] - f[hi - 1]))[:, None]
+    logmag = mag[hi - 1] * (1 - w) + mag[hi] * w if mag.shape[1] else np.zeros((bins, 1))
     db = 20 * np.log10(np.maximum(logmag, 1e-6))
     return db, freqs, t
 
