@@ -156,6 +156,7 @@ def test_resume_skips_finished_shards(ds, tmp_path):
     assert (again["written"], again["skipped"]) == (0, 4)
     assert {p.name: p.stat().st_mtime_ns for p in dest.glob("*.tar")} == before
     (dest / "shard-000002.tar").unlink()  # a crash before this shard was renamed into place
+    (dest / ".shard-000002.tar.tmp").write_bytes(b"half a tar")  # ... leaving its temporary file
     third = export(ds, "webdataset", dest, shard_size=1, progress=False)
     assert (third["written"], third["skipped"]) == (1, 3)
     fewer = export(ds, "webdataset", dest, shard_size=2, progress=False)  # other grouping: redone, old ones removed

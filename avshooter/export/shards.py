@@ -114,9 +114,9 @@ def run_shards(root: str | os.PathLike, dest: str | os.PathLike, *, fmt: str, sh
                     os.replace(tmp, target)
                 except OSError as exc:
                     raise OutputError(f"{target}: cannot write ({exc.strerror or exc})") from None
-                finally:
-                    if tmp.exists():
-                        tmp.unlink()
+                finally:  # also what a killed run left of this shard (writers may add a suffix to tmp)
+                    for leftover in target.parent.glob(f".{target.name}.tmp*"):
+                        leftover.unlink(missing_ok=True)
                 written += 1
                 done[name] = entry
                 atomic_write_json(state_path, {**state, "format": fmt, "complete": False, "shards": done})
