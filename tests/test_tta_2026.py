@@ -275,3 +275,46 @@ def test_bench_tta_gpu_tiny_runs_on_cpu(tmp_path):
     seams = json.loads(out.read_text())["seams"]
     assert {s["method"] for s in seams} == {"inpainting", "crossfaded chunks"}
     assert "| backend |" in proc.stdout
+
+
+def test_copied_from_blocks_match_their_source():
+    """Every ``# Copied from X [with a->b]`` in the text-to-audio backends is X's code (after the renames)."""
+    import ast
+    import importlib
+    import inspect
+    import re
+    import textwrap
+
+    folder = ROOT / "avshooter" / "backends" / "text_to_audio"
+    marker = re.compile(r"^\s*# Copied from ([\w.]+)(?: with (.+))?$")
+    checked = 0
+    for path in sorted(folder.glob("*.py")):
+        text = path.read_text()
+        lines = text.splitlines()
+        defs = {node.lineno: node for node in ast.walk(ast.parse(text))
+                if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+        for i, line in enumerate(lines):
+            m = marker.match(line)
+            if not m:
+                continue
+            node = defs.get(i + 2)
+            assert node is not None, f"{path.name}:{i + 1}: a '# Copied from' marker must sit right above a def"
+            copy = textwrap.dedent(ast.get_source_segment(text, node, padded=True))
+            module_name, _, qual = m.group(1).partition(".backends.text_to_audio.")
+            mod_path, attr = f"{module_name}.backends.text_to_audio.{qual}".split("."), []
+            while True:
+                try:
+                    obj = importlib.import_module(".".join(mod_path))
+                    break
+                except ModuleNotFoundError:
+                    attr.insert(0, mod_path.pop())
+            for a in attr:
+                obj = getattr(obj, a)
+            source = textwrap.dedent(inspect.getsource(obj))
+            for pair in (m.group(2) or "").split(","):
+                if pair.strip():
+                    old, new = (x.strip() for x in pair.split("->"))
+                    source = source.replace(old, new)
+            assert copy.strip() == source.strip(), f"{path.name}:{i + 1}: differs from {m.group(1)}"
+            checked += 1
+    assert checked >= 8

@@ -145,7 +145,7 @@ class StableAudioOpen:
             tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
             fe = ClapFeatureExtractor.from_pretrained(source, local_files_only=local)
         except Exception as exc:  # noqa: BLE001
-            raise BackendError(f"stable-audio: cannot load clap_model {self.options['clap_model']!r}: {_first_line(exc)}") from None
+            raise BackendError(f"{self.name}: cannot load clap_model {self.options['clap_model']!r}: {_first_line(exc)}") from None
         return model, tokenizer, fe, torch
 
     def info(self) -> dict:
@@ -175,9 +175,9 @@ class StableAudioOpen:
         }
 
     # -- generation ----------------------------------------------------------------------------------
-    # Copied from avshooter.backends.text_to_audio.audioldm2.AudioLDM2.generate with audioldm2->stable-audio,
-    # plus: the CLAP-ranker check, lengths capped at the window, (channels, n) trim. The same loop is in
-    # avshooter.backends.text_to_audio.stable_audio3.StableAudio3.generate: change them together.
+    # Adapted from avshooter.backends.text_to_audio.audioldm2.AudioLDM2.generate (same grouping, seeding and
+    # ranking loop; plus the CLAP-ranker check, lengths capped at the window, (channels, n) trim). The same
+    # loop is in avshooter.backends.text_to_audio.stable_audio3.StableAudio3.generate: change them together.
     def generate(
         self,
         prompts: list[str],
@@ -253,7 +253,7 @@ class StableAudioOpen:
                     }
         return results  # type: ignore[return-value]
 
-    # Copied from avshooter.backends.text_to_audio.audioldm2.AudioLDM2._call with audio_length_in_s->audio_end_in_s
+    # Adapted from avshooter.backends.text_to_audio.audioldm2.AudioLDM2._call (audio_end_in_s, 3-d output)
     def _call(self, torch, prompts: list[str], seeds: list[int], length: int, negative: str | None) -> np.ndarray:
         """Run the pipeline once: ``(len(prompts), channels, >= length)`` float32 waveforms."""
         generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]

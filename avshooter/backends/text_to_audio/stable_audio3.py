@@ -152,7 +152,7 @@ class StableAudio3:
             raise BackendError(f"stable-audio-3: cannot load model {self.options['model']!r}: {_first_line(exc)}") from None
         return pipe
 
-    # Copied from avshooter.backends.text_to_audio.stable_audio.StableAudioOpen._load_clap with "stable-audio"->self.name
+    # Copied from avshooter.backends.text_to_audio.stable_audio.StableAudioOpen._load_clap
     def _load_clap(self):
         import torch
         from transformers import AutoTokenizer, ClapFeatureExtractor, ClapModel
@@ -209,8 +209,8 @@ class StableAudio3:
         }
 
     # -- generation ----------------------------------------------------------------------------------
-    # Copied from avshooter.backends.text_to_audio.stable_audio.StableAudioOpen.generate with stable-audio->stable-audio-3
-    # (lengths in whole latent frames, no window cap; NaN check in _check_finite)
+    # Adapted from avshooter.backends.text_to_audio.stable_audio.StableAudioOpen.generate (same loop; lengths in
+    # whole latent frames, no window cap, NaN check in _check_finite): change them together
     def generate(
         self,
         prompts: list[str],

@@ -152,7 +152,7 @@ class TangoFlux:
         except Exception as exc:  # noqa: BLE001
             raise BackendError(f"tangoflux: cannot get model {model!r}: {_first_line(exc)}") from None
 
-    # Copied from avshooter.backends.text_to_audio.stable_audio.StableAudioOpen._load_clap with "stable-audio"->self.name
+    # Copied from avshooter.backends.text_to_audio.stable_audio.StableAudioOpen._load_clap
     def _load_clap(self):
         import torch
         from transformers import AutoTokenizer, ClapFeatureExtractor, ClapModel
