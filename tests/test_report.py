@@ -237,6 +237,10 @@ def test_annotate_report_content(demo_out, annotate_report):
             assert html.escape(r.annotation[field], quote=True) in text
         if r.custom.get("transcript"):
             assert html.escape(r.custom["transcript"], quote=True) in text
+        labels = r.custom.get("labels") or []
+        for label in (x for xs in labels.values() for x in xs) if isinstance(labels, dict) else labels:
+            assert f"<td>{html.escape(label['label'], quote=True)}</td>" in text  # labels with their times
+            assert f"<td>{label['start_s']:.2f}</td><td>{label['end_s']:.2f}</td>" in text
     assert [_local(index, h) for h in _sources(index).links] == [page.resolve()]
 
 

@@ -26,10 +26,8 @@ AUDIO_NAMES = ("mix", *STEMS)
 
 
 def _frames_at():
-    try:  # the media layer is being split: frames_at moves from media/audio.py to media/frames.py
-        from ..media.frames import frames_at
-    except ImportError:
-        from ..media.audio import frames_at
+    from ..media.frames import frames_at  # imports PyAV: only when a page is made
+
     return frames_at
 
 
