@@ -4,9 +4,9 @@ Thresholds on the WHOLE set (tuning half = odd ids up to 48, held-out A = even i
 49-64, held-out C = ids 65-80; the table per part is printed by ``python tests/caption_set.py``):
 
 - effects labels (a predicted label counts when it is the gold label or a declared synonym):
-  precision >= 0.70, recall >= 0.75
+  precision >= 0.75, recall >= 0.65
 - music (shot has music or not): precision >= 0.85, recall >= 0.95
-- dialogue lines (character, text and language exact): precision >= 0.95, recall >= 0.95
+- dialogue lines (character, text and language exact): precision >= 0.90, recall >= 0.90
 - ambience place vs picture: accuracy >= 0.95
 """
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pytest
 
 from caption_set import DATA, evaluate, half, load_set, table
 
-THRESHOLDS = {"effects_p": 0.70, "effects_r": 0.75, "music_p": 0.85, "music_r": 0.95, "dialogue_p": 0.95,
-              "dialogue_r": 0.95, "place_acc": 0.95}
+THRESHOLDS = {"effects_p": 0.75, "effects_r": 0.65, "music_p": 0.85, "music_r": 0.95, "dialogue_p": 0.90,
+              "dialogue_r": 0.90, "place_acc": 0.95}
 
 
 def test_the_set_is_what_the_brief_asks():

@@ -49,7 +49,7 @@ _SOUND_KINDS = ("effects", "music", "ambience")
 class ReaderOptions:
     """Thresholds of the caption reader (cosine similarities of MiniLM embeddings, in [-1, 1])."""
 
-    effects_min: float = 0.5
+    effects_min: float = 0.53
     music_min: float = 0.45
     ambience_min: float = 0.45
     margin: float = 0.0
@@ -177,16 +177,15 @@ def find_quotes(text: str) -> list[tuple[int, int, str, bool]]:
 
 
 def _speaker(text: str, start: int, end: int, names: list[str], shot_characters: list[str]) -> str | None:
-    """The character named nearest before the quote in its sentence, else right after it, else the shot's."""
+    """The first character named before the quote in its sentence (the subject: "Rin tugs at Dad's sleeve and
+    says"), else the first right after it ('"Run!" shouts Ken'), else the shot's first character."""
     before = re.split(r"[.!?;。！？]\s", text[:start])[-1]
     after = re.split(r"[.!?;。！？]\s", text[end:])[0]
-    for window, pick in ((before, max), (after, min)):
-        hits = []
-        for name in names:
-            for m in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", window, re.IGNORECASE):
-                hits.append((m.start(), name))
+    for window in (before, after):
+        hits = [(m.start(), -len(name), name) for name in names
+                for m in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", window, re.IGNORECASE)]
         if hits:
-            return pick(hits)[1]
+            return min(hits)[2]  # the first named; the longer name when two start there ("Hana's ball")
     return shot_characters[0] if shot_characters else (names[0] if names else None)
 
 
