@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parent / "data" / "captions.json"
-HALVES = ("tune", "held-out A", "held-out B", "held-out C", "all")
+HALVES = ("tune", "held-out A", "held-out B", "held-out C", "held-out D", "all")
 
 
 def load_set() -> dict:
@@ -22,7 +22,9 @@ def load_set() -> dict:
 
 
 def half(item: dict) -> str:
-    """ids 1-48: odd tune, even held-out A; 49-64 held-out B; 65-80 held-out C (see the set's "split_rule")."""
+    """ids 1-48: odd tune, even held-out A; 49-64 held-out B; 65-80 held-out C; 81-96 held-out D (see the set's "split_rule")."""
+    if item["id"] >= 81:
+        return "held-out D"
     if item["id"] >= 65:
         return "held-out C"
     if item["id"] >= 49:
