@@ -165,13 +165,18 @@ def _music(n: int) -> np.ndarray:
 
 
 def _thud(rng: np.random.Generator) -> np.ndarray:
-    """A ball landing: a short click (noise burst) on a pitch-dropping low body; onset at sample 0."""
+    """A ball landing: a dull thump (band-passed noise, 25 ms decay); onset at sample 0.
+
+    Not a pitched body: a pitch-dropping sine on a click is a kick drum, and at two landings a second
+    it is a drum machine to any listener (YAMNet included), not a ball.
+    """
+    from scipy.signal import butter, sosfilt
+
     n = to_samples(0.25, SAMPLE_RATE)
     t = np.arange(n) / SAMPLE_RATE
-    freq = 55 + 90 * np.exp(-t / 0.03)
-    body = np.sin(2 * np.pi * np.cumsum(freq) / SAMPLE_RATE) * np.exp(-t / 0.06)
-    click = rng.standard_normal(n) * np.exp(-t / 0.004)
-    return (0.6 * body + 0.35 * click).astype(np.float32)
+    sos = butter(2, [60, 1200], btype="bandpass", fs=SAMPLE_RATE, output="sos")
+    thump = sosfilt(sos, rng.standard_normal(n)) * np.exp(-t / 0.025)
+    return (0.95 * thump / np.abs(thump).max()).astype(np.float32)
 
 
 def _wind(n: int, rng: np.random.Generator) -> np.ndarray:
