@@ -18,10 +18,12 @@ The ``Audio`` columns decode through ``torchcodec`` in ``datasets`` >= 4; withou
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
 
+from ..audio.features import Features
 from ..errors import BackendError
 from ..io.output import atomic_write_text
 from ..io.records import ShotRecord
@@ -29,11 +31,7 @@ from .shards import AUDIO_NAMES, DEFAULT_SHARD_SIZE, audio_files, run_shards
 
 __all__ = ["EXTENSION", "export_hf", "features"]
 
-_FEATURE_NAMES = ("duration_s", "integrated_lufs", "sample_peak_dbfs", "true_peak_dbtp", "rms_dbfs",
-                  "silent_fraction", "energy_std_db", "spectral_centroid_hz", "spectral_flatness",
-                  "spectral_flux", "low_share", "mid_share", "high_share", "zero_crossing_rate", "harmonicity",
-                  "tonal_stability", "pitch_hz", "pitch_spread_st", "voiced_fraction", "onset_rate_hz",
-                  "onset_regularity", "impulsiveness", "crest_factor_db")
+_FEATURE_NAMES = tuple(f.name for f in dataclasses.fields(Features))  # the measured features, one column each
 # The shape of the "avshooter" column: dict = struct, [x] = list of x, a type = a value (None allowed).
 _SPAN = {"start_s": float, "end_s": float}
 _LABEL = {"stem": str, "label": str, "layer": str, "start_s": float, "end_s": float, "score": float}
