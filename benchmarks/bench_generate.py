@@ -416,6 +416,7 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", action="store_true", help="print a cProfile of each warm generate run")
     parser.add_argument("--stories", type=int, default=0,
                         help="instead: N synthetic 4-shot 720p stories on the offline default (generate_stories.py)")
+    parser.add_argument("--bank", help="--stories: an annotate output folder to retrieve from (default: the demo's)")
     parser.add_argument("--null-scores", action="store_true",
                         help="instead: the MiniLM null distribution behind retrieval's min_score")
     args = parser.parse_args(argv)

@@ -72,7 +72,7 @@ def build_pool(workdir: Path, frame_fn, width: int = 1280, height: int = 720) ->
     folder.mkdir(parents=True)
     grid = np.mgrid[0:height, 0:width].astype(np.float32)
     for k, path in enumerate(files):
-        frames = int(round((3.0 + 2.0 * k / (POOL - 1)) * FPS))  # 3.0 .. 5.0 s, mean 4.0 s
+        frames = round((3.0 + 2.0 * k / (POOL - 1)) * FPS)  # 3.0 .. 5.0 s, mean 4.0 s
         with av.open(str(path), "w", format="mp4") as out:
             vs = out.add_stream("libx264", rate=FPS)
             vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
@@ -122,7 +122,7 @@ def run_stories(args, bench) -> None:
 
     workdir = Path(args.workdir)
     demo = bench.build_demo(workdir)
-    bank = bench.build_bank(demo, workdir)
+    bank = Path(args.bank) if args.bank else bench.build_bank(demo, workdir)
     t0 = time.perf_counter()
     pool = build_pool(workdir, bench._frame)
     render_s = time.perf_counter() - t0
@@ -153,7 +153,8 @@ def run_stories(args, bench) -> None:
     rate = done / (r["wall"] / 60) if r["wall"] > 0 else float("nan")
     print(f"\n## generate: {done} synthetic AnimeShooterGen-style stories (4 shots, 1280x720 24 fps), offline default\n")
     print(bench.machine())
-    print(f"shot pool rendered in {render_s:.1f} s (cached after the first run); model load {load_s:.2f} s (once)\n")
+    print(f"bank {bank}: {tta.info()['bank_entries']} entries; shot pool rendered in {render_s:.1f} s (cached); "
+          f"model load {load_s:.2f} s (once)\n")
     rows = [
         ("stories generated / failed", f"{done} / {len(failures)}"),
         ("shots, seconds of video", f"{shots}, {seconds:.1f} s"),
@@ -178,13 +179,13 @@ def null_scores() -> None:
     """The ``--null-scores`` mode: the null distribution of MiniLM scores behind retrieval's ``min_score``."""
     import numpy as np
 
-    from avshooter.backends.text_to_audio.retrieval import _embedder
+    from avshooter.embedding import embed_texts
 
     root = Path(__file__).resolve().parents[1]
     rows = [line.split("\t") for line in (root / "avshooter" / "data" / "sound_vocabulary.txt").read_text().splitlines()
             if line.strip() and not line.startswith("#")]
     labels, types = [r[0].strip() for r in rows], [r[1].strip() for r in rows]
-    vecs = np.asarray(_embedder("cpu").encode(labels, normalize_embeddings=True), np.float32)
+    vecs = embed_texts(labels)
     scores = vecs @ vecs.T
     cross = np.array([scores[i, j] for i in range(len(labels)) for j in range(len(labels)) if types[i] != types[j]])
     same = np.array([scores[i, j] for i in range(len(labels)) for j in range(len(labels))

