@@ -391,3 +391,33 @@ def test_one_video_keeps_the_videos_own_timeline(demo, demo_out, tmp_path, capsy
     spans = [(s["start_sample"], s["end_sample"]) for s in report["shots"]]
     assert spans == [(0, to_samples(5.0, sr)), (to_samples(9.5, sr), to_samples(14.0, sr))]
     assert np.abs(soundtrack[spans[0][1]:spans[1][0]]).max() == 0 and np.abs(soundtrack[spans[1][1]:]).max() == 0
+
+
+def test_the_demo_gets_the_right_layers(demo, demo_out, tmp_path):
+    """README's main command on the demo: the line is spoken in shot 0, music plays in the music shot (from a
+    music stem), and the ball's thuds land on its impacts."""
+    from avshooter.audio.vad import speech_ranges
+    from avshooter.generation.sync import audio_onsets
+
+    out = tmp_path / "gen"
+    assert main(["generate", "--story", str(demo["story"]), "--videos", str(demo["shots"]), "--bank", str(demo_out),
+                 "--out", str(out)]) == 0
+    report = json.loads((out / "generate.json").read_text())
+    shots = report["shots"]
+    sr = report["sample_rate"]
+    spoken = shots[0]["layers"]["dialogue"]
+    assert spoken["status"] == "filled" and any("Watch my red ball bounce" in text for text in spoken["prompt"])
+    dialogue, _ = sf.read(out / "stems" / "dialogue.flac", always_2d=True)
+    ranges = speech_ranges(dialogue.T, sr)
+    assert ranges and ranges[0][0] >= 0.0 and ranges[-1][1] <= shots[0]["end_s"]
+    music = shots[1]["layers"]["music"]
+    assert music["status"] == "filled" and music["source"]["id"] == "demo/0001" and music["source"]["stem"] == "music"
+    assert all(s["layers"]["music"]["status"] != "filled" for s in (shots[0], shots[2]))
+    ball = shots[2]["layers"]["effects"]
+    assert ball["status"] == "filled" and ball["source"]["id"] == "demo/0002" and ball["source"]["stem"] == "effects"
+    assert shots[0]["layers"]["effects"]["source"] is None or shots[0]["layers"]["effects"]["source"]["id"] != "demo/0002"
+    effects, _ = sf.read(out / "stems" / "effects.flac", always_2d=True)
+    a, b = shots[2]["start_sample"], shots[2]["end_sample"]
+    onsets = np.array(audio_onsets(effects[a:b].T.astype(np.float32), sr))
+    impacts = [t - demo["truth_data"]["shots"][2]["start_s"] for t in demo["truth_data"]["shots"][2]["impact_times_s"]]
+    assert onsets.size and all(np.min(np.abs(onsets - t)) <= FRAME_S for t in impacts)
