@@ -82,3 +82,12 @@ def test_write_audio_clip_policy_is_explicit(tmp_path):
     assert back[1] == 1.5
     with pytest.raises(OutputError, match="NaN"):
         write_audio(tmp_path / "b.flac", np.array([[np.nan]], np.float32), 16000)
+
+
+def test_missing_stem_and_offset_are_not_paths():
+    shot = {"audio annotation": {"type": "music"},
+            "avshooter": {"index": 2, "start_s": 0.0, "end_s": 1.0, "start_sample": 0, "end_sample": 16000,
+                          "sample_rate": 16000, "speech": [],
+                          "audio": {"mix": "audio/0002/mix.flac", "dialogue": None, "offset_s": 1.5}}}
+    rec = ShotRecord.from_story_shot(shot, video_id="v", video="v.mp4", story_relpath="v/story.json")
+    assert rec.audio == {"mix": "v/audio/0002/mix.flac"} and rec.custom["audio_offset_s"] == 1.5

@@ -41,6 +41,7 @@ class ShotRecord:
     end_sample: int
     sample_rate: int
     audio: dict[str, str]
+    """Paths of the audio files made (``mix`` and each stem that exists), relative to the dataset root."""
     annotation: dict[str, str]
     story: str
     video: str = ""
@@ -102,7 +103,7 @@ class ShotRecord:
             start_s=float(ext["start_s"]), end_s=float(ext["end_s"]),
             start_sample=int(ext["start_sample"]), end_sample=int(ext["end_sample"]),
             sample_rate=int(ext["sample_rate"]),
-            audio={k: f"{base}/{v}" if base else v for k, v in ext["audio"].items()},
+            audio={k: f"{base}/{v}" if base else v for k, v in ext["audio"].items() if isinstance(v, str)},
             annotation=dict(shot["audio annotation"]),
             story=story_relpath,
             video=video,
@@ -111,5 +112,6 @@ class ShotRecord:
             plot=(visual.get("plot") or visual.get("narrative caption") or shot.get("plot") or ""),
             characters=list(shot.get("main characters") or []),
             scene=shot.get("scene"),
-            custom={k: v for k, v in ext.items() if k not in _EXT_FIELDS},
+            custom={**{k: v for k, v in ext.items() if k not in _EXT_FIELDS},
+                    **({"audio_offset_s": ext["audio"]["offset_s"]} if "offset_s" in ext["audio"] else {})},
         )
