@@ -8,7 +8,8 @@ videos are drawn from a pool of 8 rendered clips (rendering 800 clips would domi
 captions are written from a list of 24 anime shot captions, so stories differ in prompts, layers and
 lengths. It prints stories per minute (the model loaded once beforehand, as a batch worker does) and
 the share of time inside the text-to-audio backend's ``generate`` against everything else, with the
-per-stage breakdown of ``bench_generate.py``. The AnimeShooterGen test set is 200 such stories: the
+per-stage breakdown of ``bench_generate.py``. The bank is the annotated demo, or ``--bank DIR`` (any
+``avshooter annotate`` output; e.g. the shared test media annotated with ``annotate --manifest``). The AnimeShooterGen test set is 200 such stories: the
 table extrapolates the time for it from the measured rate (a figure for THIS machine).
 
 ``--null-scores``: the null distribution behind the retrieval backend's ``min_score`` (see
