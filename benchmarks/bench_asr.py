@@ -3,7 +3,8 @@
 In ONE run:
 
 a. speed: real-time factor (audio seconds / wall seconds, and / CPU seconds) of ``transcribe`` on the two
-   LibriSpeech clips at beam 1 and beam 5, with the model loaded once (load time printed apart);
+   LibriSpeech clips at beam 1 and beam 5, whole and cut into 3.85 s shots (one call per shot, as annotate
+   makes them), with the model loaded once (load time printed apart);
 b. accuracy on clean speech: WER on the LibriSpeech clips (references in ``avshooter.backends.asr_eval``);
 c. dialogue stem vs mix: each clip mixed with the shared music (Kevin MacLeod's "Vibe Ace" and
    "Dance of the Sugar Plum Fairy") at 0, -6 and -12 dB speech-to-music ratio, at 44.1 kHz stereo like the
@@ -33,6 +34,7 @@ MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media" / "audio"
 MUSIC = {"vibeace": "vibeace_kevin_macleod.ogg", "nutcracker": "nutcracker_kevin_macleod.ogg"}
 SNRS = (0.0, -6.0, -12.0)
 SR = 44100
+SHOT_S = 3.85  # AnimeShooter's mean shot length
 
 
 def _timed(fn, *args, **kw):
@@ -69,6 +71,16 @@ def speed_and_clean(beams) -> None:
               f"{100 * asr_eval.wer(refs, hyps):6.1f}  {', '.join(langs)}")
         for h in hyps:
             print(f"     hyp: {h}")
+        # the same speech cut into shots of AnimeShooter's mean length (one call per shot, as annotate does)
+        n = int(SHOT_S * SR)
+        audio_s, wall, cpu, shots = 0.0, 0.0, 0.0, 0
+        for wav, sr in clips.values():
+            for a in range(0, wav.shape[1] - n + 1, n):
+                shot = wav[:, a:a + n]
+                _, w, c = _timed(asr.transcribe, shot, sr, speech=speech_ranges(shot, sr))
+                audio_s, wall, cpu, shots = audio_s + n / sr, wall + w, cpu + c, shots + 1
+        print(f"{beam:>4} {'':>7} {audio_s:8.1f} {wall:7.2f} {audio_s / wall:6.1f} {audio_s / cpu:9.1f} "
+              f"{'':>6}  ({shots} shots of {SHOT_S} s)")
 
 
 def mixtures(beam: int, musics) -> None:
