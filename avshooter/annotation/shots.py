@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..audio.resample import resample
 from ..errors import InputError
 from ..media.cuts import CutParams
 from ..units import to_samples
@@ -176,10 +177,7 @@ def audio_change_points(wav: np.ndarray, sr: int, *, params: AudioChangeParams =
     if not np.isfinite(mono).all():
         raise InputError("audio_change_points: wav contains NaN or infinite samples")
     rate = int(params.sample_rate)
-    if sr != rate and mono.size:
-        import soxr
-
-        mono = soxr.resample(mono, sr, rate, quality="MQ").astype(np.float32)
+    mono = resample(mono, sr, rate, quality="MQ")
     feats = _band_levels(mono, rate, params)
     hop = to_samples(params.hop_s, rate) / rate
     k = max(1, int(round(params.context_s / hop)))

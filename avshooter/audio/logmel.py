@@ -22,6 +22,7 @@ import functools
 import numpy as np
 
 from ..errors import InputError
+from .resample import resample
 
 __all__ = ["SAMPLE_RATE", "WINDOW", "HOP", "N_FFT", "N_MELS", "PATCH_FRAMES", "LOG_OFFSET",
            "mel_matrix", "log_mel", "patches", "patch_times", "to_16k_mono"]
@@ -71,11 +72,7 @@ def to_16k_mono(wav: np.ndarray, sample_rate: int) -> np.ndarray:
         raise InputError(f"audio of shape {x.shape} is not allowed ((channels, samples) or (samples,))")
     if not isinstance(sample_rate, (int, np.integer)) or isinstance(sample_rate, bool) or sample_rate <= 0:
         raise InputError(f"sample_rate={sample_rate!r} is not allowed (a positive integer, Hz)")
-    if sample_rate != SAMPLE_RATE and x.size:
-        import soxr
-
-        x = soxr.resample(x, int(sample_rate), SAMPLE_RATE, quality="HQ").astype(np.float32)
-    return np.ascontiguousarray(x)
+    return resample(x, int(sample_rate), SAMPLE_RATE)
 
 
 def log_mel(x16: np.ndarray) -> np.ndarray:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..audio.resample import resample
 from ..errors import InputError, MediaError, OutputError
 from ..units import to_samples
 from .frames import iter_frames
@@ -164,10 +165,7 @@ def mux(
     if not copy:
         log.warning("re-encoding video to H.264: %s", reason)
     out_rate = int(sample_rate) if int(sample_rate) in AAC_RATES else 48000
-    if out_rate != sample_rate:
-        import soxr
-
-        wav = np.ascontiguousarray(soxr.resample(wav.T, sample_rate, out_rate, quality="HQ").T, dtype=np.float32)
+    wav = resample(wav, sample_rate, out_rate)
 
     out = Path(out_path)
     if out.exists() and out.is_dir():
