@@ -161,6 +161,34 @@ def test_speech_phrase():
     assert speech_phrase({"text": "Bonjour", "language": "fr"}, speaker="Hana") == 'Hana says in French: "Bonjour"'
 
 
+def test_asr_input_is_the_mix_or_the_dialogue_stem():
+    from avshooter.annotation.shot_audio import annotate_shot_audio
+    from avshooter.config import AnnotateConfig
+    from avshooter.errors import InputError
+    from avshooter.media.decode import load_audio
+
+    class Heard:  # a test double that records what the ASR step was given
+        got = None
+
+        def transcribe(self, wav, sample_rate, *, speech):
+            self.got = wav.copy()
+            return {"text": "hello there", "language": "en", "language_prob": 0.9, "words": [], "segments": []}
+
+        def info(self):
+            return {"name": "heard"}
+
+    wav, sr = load_audio(MEDIA / "libri2_3436-172162-0000.hq.ogg", sample_rate=44100, channels=2)
+    wav = wav[:, : 4 * sr]
+    for choice in ("mix", "dialogue"):
+        heard = Heard()
+        result = annotate_shot_audio(wav, sr, config=AnnotateConfig(context="none", asr_input=choice),
+                                     backends={"asr": heard})
+        np.testing.assert_array_equal(heard.got, wav if choice == "mix" else result.stems["dialogue"])
+        assert 'someone says: "hello there"' in result.description
+    with pytest.raises(InputError, match="asr_input"):
+        AnnotateConfig(asr_input="stem")
+
+
 def test_error_rates():
     assert asr_eval.wer(["the table round"], ["The table-round."]) == 0.0
     assert asr_eval.wer(["a b c d"], ["a x c"]) == pytest.approx(0.5)
