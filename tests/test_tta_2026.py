@@ -163,6 +163,11 @@ def test_extension_and_scene_beds_exact_lengths_and_seam_bound(sa3):
     assert len(seams) == 3 and all(s["level_jump_db"] <= 3.0 for s in seams)
     again, _ = continue_run(sa3, ["rain"], [n], [3])
     assert np.array_equal(wav, again)  # deterministic by seed
+    from avshooter.backends.text_to_audio.stable_audio3 import StableAudio3
+
+    odd = StableAudio3(model=sa3.options["model"], steps=1, max_duration_s=0.9973, context_s=0.2513)
+    m = to_samples(2.5, SR)  # limits that are no whole number of samples: pieces still fit, length exact
+    assert continue_run(odd, ["rain"], [m], [0])[0].shape == (2, m)
     spans = [(0, 48000), (48000, 120000), (120000, 150000), (150000, 200000)]
     beds = scene_beds(sa3, spans, 48000, scene_ids=["a", "a", "b", "a"], ambience={"a": "wind", "b": "city"},
                       music=["piano", "piano", None, "drums"], seed=0)

@@ -58,8 +58,8 @@ def continue_run(tta, prompts: list[str], lengths: list[int], seeds: list[int], 
     if any(int(n) <= 0 for n in lengths):
         raise InputError(f"continue_run: segment lengths must be > 0 samples, got {list(lengths)}")
     sr = tta.sample_rate
-    room = to_samples(tta.max_continue_s, sr)
-    first = to_samples(tta.max_duration_s, sr)
+    room = math.floor(tta.max_continue_s * sr)  # floor: n / sr never exceeds the backend's limit
+    first = math.floor(tta.max_duration_s * sr)
     buf: np.ndarray | None = None
     joins: list[int] = []
     for prompt, length, seed in zip(prompts, lengths, seeds):

@@ -327,7 +327,7 @@ class StableAudio3:
             tail = np.repeat(tail, self.channels, axis=0)
         if tail.shape[0] != self.channels:
             raise InputError(f"continue_bed: prev_tail has {tail.shape[0]} channels, the model makes {self.channels}")
-        ctx = min(tail.shape[1], to_samples(self.options["context_s"], self.sample_rate)) // self._unit * self._unit
+        ctx = min(tail.shape[1], math.floor(self.context_s * self.sample_rate)) // self._unit * self._unit
         if ctx == 0:
             raise InputError(f"continue_bed: prev_tail is shorter than one latent frame ({self._unit} samples)")
         room = self.max_duration_s - ctx / self.sample_rate
