@@ -217,7 +217,7 @@ def _generate(story, videos, out: Path, config: GenerateConfig, prompts, root: P
             "start_s": a / sr, "end_s": b / sr, "layers": {"effects": meta}, "sync": sync_report,
         })
 
-    layers = [Layer("effects", effects, "effects")]
+    layers = [Layer("effects", effects, "effects", lufs=config.layer_lufs["effects"])]
     # a backend that continues audio (inpainting) carries ambience and music across a scene's shots (issue 11)
     beds = continued_layers(tta, story, prompt_set, spans, total, config) if supports_continuation(tta) else {}
     for name, (track, metas) in (
@@ -226,17 +226,20 @@ def _generate(story, videos, out: Path, config: GenerateConfig, prompts, root: P
         ("dialogue", dialogue_layer(prompt_set, spans, total, config)),
     ):
         if track is not None:
-            layers.append(Layer(name, track, name))
+            layers.append(Layer(name, track, name, lufs=config.layer_lufs[name]))
         for shot_report, meta in zip(shot_reports, metas):
             shot_report["layers"][name] = meta
     mix, mix_report = mix_layers(layers, sr, target_lufs=config.target_lufs,
-                                 max_true_peak_dbtp=config.max_true_peak_dbtp)
+                                 max_true_peak_dbtp=config.max_true_peak_dbtp, duck=config.ducking_params())
     if mix.shape[1] != total:
         raise BackendError(f"mix has {mix.shape[1]} samples, expected {total}")
 
-    write_audio(out / "soundtrack.flac", mix, sr)
-    for layer in layers:
-        write_audio(out / "stems" / f"{layer.name}.flac", to_channels(layer.wav, 2), sr)
+    write_audio(out / "soundtrack.flac", mix, sr)  # limited to max_true_peak_dbtp: never clips
+    stems_clipped = {}
+    for layer in layers:  # the layers before the mix's gains: may exceed full scale
+        n_clipped = write_audio(out / "stems" / f"{layer.name}.flac", to_channels(layer.wav, 2), sr, on_clip="clip")
+        if n_clipped:
+            stems_clipped[layer.name] = n_clipped
     mux_reports = _mux_all(shots, spans, mix, sr, out)
 
     silent = [{"shot": s["index"], "layer": name, "reason": m["reason"]}
@@ -254,6 +257,7 @@ def _generate(story, videos, out: Path, config: GenerateConfig, prompts, root: P
         "silent_layers": silent,
         "prompts": "prompts.json",
         "mix": mix_report,
+        "stems_clipped_samples": stems_clipped,  # stems/*.flac are the layers before the mix's gains
         "mux": mux_reports,
         "outputs": {"soundtrack": "soundtrack.flac", "story_mp4": "story.mp4",
                     # each layer as generated, fitted and synced, before the mix's gains and ducking
