@@ -421,3 +421,21 @@ def test_the_demo_gets_the_right_layers(demo, demo_out, tmp_path):
     onsets = np.array(audio_onsets(effects[a:b].T.astype(np.float32), sr))
     impacts = [t - demo["truth_data"]["shots"][2]["start_s"] for t in demo["truth_data"]["shots"][2]["impact_times_s"]]
     assert onsets.size and all(np.min(np.abs(onsets - t)) <= FRAME_S for t in impacts)
+
+
+def test_layer_balance_and_ducking_come_from_the_config(demo, demo_out, story_with_lines, gen_out, tmp_path):
+    """layer_lufs and ducking in a config file change the mix (and are reported); defaults otherwise."""
+    default = json.loads((gen_out / "generate.json").read_text())["mix"]
+    assert default["layers"]["dialogue"]["lufs_before"] is not None
+    cfg = tmp_path / "gen.yaml"
+    cfg.write_text("layer_lufs: {dialogue: -20.0, effects: -35.0, ambience: -32.0, music: -30.0}\nducking: null\n")
+    out = tmp_path / "out"
+    assert main(["generate", "--story", str(story_with_lines), "--videos", str(demo["shots"]), "--bank",
+                 str(demo_out), "--config", str(cfg), "--out", str(out), "--no-sync"]) == 0
+    mix = json.loads((out / "generate.json").read_text())["mix"]
+    assert mix["ducked_s"] == 0.0  # ducking off
+    # each layer is gained to its own target: the gap between two layers' gains follows the configured
+    # balance (-20 vs -35 is 15 LU apart, the default -23 vs -26 is 3 LU apart: 12 dB more)
+    gap = mix["layers"]["dialogue"]["gain_db"] - mix["layers"]["effects"]["gain_db"]
+    gap_default = default["layers"]["dialogue"]["gain_db"] - default["layers"]["effects"]["gain_db"]
+    assert gap - gap_default == pytest.approx(12.0, abs=0.5)
