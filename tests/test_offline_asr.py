@@ -189,6 +189,28 @@ def test_asr_input_is_the_mix_or_the_dialogue_stem():
         AnnotateConfig(asr_input="stem")
 
 
+def test_slice_transcript_to_shots():
+    from avshooter.backends.whisper_common import slice_transcript
+
+    words = [("It", 2.9, 3.1), ("befell", 3.15, 3.5), ("in", 3.6, 3.7), ("the", 3.7, 3.8), ("table", 4.0, 4.3),
+             ("-round.", 4.3, 4.6), ("待って", 7.0, 7.5)]
+    whole = {"text": "...", "language": "en", "language_prob": 0.9,
+             "words": [{"word": w, "start_s": a, "end_s": b, "prob": 0.9} for w, a, b in words],
+             "segments": [{"start_s": 2.9, "end_s": 4.6, "text": "It befell in the table-round.", "language": "en",
+                           "language_prob": 0.99},
+                          {"start_s": 7.0, "end_s": 7.5, "text": "待って", "language": "ja", "language_prob": 0.8}]}
+    first = slice_transcript(whole, 0.0, 3.12)
+    assert first["text"] == "It" and first["words"] == [{"word": "It", "start_s": 2.9, "end_s": 3.1, "prob": 0.9}]
+    assert (first["language"], first["language_prob"]) == ("en", 0.99)
+    second = slice_transcript(whole, 3.12, 6.0)  # "befell" starts here; its segment started in the shot before
+    assert second["text"] == "befell in the table-round." and second["segments"] == []
+    assert second["words"][0] == {"word": "befell", "start_s": 0.03, "end_s": 0.38, "prob": 0.9}
+    assert (second["language"], second["language_prob"]) == ("en", 0.9)  # the clip's, no segment of its own
+    third = slice_transcript(whole, 6.0, 7.2)
+    assert third["text"] == "待って" and third["language"] == "ja" and third["words"][0]["end_s"] == 1.2  # clamped
+    assert slice_transcript(whole, 8.0, 9.0)["text"] == "" and slice_transcript(None, 0, 1)["words"] == []
+
+
 def test_error_rates():
     assert asr_eval.wer(["the table round"], ["The table-round."]) == 0.0
     assert asr_eval.wer(["a b c d"], ["a x c"]) == pytest.approx(0.5)
@@ -239,6 +261,28 @@ def test_libri_wer_bound(asr):
         refs.append(ref)
         hyps.append(result["text"])
     assert asr_eval.wer(refs, hyps) <= MAX_LIBRI_WER, hyps
+
+
+def test_annotate_transcribes_the_file_once(asr, tmp_path, monkeypatch):
+    import avshooter
+
+    calls = []
+    real = type(asr).transcribe
+
+    def counting(self, wav, sample_rate, *, speech):
+        calls.append(wav.shape[1] / sample_rate)
+        return real(self, wav, sample_rate, speech=speech)
+
+    monkeypatch.setattr(type(asr), "transcribe", counting)
+    name = "libri2_3436-172162-0000.hq.ogg"
+    story = avshooter.annotate(MEDIA / name, out_dir=tmp_path)  # shots detected, default config
+    shots = [s["avshooter"] for s in story["shots"]]
+    assert len(calls) == 1 and calls[0] == pytest.approx(16.75, abs=0.05) and len(shots) >= 2
+    text = " ".join(s["transcript"] or "" for s in shots)
+    assert asr_eval.wer([asr_eval.LIBRI[name]], [text]) <= MAX_LIBRI_WER
+    for s in shots:
+        assert s["language"] == "en" and all(s["start_s"] <= w["start_s"] <= w["end_s"] <= s["end_s"] + 1e-3
+                                             for w in s["words"])
 
 
 def test_a_shot_costs_one_encoder_pass(asr, monkeypatch):

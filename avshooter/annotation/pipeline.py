@@ -162,11 +162,12 @@ class _VideoRun:
             else:
                 self._check_story_fits(story, decoded)
             speech = self._speech(mono16)
+            transcript = self._transcript(mono16, speech)
             del mono16
             shot_records = []
             dropped = []
             for shot in story.shots:
-                record = self._shot(shot, story, decoded, info, fp, speech)
+                record = self._shot(shot, story, decoded, info, fp, speech, transcript)
                 drop = self._paper_filter_reason(record)
                 if drop:
                     dropped.append({"index": shot.index, "reason": drop})
@@ -220,6 +221,20 @@ class _VideoRun:
 
         return speech_ranges(mono16[None], 16000, threshold=self.config.vad_threshold)
 
+    def _transcript(self, mono16: np.ndarray, speech: list[tuple[float, float]]) -> dict | None:
+        """ASR once over the file's speech (mix), sliced to the shots in :meth:`_shot`; None: per shot.
+
+        Whisper's encoder costs a full 30 s window whatever the speech in it, so windows that span shots
+        (one pass per ~30 s of speech) cost a fraction of one pass per shot. The dialogue stem exists per
+        shot only: with ``asr_input: dialogue`` the ASR runs per shot.
+        """
+        if self.config.asr == "none" or self.config.asr_input != "mix" or not speech:
+            return None
+        from ..backends import load_backend
+
+        asr = load_backend("asr", self.config.asr, device=self.config.device, options=self.config.asr_options)
+        return asr.transcribe(mono16[None], 16000, speech=speech)
+
     def _detected_story(self, decoded, mono16, cuts: list[float]):
         from .shots import ANALYSIS_RATE, ShotParams, detect_shots
         from ..io.story import story_from_shots
@@ -233,7 +248,9 @@ class _VideoRun:
                                         "audio_change_points_s": [round(p, 3) for p in points]}
         return story
 
-    def _shot(self, shot, story, decoded, info, fp: str, speech: list[tuple[float, float]]) -> dict:
+    def _shot(self, shot, story, decoded, info, fp: str, speech: list[tuple[float, float]],
+              transcript: dict | None = None) -> dict:
+        from ..backends.whisper_common import slice_transcript
         from .shot_audio import annotate_shot_audio
 
         sr = decoded.sample_rate
@@ -260,6 +277,7 @@ class _VideoRun:
         result = annotate_shot_audio(
             wav, sr,
             speech=shot_speech,
+            transcript=slice_transcript(transcript, t0, t1) if transcript is not None and shot_speech else None,
             caption=shot.caption or "", plot=shot.plot or "",
             characters=characters, has_video=info.has_video, config=self.config,
             frames=self._frames(shot, info),

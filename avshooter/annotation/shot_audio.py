@@ -72,6 +72,7 @@ def annotate_shot_audio(
     story_context: dict | None = None,
     config: AnnotateConfig = AnnotateConfig(),
     backends: dict | None = None,
+    transcript: dict | None = None,
 ) -> ShotAudio:
     """Annotate one shot.
 
@@ -89,6 +90,8 @@ def annotate_shot_audio(
     backends : built backend objects the caller holds, by step (``"separation"``, ``"asr"``, ``"tagger"``,
         ``"captioner"``), e.g. ``{"asr": avshooter.load_backend("asr", "faster-whisper")}``; they are used
         instead of the configured ones (load once, pass to every shot, free when done)
+    transcript : this shot's part of a transcript the caller made over a longer clip (the pipeline
+        transcribes a file once: see ``whisper_common.slice_transcript``); ``None`` runs the ASR on the shot
     """
     from .describe import Layer, describe_layers, describe_sound, layers_from_features, layers_from_tags, mixture_type
     from .labels import phrase
@@ -149,8 +152,7 @@ def annotate_shot_audio(
         }
         if name in stem_tags and described:
             stem_summary[name]["tags"] = stem_tags[name]
-    transcript = None
-    if config.asr != "none" and speech:
+    if transcript is None and config.asr != "none" and speech:
         heard = stems["dialogue"] if config.asr_input == "dialogue" else wav  # mix: measured better offline
         transcript = _backend("asr", config, backends).transcribe(heard, sample_rate, speech=speech)
     description = describe_layers(layers, feats, transcript_phrase=_transcript_phrase(transcript))

@@ -243,8 +243,10 @@ class FasterWhisperASR:
     def _run_windows(self, audio, pieces) -> tuple[str, float | None, list[dict]]:
         """CPU path: the pieces joined into windows of at most ``max_piece_s`` (one encoder pass each).
 
-        The language is identified on the first window, from the encoding its transcription reuses. Times
-        come back in the joined window and are mapped to the piece they fall in.
+        The language is identified on every window, from the encoding its transcription reuses (no extra
+        pass); the clip's is the first window's, and each segment keeps its window's (``language``,
+        ``language_prob``) so that a long clip cut into shots later keeps a language per shot. Times come
+        back in the joined window and are mapped to the piece they fall in.
         """
         opts = self.options
         language, prob, segments = opts.language, None, []
@@ -252,12 +254,14 @@ class FasterWhisperASR:
             clips = [cut(audio, p) for p in group]
             clip = np.concatenate(clips)
             offsets = np.cumsum([0.0] + [len(c) / WHISPER_RATE for c in clips])
-            if i == 0 and language is None:
-                language, prob = self._identify(clip)
+            heard, heard_prob = (opts.language, None) if opts.language is not None else self._identify(clip)
+            if i == 0:
+                language, prob = heard, heard_prob
             found, _ = self._model.transcribe(
                 clip, vad_filter=opts.vad_filter, without_timestamps=False,
-                condition_on_previous_text=opts.condition_on_previous_text, **self._decode_kwargs(language))
-            segments.extend(_joined_segment(seg, group, offsets) for seg in found)
+                condition_on_previous_text=opts.condition_on_previous_text, **self._decode_kwargs(heard))
+            segments.extend({**_joined_segment(seg, group, offsets), "language": heard, "language_prob": heard_prob}
+                            for seg in found)
         return language, prob, segments
 
     def _run_batched(self, audio, pieces, language) -> list[dict]:

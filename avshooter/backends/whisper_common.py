@@ -7,6 +7,7 @@ silence. Times come back in seconds from the clip start, kept inside the piece t
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -14,7 +15,7 @@ from ..errors import BackendError, InputError
 from ..units import to_samples
 
 __all__ = ["WHISPER_RATE", "check_common", "cut", "empty_transcript", "join_text", "pick_language", "place",
-           "speech_phrase", "speech_pieces", "whisper_audio"]
+           "slice_transcript", "speech_phrase", "speech_pieces", "whisper_audio"]
 
 WHISPER_RATE = 16000
 # Scripts written without spaces between words: segment texts are joined without a separator.
@@ -168,3 +169,40 @@ def speech_phrase(transcript: dict | None, *, speaker: str = "someone", max_word
             text = " ".join(words[:max_words]) + "..."
     where = "" if language in (None, "en") else f" in {_LANGUAGE_NAMES.get(language, language)}"
     return f'{speaker} says{where}: "{text}"'
+
+
+def slice_transcript(transcript: dict | None, start_s: float, end_s: float) -> dict:
+    """The part of a longer clip's transcript spoken in ``[start_s, end_s)`` (a shot of a transcribed file).
+
+    Words and segments belong to the slice their start falls in; times are shifted to the slice's start and
+    kept inside it. The text is the slice's words (segment texts when words are not timed). The language is
+    the one the slice's segments carry most (by duration; segments carry their window's language), else
+    the clip's.
+
+    Returns
+    -------
+    ``{"text", "language", "language_prob", "words", "segments"}`` like an ASR answer for the slice alone.
+    """
+    if not transcript:
+        return empty_transcript()
+
+    def inside(item):
+        return start_s <= item["start_s"] < end_s
+
+    def shifted(item):
+        start = round(item["start_s"] - start_s, 3)
+        return {**item, "start_s": start, "end_s": max(start, round(min(item["end_s"], end_s) - start_s, 3))}
+
+    segments = [shifted(s) for s in transcript.get("segments", []) if inside(s)]
+    words = [shifted(w) for w in transcript.get("words", []) if inside(w)]
+    votes: dict = {}
+    for seg in segments:
+        if seg.get("language"):
+            votes[seg["language"]] = votes.get(seg["language"], 0.0) + seg["end_s"] - seg["start_s"] + 1e-6
+    language = max(votes, key=votes.get) if votes else transcript.get("language")
+    probs = [s.get("language_prob") for s in segments if s.get("language") == language and s.get("language_prob")]
+    prob = max(probs) if probs else (transcript.get("language_prob") if language == transcript.get("language") else None)
+    sep = "" if language in _NO_SPACE_LANGUAGES else " "
+    text = sep.join(w["word"] for w in words) if words else join_text((s["text"] for s in segments), language)
+    text = re.sub(r" (?=[-,.!?;:'’])", "", text)  # "table -round" -> "table-round" (word pieces)
+    return {"text": text, "language": language, "language_prob": prob, "words": words, "segments": segments}
