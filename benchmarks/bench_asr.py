@@ -11,11 +11,14 @@ c. dialogue stem vs mix: each clip mixed with the shared music (Kevin MacLeod's 
    annotate pipeline; the VAD runs on the mixture (as the pipeline does, once per file), the offline
    separation (``dsp``) makes the dialogue stem, and the same VAD-gated windows are transcribed from the
    stem and from the mix: WER of each per SNR;
-d. Japanese: CER on the Kokoro-spoken lines (``asr_eval.JA_LINES``, voice ``jf_alpha``), and the language id.
+d. Japanese: CER on the Kokoro-spoken lines (``asr_eval.JA_LINES``, voice ``jf_alpha``), and the language id;
+e. one ASR pass over a file's speech sliced to 3.85 s shots (what annotate does) vs one call per shot: CPU
+   time and WER on a track of both clips over music with music-only stretches (~44 % speech).
 
 Usage::
 
-    python benchmarks/bench_asr.py [--beam 5] [--skip-mixtures] [--skip-ja] [--music vibeace ...]
+    python benchmarks/bench_asr.py [--beam 1] [--skip-speed] [--skip-mixtures] [--skip-file] [--skip-ja]
+                                    [--music vibeace ...]
 """
 from __future__ import annotations
 
@@ -114,6 +117,50 @@ def mixtures(beam: int, musics) -> None:
     print(f"{'all':>10} {'':>7} {100 * asr_eval.wer(*totals['mix']):6.1f} {100 * asr_eval.wer(*totals['dialogue']):9.1f}")
 
 
+def per_file_vs_per_shot(beam: int) -> None:
+    """ASR once over a file's speech and sliced to shots (annotate's way) vs one call per shot."""
+    import numpy as np
+
+    from avshooter.audio.vad import speech_ranges
+    from avshooter.backends.whisper_common import slice_transcript
+    from avshooter.media.decode import load_audio
+
+    asr = _asr(beam)
+    gap = np.zeros((1, 20 * 16000), np.float32)
+    parts, refs = [], []
+    for name in asr_eval.LIBRI:
+        parts += [load_audio(MEDIA / name, sample_rate=16000, channels=1)[0], gap]
+        refs.append(asr_eval.LIBRI[name])
+    music = load_audio(MEDIA / MUSIC["vibeace"], sample_rate=16000, channels=1)[0]
+    track = np.concatenate(parts, axis=1)
+    track = asr_eval.mix_at_snr(track, music, 0.0)  # speech over music, then music alone (0 dB over the track)
+    sr, n = 16000, int(SHOT_S * 16000)
+    speech = speech_ranges(track, sr)
+    bounds = [(a, min(a + n, track.shape[1])) for a in range(0, track.shape[1], n)]
+    shot_speech = [[(max(s, a / sr) - a / sr, min(e, b / sr) - a / sr) for s, e in speech if e > a / sr and s < b / sr]
+                   for a, b in bounds]
+    duration = track.shape[1] / sr
+    print(f"\n(e) one ASR pass per file vs one per shot: {duration:.0f} s track (the two clips over Vibe Ace at "
+          f"0 dB, then music alone), {len(bounds)} shots of {SHOT_S} s, "
+          f"{sum(e - s for s, e in speech):.1f} s of VAD speech, beam {beam}")
+    print(f"{'mode':>9} {'calls':>6} {'wall s':>7} {'cpu s':>6} {'x RT cpu':>9} {'WER %':>6}")
+    t, c = time.perf_counter(), time.process_time()
+    whole = asr.transcribe(track, sr, speech=speech)
+    texts = [slice_transcript(whole, a / sr, b / sr)["text"] for a, b in bounds]
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
+    print(f"{'per file':>9} {1:>6} {wall:7.1f} {cpu:6.1f} {duration / cpu:9.1f} "
+          f"{100 * asr_eval.wer([' '.join(refs)], [' '.join(texts)]):6.1f}")
+    t, c = time.perf_counter(), time.process_time()
+    texts, calls = [], 0
+    for (a, b), sp in zip(bounds, shot_speech):
+        if sp:
+            texts.append(asr.transcribe(track[:, a:b], sr, speech=sp)["text"])
+            calls += 1
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
+    print(f"{'per shot':>9} {calls:>6} {wall:7.1f} {cpu:6.1f} {duration / cpu:9.1f} "
+          f"{100 * asr_eval.wer([' '.join(refs)], [' '.join(texts)]):6.1f}")
+
+
 def japanese(beam: int) -> None:
     from avshooter.audio.vad import speech_ranges
     from avshooter.backends.speech import load_tts
@@ -139,11 +186,12 @@ def japanese(beam: int) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--beam", type=int, default=5, help="beam size of (c) and (d)")
+    ap.add_argument("--beam", type=int, default=1, help="beam size of (c), (d) and (e)")
     ap.add_argument("--music", nargs="+", default=list(MUSIC), choices=list(MUSIC))
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-mixtures", action="store_true")
     ap.add_argument("--skip-ja", action="store_true")
+    ap.add_argument("--skip-file", action="store_true", help="skip (e), per file vs per shot")
     args = ap.parse_args(argv)
     print(f"faster-whisper, model packaged:base, int8, cpu_threads=2; os.cpu_count()={os.cpu_count()}, "
           f"load average {os.getloadavg()[0]:.1f}")
@@ -151,6 +199,8 @@ def main(argv=None) -> int:
         speed_and_clean((1, 5))
     if not args.skip_mixtures:
         mixtures(args.beam, args.music)
+    if not args.skip_file:
+        per_file_vs_per_shot(args.beam)
     if not args.skip_ja:
         japanese(args.beam)
     return 0
