@@ -78,9 +78,10 @@ def whisper_audio(wav: np.ndarray, sample_rate: int) -> np.ndarray:
         raise InputError(f"ASR input must be a non-empty (channels, samples) array, got shape {wav.shape}")
     if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
         raise InputError(f"sample_rate {sample_rate!r} must be a positive integer (Hz)")
-    if not np.all(np.isfinite(wav)):
+    if not np.isfinite(np.sum(wav, dtype=np.float64)):  # NaN/inf anywhere makes the sum so; no temporary array
         raise InputError("ASR input holds NaN or infinite samples")
-    mono = wav.astype(np.float32).mean(axis=0)
+    # a whole file's 16 kHz mono track is passed as is (no copy): annotate transcribes files once
+    mono = wav[0] if wav.shape[0] == 1 else wav.mean(axis=0, dtype=np.float32)
     if sample_rate != WHISPER_RATE:
         import soxr
 
