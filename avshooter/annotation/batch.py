@@ -19,12 +19,13 @@ import json
 import logging
 import os
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import AnnotateConfig
-from ..errors import AvshooterError, BackendError, InputError, system_error
+from ..engine import progress as progress_bar
+from ..engine import run_local, run_ray
+from ..errors import AvshooterError, InputError, system_error
 from ..io.locks import DEFAULT_MAX_AGE_S, VideoLock
 from ..io.output import ManifestWriter, ensure_dir
 
@@ -220,53 +221,36 @@ def annotate_many(
         else:
             todo.append(item)
 
-    bar = _progress(len(items), progress)
+    bar = progress_bar(len(items), progress, unit="video", desc="annotate")
     bar.update(len(items) - len(todo))
-    if engine == "ray" and todo:
-        for row in _run_ray(todo, str(out), config, debug, workers, ray_address, lock_max_age_s):
-            record(row["video_id"], row["status"], row["reason"] or None)
-            bar.update(1)
-    elif workers == 1 or len(todo) <= 1:
-        for item in todo:
-            record(*_run_one(item, str(out), config, debug, lock_max_age_s))
-            bar.update(1)
+    if engine == "ray":
+        rows = [{"video": i.video, "story": i.story or "", "video_id": i.video_id,
+                 "segments": ",".join(map(str, i.segments or ()))} for i in todo]
+        gpus = 1 if config.device.startswith("cuda") else 0  # one GPU per task; models load once per worker
+        results = (tuple(r[k] or None for k in ("video_id", "status", "reason"))
+                   for r in run_ray(rows, _RayRow(str(out), config, debug, lock_max_age_s), workers=workers,
+                                    gpus=gpus, address=ray_address))
     else:
-        import multiprocessing as mp
-
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(_run_one, item, str(out), config, debug, lock_max_age_s) for item in todo]
-            for fut in as_completed(futures):
-                record(*fut.result())
-                bar.update(1)
+        results = run_local(todo, _run_one, str(out), config, debug, lock_max_age_s, workers=workers)
+    for video_id, status, reason in results:
+        record(video_id, status, reason)
+        bar.update(1)
     bar.close()
     summary.shots = len(writer.refresh())  # other runs may have appended too
     return summary
 
 
-def _run_ray(todo: list[Item], out: str, config: AnnotateConfig, debug: bool, workers: int,
-             address: str | None, lock_max_age_s: float = DEFAULT_MAX_AGE_S):
-    """Annotate ``todo`` as Ray Data tasks; yield ``{"video_id", "status", "reason"}`` as they finish."""
-    try:
-        import ray
-    except ImportError:
-        raise BackendError("--engine ray needs Ray Data: pip install 'avshooter[ray]'") from None
-    if not ray.is_initialized():
-        address = address or os.environ.get("RAY_ADDRESS")
-        kwargs = {"address": address} if address else {"num_cpus": workers}
-        ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
-    gpus = 1 if config.device.startswith("cuda") else 0  # one GPU per task; models load once per worker
+class _RayRow:
+    """One Ray Data row (paths and names, never audio) -> ``_run_one``; picklable for the workers."""
 
-    def annotate_row(row: dict) -> dict:
+    def __init__(self, out: str, config: AnnotateConfig, debug: bool, lock_max_age_s: float):
+        self.out, self.config, self.debug, self.lock_max_age_s = out, config, debug, lock_max_age_s
+
+    def __call__(self, row: dict) -> dict:
         segments = tuple(int(k) for k in row["segments"].split(",")) if row["segments"] else None
         video_id, status, reason = _run_one(Item(row["video"], row["story"] or None, row["video_id"], segments),
-                                            out, config, debug, lock_max_age_s)
+                                            self.out, self.config, self.debug, self.lock_max_age_s)
         return {"video_id": video_id, "status": status, "reason": reason or ""}
-
-    rows = [{"video": i.video, "story": i.story or "", "video_id": i.video_id,
-             "segments": ",".join(map(str, i.segments or ()))} for i in todo]
-    dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
-    mapped = dataset.map(annotate_row, num_cpus=1, num_gpus=gpus, concurrency=workers)
-    yield from mapped.iter_rows()
 
 
 def dataset_items(annotations_dir: str | os.PathLike, videos_dir: str | os.PathLike, *,
@@ -324,9 +308,3 @@ def annotate_dataset(annotations_dir: str | os.PathLike, videos_dir: str | os.Pa
     summary.missing += missing
     summary.failed += bad
     return summary
-
-
-def _progress(total: int, enabled: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="video", disable=not enabled, desc="annotate")

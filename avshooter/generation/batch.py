@@ -23,12 +23,13 @@ import json
 import logging
 import os
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import GenerateConfig, config_hash
-from ..errors import AvshooterError, BackendError, InputError
+from ..engine import progress as progress_bar
+from ..engine import run_local, run_ray
+from ..errors import AvshooterError, InputError
 from ..io.locks import DEFAULT_MAX_AGE_S, VideoLock
 from ..io.output import ensure_dir
 
@@ -210,24 +211,21 @@ def generate_many(
         else:
             todo.append(item)
 
-    bar = _progress(len(items), progress)
+    bar = progress_bar(len(items), progress, unit="story", desc="generate")
     bar.update(len(items) - len(todo))
-    if engine == "ray" and todo:
-        for row in _run_ray(todo, str(out), config, debug, workers, ray_address, lock_max_age_s):
-            record(row["story_id"], row["status"], row["reason"] or None)
-            bar.update(1)
-    elif workers == 1 or len(todo) <= 1:
-        for item in todo:
-            record(*_run_one(item, str(out), config, debug, lock_max_age_s))
-            bar.update(1)
+    if engine == "ray":
+        rows = [{"story": i.story, "videos": i.videos, "prompts": i.prompts or "", "story_id": i.story_id}
+                for i in todo]
+        gpus = 1 if config.device.startswith("cuda") else 0  # one GPU per actor; the model loads once per actor
+        results = (tuple(r[k] or None for k in ("story_id", "status", "reason"))
+                   for r in run_ray(rows, _RayGenerator, workers=workers, gpus=gpus, address=ray_address,
+                                    constructor_kwargs={"out": str(out), "config": config, "debug": debug,
+                                                        "lock_max_age_s": lock_max_age_s}))
     else:
-        import multiprocessing as mp
-
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(_run_one, item, str(out), config, debug, lock_max_age_s) for item in todo]
-            for fut in as_completed(futures):
-                record(*fut.result())
-                bar.update(1)
+        results = run_local(todo, _run_one, str(out), config, debug, lock_max_age_s, workers=workers)
+    for story_id, status, reason in results:
+        record(story_id, status, reason)
+        bar.update(1)
     bar.close()
     return summary
 
@@ -249,30 +247,3 @@ class _RayGenerator:
         item = StoryItem(row["story"], row["videos"], row["prompts"] or None, row["story_id"])
         story_id, status, reason = _run_one(item, self.out, self.config, self.debug, self.lock_max_age_s)
         return {"story_id": story_id, "status": status, "reason": reason or ""}
-
-
-def _run_ray(todo: list[StoryItem], out: str, config: GenerateConfig, debug: bool, workers: int,
-             address: str | None, lock_max_age_s: float = DEFAULT_MAX_AGE_S):
-    """Generate ``todo`` on Ray Data; yield ``{"story_id", "status", "reason"}`` as stories finish."""
-    try:
-        import ray
-    except ImportError:
-        raise BackendError("--engine ray needs Ray Data: pip install 'avshooter[ray]'") from None
-    if not ray.is_initialized():
-        address = address or os.environ.get("RAY_ADDRESS")
-        kwargs = {"address": address} if address else {"num_cpus": workers}
-        ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
-    gpus = 1 if config.device.startswith("cuda") else 0  # one GPU per actor; the model loads once per actor
-
-    rows = [{"story": i.story, "videos": i.videos, "prompts": i.prompts or "", "story_id": i.story_id} for i in todo]
-    dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
-    mapped = dataset.map(_RayGenerator, fn_constructor_kwargs={"out": out, "config": config, "debug": debug,
-                                                               "lock_max_age_s": lock_max_age_s},
-                         num_cpus=1, num_gpus=gpus, concurrency=min(workers, len(rows)))
-    yield from mapped.iter_rows()
-
-
-def _progress(total: int, enabled: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="story", disable=not enabled, desc="generate")

@@ -1,0 +1,61 @@
+"""Where batch work runs: this machine's processes, or Ray Data (a local Ray, or a cluster).
+
+Shared by the annotate and generate batches (:mod:`avshooter.annotation.batch`,
+:mod:`avshooter.generation.batch`), which own what an item is and what is done with its result; this
+module only moves items to workers and results back. Workers get paths, never audio.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+from .errors import BackendError
+
+__all__ = ["progress", "run_local", "run_ray"]
+
+
+def run_local(items: list, fn: Callable, *args, workers: int = 1) -> Iterator:
+    """``fn(item, *args)`` for every item, in this process (``workers == 1``) or in ``workers`` spawned
+    processes; results are yielded as they finish. ``fn`` must not raise (it reports failures itself)."""
+    if workers == 1 or len(items) <= 1:
+        for item in items:
+            yield fn(item, *args)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=mp.get_context("spawn")) as pool:
+        futures = [pool.submit(fn, item, *args) for item in items]
+        for fut in as_completed(futures):
+            yield fut.result()
+
+
+def run_ray(rows: list[dict], fn, *, workers: int, gpus: int = 0, address: str | None = None,
+            constructor_kwargs: dict | None = None) -> Iterator[dict]:
+    """Map ``fn`` over ``rows`` (plain dicts of paths and names) with Ray Data; yield the result rows.
+
+    ``fn`` is a function, or a class (an actor pool: its constructor loads models once per worker, with
+    ``constructor_kwargs``). Ray is started here when it is not running: the cluster at ``address`` (or
+    ``$RAY_ADDRESS``), else a local Ray with ``workers`` CPUs. ``gpus``: GPUs per task or actor.
+    """
+    if not rows:
+        return
+    try:
+        import ray
+    except ImportError:
+        raise BackendError("--engine ray needs Ray Data: pip install 'avshooter[ray]'") from None
+    if not ray.is_initialized():
+        address = address or os.environ.get("RAY_ADDRESS")
+        kwargs = {"address": address} if address else {"num_cpus": workers}
+        ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
+    dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
+    extra = {"fn_constructor_kwargs": constructor_kwargs or {}} if isinstance(fn, type) else {}
+    mapped = dataset.map(fn, num_cpus=1, num_gpus=gpus, concurrency=min(workers, len(rows)), **extra)
+    yield from mapped.iter_rows()
+
+
+def progress(total: int, enabled: bool, *, unit: str, desc: str):
+    """A tqdm progress bar (disabled: a silent one with the same methods)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=unit, disable=not enabled, desc=desc)
