@@ -314,3 +314,23 @@ def test_llm_writer_errors(story, monkeypatch):
         LLMPromptWriter("ftp://x", "m")
     with pytest.raises(InputError, match="max_retries"):
         LLMPromptWriter("http://x", "m", max_retries=-1)
+
+
+def test_prompts_cli_one_video_needs_times(demo, tmp_path, capsys):
+    """`avshooter prompts` with one long video: a story without times cannot cut it (one line, exit 1)."""
+    import json
+
+    from avshooter.cli import main
+
+    story = json.loads(demo["story"].read_text())
+    for shot in story["shots"]:
+        shot.pop("start time", None), shot.pop("end time", None)
+        for key in ("start_s", "end_s"):
+            shot.get("avshooter", {}).pop(key, None)
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(story))
+    rc = main(["prompts", "--story", str(path), "--videos", str(demo["video"]), "--out", str(tmp_path / "p.json")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and "needs \"start time\"/\"end time\"" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "p.json").exists()
+    assert main(["prompts", "--story", str(path), "--videos", str(demo["shots"]), "--out", str(tmp_path / "p.json")]) == 0

@@ -35,7 +35,7 @@ import numpy as np
 
 from .. import __version__
 from ..config import GenerateConfig, config_hash
-from ..errors import BackendError, InputError, ShotError
+from ..errors import BackendError, InputError, ShotError, StoryError
 from ..io.output import atomic_write_json, ensure_dir, write_audio
 from ..units import to_samples
 from .layers import generate_layer, to_channels
@@ -86,6 +86,11 @@ def resolve_shot_videos(videos: str | os.PathLike, story) -> list[dict]:
             at += info.video_duration_s
         return out
     info = probe_videos([path])[0]
+    untimed = [shot.index for shot in story.shots if not shot.timed]
+    if untimed:
+        raise StoryError(f"{path} is one video: every shot needs \"start time\"/\"end time\" to cut it "
+                         f"(shots {', '.join(map(str, untimed[:5]))}{'...' if len(untimed) > 5 else ''} have none); "
+                         "or give a folder of one video per shot")
     out = []
     for shot in story.shots:
         if shot.end_s > info.video_duration_s + info.frame_s / 2:

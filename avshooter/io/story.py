@@ -36,7 +36,6 @@ from ..errors import ShotError, StoryError
 from ..units import format_mmss, parse_time
 from .jsonfile import read_json
 from .output import atomic_write_text
-from .paths import resolve_relpath  # noqa: F401  (re-exported for callers of the old place; use io.paths)
 from .story_checks import check_story, check_unique_ids
 from .story_entries import (
     AudioAnnotation,
@@ -59,7 +58,6 @@ __all__ = [
     "save_story",
     "check_story",
     "story_from_shots",
-    "resolve_relpath",
 ]
 
 log = logging.getLogger(__name__)
