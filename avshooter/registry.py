@@ -60,7 +60,7 @@ def check_options(target: str, options: dict, *, what: str) -> None:
 
     Imports the backend's module (light: heavy libraries load inside the backend) but builds nothing,
     so a config is checked before any decoding or model loading. The allowed names are the keyword
-    arguments of the class, plus the fields of its ``OPTIONS`` dataclass when it takes ``**options``.
+    arguments of the class, plus its ``OPTIONS`` (a dataclass, or a mapping of names to defaults) when it takes ``**options``.
     Values are checked by the backend when it is built.
     """
     import inspect
@@ -74,10 +74,11 @@ def check_options(target: str, options: dict, *, what: str) -> None:
     params = inspect.signature(cls.__init__).parameters
     named = [n for n, p in params.items() if n not in ("self", "device")
              and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    if declared is not None:
+    if declared is not None:  # a dataclass of options, or a mapping of option names to defaults
         import dataclasses
 
-        allowed = sorted({*named, *(f.name for f in dataclasses.fields(declared))})
+        names = [f.name for f in dataclasses.fields(declared)] if dataclasses.is_dataclass(declared) else list(declared)
+        allowed = sorted({*named, *names})
     elif not named and any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return  # only undeclared **options: the backend checks them when it is built
     else:

@@ -82,3 +82,15 @@ def test_config_files_mirror_the_defaults():
     assert load_config(root / "generate" / "offline.yaml", cls=GenerateConfig) == GenerateConfig()
     with pytest.raises(InputError, match="unknown config key"):
         load_config(None, vad="silero")  # an option that had no effect is gone
+
+
+@pytest.mark.parametrize("tta", ["audioldm2", "stable-audio", "stable-audio-3", "tangoflux", "retrieval"])
+def test_every_tta_backend_checks_option_names_without_loading(tta):
+    import subprocess
+    import sys
+
+    code = (f"import sys; from avshooter.config import GenerateConfig\n"
+            f"try:\n    GenerateConfig(tta={tta!r}, tta_options={{'stepz': 3}})\nexcept Exception as e:\n"
+            f"    print(type(e).__name__, e)\nprint('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "unknown option(s) stepz" in out and out.strip().endswith("False")  # checked, nothing heavy loaded

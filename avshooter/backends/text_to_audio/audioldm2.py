@@ -76,6 +76,7 @@ class AudioLDM2:
     """
 
     name = "audioldm2"
+    OPTIONS = _DEFAULTS  # what **options may hold (checked when a config is built)
 
     def __init__(self, *, device: str = "cpu", **options):
         unknown = sorted(set(options) - set(_DEFAULTS))

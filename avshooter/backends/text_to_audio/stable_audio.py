@@ -74,6 +74,7 @@ class StableAudioOpen:
     """
 
     name = "stable-audio"
+    OPTIONS = _DEFAULTS  # what **options may hold (checked when a config is built)
 
     def __init__(self, *, device: str = "cpu", **options):
         unknown = sorted(set(options) - set(_DEFAULTS))

@@ -85,6 +85,7 @@ class StableAudio3:
     """
 
     name = "stable-audio-3"
+    OPTIONS = _DEFAULTS  # what **options may hold (checked when a config is built)
 
     def __init__(self, *, device: str = "cpu", **options):
         unknown = sorted(set(options) - set(_DEFAULTS))
