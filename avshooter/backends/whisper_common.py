@@ -11,6 +11,7 @@ import re
 
 import numpy as np
 
+from ..audio.resample import resample
 from ..errors import BackendError, InputError
 from ..units import to_samples
 
@@ -82,11 +83,7 @@ def whisper_audio(wav: np.ndarray, sample_rate: int) -> np.ndarray:
         raise InputError("ASR input holds NaN or infinite samples")
     # a whole file's 16 kHz mono track is passed as is (no copy): annotate transcribes files once
     mono = wav[0] if wav.shape[0] == 1 else wav.mean(axis=0, dtype=np.float32)
-    if sample_rate != WHISPER_RATE:
-        import soxr
-
-        mono = soxr.resample(mono, sample_rate, WHISPER_RATE, quality="HQ")
-    return np.ascontiguousarray(mono, dtype=np.float32)
+    return resample(mono, sample_rate, WHISPER_RATE)  # the same array back when it is already 16 kHz
 
 
 def cut(audio16k: np.ndarray, piece: tuple[float, float]) -> np.ndarray:

@@ -56,9 +56,8 @@ def generate_layer(tta, prompts: list[str], durations_s: list[float], seeds: lis
     reason, and the clip here is None with ``status = "silent"``. NaN or all-silent model output is an
     error (one line, names the prompt). ``relative_to``: the folder a source file is named relative to.
     """
-    import soxr
-
     from ..audio.fit import chunk_plan, crossfade_concat, fit_to_duration
+    from ..audio.resample import resample
 
     layer_aware = layer in getattr(tta, "layers", ())
     requests = []  # (prompt index, chunk index, prompt, length_s, seed)
@@ -105,8 +104,7 @@ def generate_layer(tta, prompts: list[str], durations_s: list[float], seeds: lis
             continue
         wav = parts[0][0] if len(parts) == 1 else crossfade_concat([w for w, _ in parts], tta.sample_rate,
                                                                     crossfade_s=crossfade_s)
-        if tta.sample_rate != sample_rate:
-            wav = np.ascontiguousarray(soxr.resample(wav.T, tta.sample_rate, sample_rate).T, dtype=np.float32)
+        wav = resample(wav, tta.sample_rate, sample_rate)
         wav = fit_to_duration(wav, sample_rate, num_samples=to_samples(durations_s[i], sample_rate),
                               fade_s=fade_s, mode="loop" if loop else "trim")
         out.append((wav, meta))

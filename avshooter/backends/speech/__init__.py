@@ -23,8 +23,8 @@ import math
 
 import numpy as np
 
-from ...errors import InputError
 from ...audio.resample import resample
+from ...errors import InputError
 from ...units import to_samples
 
 __all__ = ["BACKENDS", "load_tts", "place_lines"]

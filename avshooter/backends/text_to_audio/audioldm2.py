@@ -260,11 +260,11 @@ class AudioLDM2:
 
     def _clap_scores(self, torch, prompt: str, wavs: np.ndarray) -> np.ndarray:
         """Cosine similarity of ``prompt`` with each waveform ``(k, n)`` at 16 kHz, by the pipeline's CLAP."""
-        import soxr
+        from ...audio.resample import resample
 
         fe = self.pipe.feature_extractor
         clap = self.pipe.text_encoder
-        resampled = [soxr.resample(w.astype(np.float32), self.sample_rate, fe.sampling_rate) for w in wavs]
+        resampled = [resample(w, self.sample_rate, fe.sampling_rate) for w in wavs]
         feats = fe(resampled, return_tensors="pt", sampling_rate=fe.sampling_rate)
         text = self.pipe.tokenizer([prompt], return_tensors="pt", padding=True)
         kwargs = {"input_features": feats["input_features"].to(self.device, clap.dtype)}

@@ -120,9 +120,8 @@ def scene_beds(tta, spans: list[tuple[int, int]], sample_rate: int, *, scene_ids
         "seams": {"ambience": [...], "music": [...]}, "runs": [(scene, first, stop)]}`` (joins in seconds,
         seams by :func:`seam_levels`, runs of shots in one scene; ambience run ``r`` used ``seed + 10_000 + r``).
     """
-    import soxr
-
     from ...audio.mix import crossfade_beds
+    from ...audio.resample import resample
 
     if not supports_continuation(tta):
         raise BackendError(f"text-to-audio backend {getattr(tta, 'name', tta)!r} cannot continue audio by inpainting")
@@ -131,9 +130,7 @@ def scene_beds(tta, spans: list[tuple[int, int]], sample_rate: int, *, scene_ids
     sr_in, total = tta.sample_rate, int(spans[-1][1])
 
     def at_rate(wav, n_out):
-        wav = np.asarray(wav, np.float32)
-        if sr_in != sample_rate:
-            wav = np.ascontiguousarray(soxr.resample(wav.T, sr_in, sample_rate).T, dtype=np.float32)
+        wav = resample(wav, sr_in, sample_rate)
         if wav.shape[0] == 1:
             wav = np.repeat(wav, 2, axis=0)
         out = np.zeros((2, n_out), np.float32)

@@ -57,6 +57,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...audio.resample import resample
 from ...errors import InputError, MediaError
 
 __all__ = ["LAYERS", "RetrievalTTA", "entry_text", "read_bank"]
@@ -306,10 +307,7 @@ class RetrievalTTA:
     def _audio(self, j: int) -> np.ndarray | None:
         entry = self.entries[j]
         wav, sr = _load(str(entry["path"]))
-        if sr != self.sample_rate:
-            import soxr
-
-            wav = np.ascontiguousarray(soxr.resample(wav.T, sr, self.sample_rate, quality="HQ").T, dtype=np.float32)
+        wav = resample(wav, sr, self.sample_rate)
         if wav.size == 0 or float(np.max(np.abs(wav))) < _SILENT_PEAK:
             return None
         return wav.copy()

@@ -281,11 +281,11 @@ class StableAudioOpen:
 
     def _clap_scores(self, prompt: str, wavs: np.ndarray) -> np.ndarray:
         """Cosine similarity of ``prompt`` with each waveform ``(k, channels, n)`` (mono mix), by CLAP."""
-        import soxr
+        from ...audio.resample import resample
 
         model, tokenizer, fe, torch = self._clap
         mono = [w.mean(axis=0).astype(np.float32) for w in wavs]
-        resampled = [soxr.resample(m, self.sample_rate, fe.sampling_rate) for m in mono]
+        resampled = [resample(m, self.sample_rate, fe.sampling_rate) for m in mono]
         feats = fe(resampled, return_tensors="pt", sampling_rate=fe.sampling_rate)
         text = tokenizer([prompt], return_tensors="pt", padding=True)
         kwargs = {"input_features": feats["input_features"].to(self.device, model.dtype)}

@@ -28,7 +28,6 @@ TangoFlux's own package pins torch 2.4 / diffusers 0.30; here its published chec
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 
@@ -296,11 +295,11 @@ class TangoFlux:
     # Copied from avshooter.backends.text_to_audio.stable_audio.StableAudioOpen._clap_scores
     def _clap_scores(self, prompt: str, wavs: np.ndarray) -> np.ndarray:
         """Cosine similarity of ``prompt`` with each waveform ``(k, channels, n)`` (mono mix), by CLAP."""
-        import soxr
+        from ...audio.resample import resample
 
         model, tokenizer, fe, torch = self._clap
         mono = [w.mean(axis=0).astype(np.float32) for w in wavs]
-        resampled = [soxr.resample(m, self.sample_rate, fe.sampling_rate) for m in mono]
+        resampled = [resample(m, self.sample_rate, fe.sampling_rate) for m in mono]
         feats = fe(resampled, return_tensors="pt", sampling_rate=fe.sampling_rate)
         text = tokenizer([prompt], return_tensors="pt", padding=True)
         kwargs = {"input_features": feats["input_features"].to(self.device, model.dtype)}

@@ -69,7 +69,9 @@ def read_config(folder: Path) -> dict:
 def build_modules(config: dict, text_config, vae_args: dict | None):
     """Empty (random) modules of the checkpoint's architecture: ``{name: module}``."""
     from diffusers import AutoencoderOobleck, FluxTransformer2DModel
-    from diffusers.pipelines.stable_audio.modeling_stable_audio import StableAudioNumberConditioner
+    from diffusers.pipelines.stable_audio.modeling_stable_audio import (
+        StableAudioNumberConditioner,
+    )
     from torch import nn
     from transformers import T5EncoderModel
 
