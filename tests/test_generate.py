@@ -76,7 +76,10 @@ def test_loudness_target_and_true_peak(gen_out):
         assert all(s["layers"][name]["status"] != "filled" and s["layers"][name]["reason"] for s in report["shots"])
 
 
-def test_effects_synced_to_the_ball(gen_out):
+def test_the_balls_own_thuds_stay_on_the_impacts(gen_out):
+    """The bank's thuds come from the same demo, so they start aligned: this proves generate keeps them
+    there (and never keeps a shift that does not help). That sync FINDS an offset is proven on shifted
+    thuds through the same public calls in tests/test_sync.py."""
     report = json.loads((gen_out / "generate.json").read_text())
     ball = report["shots"][2]
     assert ball["layers"]["effects"]["source"]["id"] == "demo/0002"
