@@ -31,7 +31,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from avshooter.backends import asr_eval
+from avshooter.evaluation import asr as asr_eval
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media" / "audio"
 MUSIC = {"vibeace": "vibeace_kevin_macleod.ogg", "nutcracker": "nutcracker_kevin_macleod.ogg"}

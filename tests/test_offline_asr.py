@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avshooter.backends import asr_eval, packaged_whisper
+from avshooter.backends import packaged_whisper
 from avshooter.backends.whisper_common import speech_phrase
 from avshooter.errors import BackendError
+from avshooter.evaluation import asr as asr_eval
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media" / "audio"
 SPEC = packaged_whisper.PACKAGED["base"]
