@@ -225,8 +225,13 @@ def run_annotate(video: Path, story: Path | None, workdir: Path, name: str, time
     from avshooter.config import AnnotateConfig
     from avshooter.annotation.pipeline import annotate
 
+    from avshooter import embedding
+
     out = workdir / f"ann_{name}"
     shutil.rmtree(out, ignore_errors=True)
+    # the text-embedding cache would make every run after the first skip MiniLM on the same captions; a
+    # new video brings new captions, so each run starts with it empty (the loaded model stays, as in a batch)
+    embedding._CACHE.clear()
     if timer is not None:
         timer.reset()
     prof = None
