@@ -59,8 +59,13 @@ class AnnotateConfig:
     paper_filter_fraction: float = 0.5
     """With ``paper_filter``: drop when speech, or the music stem's energy, covers this share of the shot."""
     stem_format: str = "flac"
+    shot_threads: int = 0
+    """Threads working on one video's shots (the output does not depend on it): 0 = the CPUs this process
+    may use, at most 4; a batch of several worker processes divides the CPUs between them."""
 
     def __post_init__(self):
+        if isinstance(self.shot_threads, bool) or not isinstance(self.shot_threads, int) or self.shot_threads < 0:
+            raise InputError(f"shot_threads must be an integer >= 0 (0 = automatic), got {self.shot_threads!r}")
         if self.sample_rate not in (8000, 16000, 22050, 24000, 32000, 44100, 48000):
             raise InputError(f"sample_rate {self.sample_rate} not allowed (8000, 16000, 22050, 24000, 32000, 44100, 48000)")
         if self.channels not in (None, 1, 2):
@@ -206,7 +211,7 @@ def load_config(path: str | os.PathLike | None = None, *, cls=AnnotateConfig, **
 
 # Settings that change how fast or where a run goes, not what it writes: left out of the config hash, so
 # that a re-run on a GPU or with bigger batches does not redo a finished dataset.
-RUNTIME_KEYS = frozenset({"device"})
+RUNTIME_KEYS = frozenset({"device", "shot_threads"})
 RUNTIME_OPTION_KEYS = frozenset({"batch_size", "cpu_threads", "threads", "num_workers", "compile", "intra_threads"})
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,7 @@ def load_text_model(device: str = "cpu"):
 
 _CACHE: dict[tuple[str, str], np.ndarray] = {}
 _CACHE_MAX = 20000
+_LOCK = threading.Lock()  # one video's shots run on several threads
 
 
 def embed_texts(texts: list[str] | tuple[str, ...], *, device: str = "cpu") -> np.ndarray:
@@ -94,16 +96,20 @@ def embed_texts(texts: list[str] | tuple[str, ...], *, device: str = "cpu") -> n
     texts = [str(t) for t in texts]
     if not texts:
         return np.zeros((0, DIM), np.float32)
-    missing = [t for t in dict.fromkeys(texts) if (device, t) not in _CACHE]
+    with _LOCK:
+        found = {t: _CACHE[(device, t)] for t in dict.fromkeys(texts) if (device, t) in _CACHE}
+    missing = [t for t in dict.fromkeys(texts) if t not in found]
     if missing:
         model = load_text_model(device)
         vecs = model.encode(missing, normalize_embeddings=True, convert_to_numpy=True, batch_size=64,
                             show_progress_bar=False)
-        if len(_CACHE) + len(missing) > _CACHE_MAX:
-            _CACHE.clear()
-        for text, vec in zip(missing, np.asarray(vecs, dtype=np.float32)):
-            _CACHE[(device, text)] = vec
-    return np.stack([_CACHE[(device, t)] for t in texts])
+        new = dict(zip(missing, np.asarray(vecs, dtype=np.float32)))
+        found.update(new)
+        with _LOCK:
+            if len(_CACHE) + len(new) > _CACHE_MAX:
+                _CACHE.clear()
+            _CACHE.update({(device, t): v for t, v in new.items()})
+    return np.stack([found[t] for t in texts])
 
 
 def text_model_info() -> dict:

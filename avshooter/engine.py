@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 from .errors import BackendError
 
-__all__ = ["progress", "run_local", "run_ray"]
+__all__ = ["progress", "run_local", "run_ray", "ordered_threads", "default_threads"]
 
 
 def run_local(items: list, fn: Callable, *args, workers: int = 1) -> Iterator:
@@ -28,6 +28,44 @@ def run_local(items: list, fn: Callable, *args, workers: int = 1) -> Iterator:
         futures = [pool.submit(fn, item, *args) for item in items]
         for fut in as_completed(futures):
             yield fut.result()
+
+
+def default_threads(limit: int = 4) -> int:
+    """Threads for the items of ONE job (one video's shots): the CPUs this process may use, at most ``limit``."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(limit, cpus))
+
+
+def ordered_threads(fn: Callable, items: list, *, threads: int) -> Iterator:
+    """``fn(item)`` for every item on ``threads`` threads, yielded IN ORDER as each is done.
+
+    For work that spends its time in code that releases the GIL (numpy, scipy, onnxruntime, libsndfile,
+    torch). At most ``threads + 1`` items are in flight, so memory stays that of a few items. The first
+    exception is raised when its item's turn comes; items not started are cancelled and the running ones
+    finish first (nothing is left half done). Closing the iterator early does the same.
+    """
+    if threads <= 1 or len(items) <= 1:
+        for item in items:
+            yield fn(item)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="avshooter")
+    pending: deque = deque()
+    it = iter(items)
+    try:
+        for item in it:
+            pending.append(pool.submit(fn, item))
+            if len(pending) > threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_ray(rows: list[dict], fn, *, workers: int, gpus: int = 0, address: str | None = None,

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import importlib
 import json
+import threading
 
 from .errors import BackendError
 
 __all__ = ["check_options", "free_backends", "instantiate"]
 
 _CACHE: dict = {}
+_LOCK = threading.Lock()
+_KEY_LOCKS: dict = {}  # one re-entrant lock per backend settings
 
 
 def instantiate(table: dict[str, str], name: str, *, what: str, device: str = "cpu", options: dict | None = None,
@@ -27,17 +30,23 @@ def instantiate(table: dict[str, str], name: str, *, what: str, device: str = "c
         raise BackendError(f"unknown {what} backend {name!r} (known: {', '.join(sorted(table))})")
     options = dict(options or {})
     key = (table[name], device, json.dumps(options, sort_keys=True, default=str))
-    if cache and key in _CACHE:
+    if not cache:
+        return _build(table, name, what=what, device=device, options=options)
+    with _LOCK:
+        lock = _KEY_LOCKS.setdefault(key, threading.RLock())
+    with lock:  # threads of one video's shots: each model is built once, different ones side by side
+        if key not in _CACHE:
+            _CACHE[key] = _build(table, name, what=what, device=device, options=options)
         return _CACHE[key]
+
+
+def _build(table: dict[str, str], name: str, *, what: str, device: str, options: dict):
     module_name, cls_name = table[name].split(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise BackendError(f"{what} backend {name!r} cannot be imported: {exc}") from None
-    instance = getattr(module, cls_name)(device=device, **options)
-    if cache:
-        _CACHE[key] = instance
-    return instance
+    return getattr(module, cls_name)(device=device, **options)
 
 
 def free_backends() -> None:

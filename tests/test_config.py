@@ -64,7 +64,7 @@ def test_ducking_and_layer_balance_are_config():
 
 def test_hash_covers_only_what_shapes_output():
     base = AnnotateConfig()
-    same = [dataclasses.replace(base, device="cuda"),
+    same = [dataclasses.replace(base, device="cuda"), dataclasses.replace(base, shot_threads=3),
             dataclasses.replace(base, asr_options={**base.asr_options, "cpu_threads": 8})]
     assert all(config_hash(c) == config_hash(base) for c in same)
     other = [dataclasses.replace(base, sample_rate=48000),
@@ -94,3 +94,9 @@ def test_every_tta_backend_checks_option_names_without_loading(tta):
             f"    print(type(e).__name__, e)\nprint('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "unknown option(s) stepz" in out and out.strip().endswith("False")  # checked, nothing heavy loaded
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, True, "2"])
+def test_shot_threads_must_be_a_count(value):
+    with pytest.raises(InputError, match="shot_threads"):
+        AnnotateConfig(shot_threads=value)

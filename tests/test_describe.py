@@ -149,6 +149,20 @@ def test_features_are_json_safe():
     assert d["pitch_hz"] == pytest.approx(330, rel=0.03)
 
 
+def test_level_only_measurement_keeps_the_level_numbers():
+    sr = 44100
+    t = np.arange(sr * 6) / sr
+    tone = 0.3 * np.sin(2 * np.pi * 220 * t) * (t > 2.0)  # 2 s of silence, then a tone
+    wav = np.stack([tone, 0.5 * tone]).astype(np.float32)
+    full, level = measure(wav, sr, true_peak=False), measure(wav, sr, true_peak=False, detail=False)
+    for key in ("duration_s", "integrated_lufs", "sample_peak_dbfs", "rms_dbfs"):
+        assert getattr(level, key) == getattr(full, key)
+    assert level.silent_fraction == pytest.approx(1 / 3, abs=0.02)
+    assert full.silent_fraction == pytest.approx(1 / 3, abs=0.02)
+    assert level.pitch_hz is None and level.spectral_centroid_hz is None and full.pitch_hz == pytest.approx(220, rel=0.03)
+    assert measure(np.zeros((1, sr), np.float32), sr, detail=False).silent_fraction == 1.0
+
+
 def test_scores_sum_to_one_and_thresholds_are_tunable():
     feats = Features(duration_s=4.0, integrated_lufs=-20.0, sample_peak_dbfs=-3.0, true_peak_dbtp=-2.9,
                      rms_dbfs=-20.0, silent_fraction=0.0, energy_std_db=3.0, spectral_centroid_hz=1000.0,

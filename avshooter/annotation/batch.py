@@ -15,6 +15,7 @@ summary and do not stop the batch.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from ..config import AnnotateConfig
 from ..engine import progress as progress_bar
-from ..engine import run_local, run_ray
+from ..engine import default_threads, run_local, run_ray
 from ..errors import AvshooterError, InputError, system_error
 from ..io.locks import DEFAULT_MAX_AGE_S, VideoLock
 from ..io.output import ManifestWriter, ensure_dir
@@ -191,6 +192,10 @@ def annotate_many(
         raise InputError(f"engine must be 'local' or 'ray', got {engine!r}")
     if not lock_max_age_s > 0:
         raise InputError(f"lock max age must be > 0 seconds, got {lock_max_age_s!r}")
+    if config.shot_threads == 0 and (workers > 1 or engine == "ray"):
+        # each worker process (a Ray task has one CPU) gets its share of the CPUs for its video's shots
+        share = 1 if engine == "ray" else max(1, default_threads(limit=64) // workers)
+        config = dataclasses.replace(config, shot_threads=min(share, 4))
     out = ensure_dir(out_dir)
     items = _unique_ids(items)
     writer = ManifestWriter(out / "manifest.jsonl")

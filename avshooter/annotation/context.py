@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 
-__all__ = ["ContextResult", "visual_context", "SOURCE_PHRASES"]
+__all__ = ["ContextResult", "visual_context", "prime", "SOURCE_PHRASES"]
 
 # What each heard type can come from on screen (queries matched against caption clauses).
 SOURCE_PHRASES: dict[str, tuple[str, ...]] = {
@@ -54,6 +54,20 @@ def _embed(texts: list[str]) -> np.ndarray:
 def _clauses(text: str) -> list[str]:
     parts = re.split(r"(?<=[.!?。！？;；])\s*|,\s+(?:and|while|as|then)\s+|\s+(?:while|as)\s+", text)
     return [p.strip(" .,;") for p in parts if p and len(p.strip(" .,;")) > 3]
+
+
+def prime(texts: list[tuple[str, str]]) -> int:
+    """Embed the clauses of many shots' ``(caption, plot)`` and every source phrase in one batched call.
+
+    :func:`visual_context` then finds them in the embedding cache: one call for a video instead of one
+    per shot (the per-call overhead dominates for a few short clauses). Returns the number of texts.
+    """
+    wanted = [q for queries in SOURCE_PHRASES.values() for q in queries]
+    for caption, plot in texts:
+        wanted.extend(_clauses(f"{caption}. {plot}"))
+    wanted = list(dict.fromkeys(wanted))
+    _embed(wanted)
+    return len(wanted)
 
 
 def visual_context(

@@ -274,7 +274,7 @@ def describe_sound(features: Features, *, type: str,  # noqa: A002 - the paper's
 # layer: talking, shouting, whispering), music (incl. singing), effects (discrete sounds: hits, steps,
 # animals, machines), ambience (sustained beds: wind, rain, crowd, room tone), silence (nothing else).
 LAYER_ORDER = ("speech", "music", "effects", "ambience")
-_LAYER_STEM = {"speech": "dialogue", "music": "music", "effects": "effects", "ambience": "effects"}
+LAYER_STEM = {"speech": "dialogue", "music": "music", "effects": "effects", "ambience": "effects"}
 # Labels too general to name a source in words (AudioSet parents); used only when nothing finer is heard.
 GENERIC_LABELS = frozenset({
     "Speech", "Music", "Musical instrument", "Animal", "Wild animals", "Domestic animals, pets",
@@ -360,8 +360,7 @@ def layers_from_features(feats: dict, shares: dict, *, speech: list, duration_s:
                          thresholds: DescribeThresholds = DescribeThresholds()) -> tuple[list[Layer], dict]:
     """Layers from measured features only (the fallback when no tagger model is installed).
 
-    ``feats`` holds :class:`Features` of ``"mix"``, ``"dialogue"``, ``"music"``, ``"effects"`` and
-    ``"rest"`` (the mix minus the dialogue stem); ``shares`` the stems' energy shares. Speech is present when
+    ``feats`` holds :class:`Features` of ``"mix"`` and ``"rest"`` (the mix minus the dialogue stem); ``shares`` the stems' energy shares. Speech is present when
     :func:`classify_type` would call the shot speech (the VAD's share); the rest of the shot (the mix minus
     dialogue) is then typed by :func:`classify_type` with no speech, and kept as a second layer when it is
     music with a score >= 0.5 and carries >= 5 % of the energy (effects or ambience under speech are not
@@ -405,7 +404,7 @@ def describe_layers(layers: list[Layer], feats: dict, *, transcript_phrase: str 
 
     out = []
     for layer in layers:
-        f = _check_features(feats["mix"] if len(layers) == 1 else feats.get(_LAYER_STEM[layer.type], feats["mix"]))
+        f = _check_features(feats["mix"] if len(layers) == 1 else feats.get(LAYER_STEM[layer.type], feats["mix"]))
         when = _spans_phrase(layer.spans)
         words = [w for w in (phrase(label, layer.type) for label in layer.labels) if w != layer.type]
         parts = []

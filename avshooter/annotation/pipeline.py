@@ -20,6 +20,7 @@ import os
 import re
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
 
@@ -27,6 +28,7 @@ import numpy as np
 
 from .. import __version__
 from ..config import AnnotateConfig, config_hash
+from ..engine import default_threads, ordered_threads
 from ..errors import MediaError, ShotError
 from ..io.output import atomic_write_json, ensure_dir, write_audio
 from ..io.records import STEMS
@@ -118,6 +120,7 @@ class _VideoRun:
         self.story_src = story
         self.result: dict | None = None
         self.chash = config_hash(config)
+        self._provenance_cache: dict | None = None
 
     # -- the steps, in order -------------------------------------------------------------------------
     def shots(self) -> Iterator[dict]:
@@ -146,15 +149,26 @@ class _VideoRun:
 
     def _run(self, story, info, fp: str, t_start: float) -> Iterator[dict]:
         from ..media.cuts import decode_with_cuts
-        from .shots import ANALYSIS_RATE, ShotParams
+        from .shots import ShotParams
 
         for stale in self.root.glob("avshooter-*.f32"):  # decode caches of a killed earlier run
             stale.unlink(missing_ok=True)
-        # audio decoded once; without a story the video cuts are found in the same pass
-        decoded, cuts = decode_with_cuts(
-            self.video, cut_params=ShotParams().cut if story is None else None,
-            sample_rate=self.config.sample_rate, channels=self.config.channels, workdir=self.root,
-        )
+        threads = self.config.shot_threads or default_threads()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="avshooter-prepare") as side:
+            # with several shot threads, the models load and the captions are embedded while the audio
+            # decodes (the threads then find nothing left to load)
+            prepared = side.submit(self._prepare, story, info) if threads > 1 else None
+            # audio decoded once; without a story the video cuts are found in the same pass
+            decoded, cuts = decode_with_cuts(
+                self.video, cut_params=ShotParams().cut if story is None else None,
+                sample_rate=self.config.sample_rate, channels=self.config.channels, workdir=self.root,
+            )
+            yield from self._annotate_shots(story, info, fp, t_start, decoded, cuts, threads, prepared)
+
+    def _annotate_shots(self, story, info, fp: str, t_start: float, decoded, cuts, threads: int,
+                        prepared) -> Iterator[dict]:
+        from .shots import ANALYSIS_RATE
+
         with decoded:
             mono16 = decoded.mono(ANALYSIS_RATE)
             if story is None:
@@ -162,19 +176,42 @@ class _VideoRun:
             else:
                 self._check_story_fits(story, decoded)
             speech = self._speech(mono16)
-            transcript = self._transcript(mono16, speech)
+            transcript = self._transcript(mono16, speech, threads)
             del mono16
             shot_records = []
             dropped = []
-            for shot in story.shots:
-                record = self._shot(shot, story, decoded, info, fp, speech, transcript)
-                drop = self._paper_filter_reason(record)
-                if drop:
-                    dropped.append({"index": shot.index, "reason": drop})
-                    continue
-                shot_records.append(record)
-                yield record
+            shots = list(story.shots)
+            try:
+                if prepared is not None:
+                    prepared.result()
+                work = ordered_threads(lambda shot: self._shot(shot, story, decoded, info, fp, speech, transcript),
+                                       shots, threads=threads)
+                for shot, record in zip(shots, work):
+                    drop = self._paper_filter_reason(record)
+                    if drop:
+                        dropped.append({"index": shot.index, "reason": drop})
+                        continue
+                    shot_records.append(record)
+                    yield record
+            finally:
+                if transcript is not None:
+                    transcript.close()  # speech after the last shot is not transcribed for nothing
             self.result = self._write_story(story, shot_records, dropped, info, decoded, fp, t_start)
+
+    def _prepare(self, story, info) -> None:
+        """Load the shot steps' models and embed every caption clause at once (``story`` None: detected
+        shots, which have no captions: the source phrases only).
+
+        Shots then run on several threads with nothing left to load; it also turns one embedding call per
+        shot into one per video. Output is the same as without it.
+        """
+        from .shot_audio import load_shot_backends
+
+        load_shot_backends(self.config)
+        if info.has_video and self.config.context == "minilm" and self.config.captioner == "features":
+            from .context import prime
+
+            prime([(shot.caption or "", shot.plot or "") for shot in (story.shots if story else [])])
 
     def _finished(self, fp: str) -> dict | None:
         path = self.root / "story.json"
@@ -221,19 +258,25 @@ class _VideoRun:
 
         return speech_ranges(mono16[None], 16000, threshold=self.config.vad_threshold)
 
-    def _transcript(self, mono16: np.ndarray, speech: list[tuple[float, float]]) -> dict | None:
+    def _transcript(self, mono16: np.ndarray, speech: list[tuple[float, float]], threads: int):
         """ASR once over the file's speech (mix), sliced to the shots in :meth:`_shot`; None: per shot.
 
         Whisper's encoder costs a full 30 s window whatever the speech in it, so windows that span shots
         (one pass per ~30 s of speech) cost a fraction of one pass per shot. The dialogue stem exists per
-        shot only: with ``asr_input: dialogue`` the ASR runs per shot.
+        shot only: with ``asr_input: dialogue`` the ASR runs per shot. With several shot threads and a
+        backend that transcribes window by window, the ASR runs on a side thread while the shots go on
+        (each shot waits for its own part: :class:`~avshooter.annotation.transcript_feed.TranscriptFeed`).
         """
         if self.config.asr == "none" or self.config.asr_input != "mix" or not speech:
             return None
         from ..backends import load_backend
+        from .transcript_feed import TranscriptFeed
 
         asr = load_backend("asr", self.config.asr, device=self.config.device, options=self.config.asr_options)
-        return asr.transcribe(mono16[None], 16000, speech=speech)
+        progressive = getattr(asr, "transcribe_progressively", None)
+        if threads > 1 and progressive is not None:
+            return TranscriptFeed.background(lambda: progressive(mono16[None], 16000, speech=speech))
+        return TranscriptFeed.whole(asr.transcribe(mono16[None], 16000, speech=speech))
 
     def _detected_story(self, decoded, mono16, cuts: list[float]):
         from .shots import ANALYSIS_RATE, ShotParams, detect_shots
@@ -249,7 +292,7 @@ class _VideoRun:
         return story
 
     def _shot(self, shot, story, decoded, info, fp: str, speech: list[tuple[float, float]],
-              transcript: dict | None = None) -> dict:
+              transcript=None) -> dict:
         from ..backends.whisper_common import slice_transcript
         from .shot_audio import annotate_shot_audio
 
@@ -277,7 +320,7 @@ class _VideoRun:
         result = annotate_shot_audio(
             wav, sr,
             speech=shot_speech,
-            transcript=slice_transcript(transcript, t0, t1) if transcript is not None and shot_speech else None,
+            transcript=slice_transcript(transcript.upto(t1), t0, t1) if transcript is not None and shot_speech else None,
             caption=shot.caption or "", plot=shot.plot or "",
             characters=characters, has_video=info.has_video, config=self.config,
             frames=self._frames(shot, info),
@@ -361,6 +404,11 @@ class _VideoRun:
         return None
 
     def _provenance(self) -> dict:
+        if self._provenance_cache is None:  # the same for every shot of a run (shared, never changed)
+            self._provenance_cache = self._build_provenance()
+        return self._provenance_cache
+
+    def _build_provenance(self) -> dict:
         from .shot_audio import backends_info, package_versions
 
         return {

@@ -20,7 +20,7 @@ from ..io.records import STEMS
 
 log = logging.getLogger("avshooter")
 
-__all__ = ["ShotAudio", "annotate_shot_audio", "backends_info"]
+__all__ = ["ShotAudio", "annotate_shot_audio", "backends_info", "load_shot_backends"]
 
 # A stem below this share of the shot's energy is not described.
 MIN_STEM_SHARE = 0.05
@@ -93,7 +93,7 @@ def annotate_shot_audio(
     transcript : this shot's part of a transcript the caller made over a longer clip (the pipeline
         transcribes a file once: see ``whisper_common.slice_transcript``); ``None`` runs the ASR on the shot
     """
-    from .describe import Layer, describe_layers, describe_sound, layers_from_features, layers_from_tags, mixture_type
+    from .describe import LAYER_STEM, Layer, describe_layers, describe_sound, layers_from_features, layers_from_tags, mixture_type
     from .labels import phrase
     from ..audio.features import measure
     from ..audio.vad import speech_fraction, speech_ranges
@@ -115,7 +115,6 @@ def annotate_shot_audio(
             raise BackendError(f"separation backend {config.separation!r} returned NaN in the {name} stem")
 
     feats = {"mix": measure(wav, sample_rate)}
-    feats.update({name: measure(stems[name], sample_rate, true_peak=False) for name in STEMS})
     total = float(np.sum(np.square(wav, dtype=np.float64)))
     shares = {name: (float(np.sum(np.square(stems[name], dtype=np.float64))) / total if total > 0 else 0.0)
               for name in STEMS}
@@ -141,6 +140,12 @@ def annotate_shot_audio(
             layers = [] if tagged[0]["type"] == "silence" else [
                 Layer(tagged[0]["type"], scores[tagged[0]["type"]], [(0.0, round(duration, 3))],
                       [t["label"] for t in tags[:2]])]
+    # stems in full where a sentence may use them (described, or carrying one of several layers); the
+    # rest, too quiet to describe, for their level only
+    full = {name for name in STEMS if shares[name] >= MIN_STEM_SHARE}
+    if len(layers) > 1:
+        full |= {LAYER_STEM[layer.type] for layer in layers}
+    feats.update({name: measure(stems[name], sample_rate, true_peak=False, detail=name in full) for name in STEMS})
     kind = mixture_type(layers)
     stem_summary = {}
     for name in STEMS:
@@ -200,6 +205,16 @@ def annotate_shot_audio(
         stems=stems,
         flags=flags,
     )
+
+
+def load_shot_backends(config: AnnotateConfig) -> None:
+    """Load (into the process cache) every backend :func:`annotate_shot_audio` will ask for under ``config``."""
+    _backend("separation", config)
+    _tagger(config)
+    if config.captioner != "features":
+        _backend("captioner", config)
+    if config.asr != "none" and config.asr_input == "dialogue":
+        _backend("asr", config)
 
 
 def _transcript_phrase(transcript: dict | None) -> str | None:

@@ -111,9 +111,9 @@ def _yin(x: np.ndarray, voiced_frames: np.ndarray | None = None, *, fmin: float 
     size, hop = 640, _HOP
     frames = _frames(x, size, hop).astype(np.float32)
     tau_min, tau_max = int(ANALYSIS_RATE / fmax), int(ANALYSIS_RATE / fmin)
-    n_fft = 2048
-    spec = sfft.rfft(frames, n=n_fft, axis=1, workers=-1)
-    acf = sfft.irfft(spec.real ** 2 + spec.imag ** 2, n=n_fft, axis=1, workers=-1)[:, : tau_max + 2]
+    n_fft = 1024  # >= size + tau_max + 2: the circular autocorrelation equals the linear one up to tau_max + 1
+    spec = sfft.rfft(frames, n=n_fft, axis=1)
+    acf = sfft.irfft(spec.real ** 2 + spec.imag ** 2, n=n_fft, axis=1)[:, : tau_max + 2]
     # YIN difference d(tau) = e(0..W-tau) + e(tau..W) - 2 r(tau), energies from a cumulative sum
     sq = np.concatenate([np.zeros((len(frames), 1), np.float32), np.cumsum(frames ** 2, axis=1)], axis=1)
     taus = np.arange(tau_max + 2)
@@ -162,7 +162,7 @@ def _onsets(log_spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------------------------------------- API
-def measure(wav: np.ndarray, sample_rate: int, *, true_peak: bool = True) -> Features:
+def measure(wav: np.ndarray, sample_rate: int, *, true_peak: bool = True, detail: bool = True) -> Features:
     """Measure the features of one clip.
 
     Parameters
@@ -172,6 +172,10 @@ def measure(wav: np.ndarray, sample_rate: int, *, true_peak: bool = True) -> Fea
     true_peak : bool
         Measure the 4x-oversampled true peak (the costliest number); False leaves it None (stems, whose
         peak no delivery spec constrains, skip it).
+    detail : bool
+        False measures the level only (loudness, peaks, RMS, and ``silent_fraction`` over 32 ms frames at
+        the clip's own rate) and leaves every spectral, tonal and rhythmic feature None: for stems too
+        quiet to be described.
 
     Returns
     -------
@@ -188,15 +192,21 @@ def measure(wav: np.ndarray, sample_rate: int, *, true_peak: bool = True) -> Fea
     mono = wav.mean(axis=0, dtype=np.float64) if wav.shape[0] > 1 else wav[0].astype(np.float64)
     rms = float(np.sqrt(np.mean(np.square(wav, dtype=np.float64)))) if n else 0.0
     rms_dbfs = 20 * math.log10(rms) if rms > 0 else None
-    x = resample(mono, sample_rate, ANALYSIS_RATE, quality="MQ")
     base = dict(duration_s=duration_s, integrated_lufs=lufs, sample_peak_dbfs=peak, true_peak_dbtp=tpeak,
                 rms_dbfs=rms_dbfs)
+    if not detail:
+        size = max(1, round(sample_rate * _N_FFT / ANALYSIS_RATE))  # 32 ms
+        if peak is None or n < size // 4:
+            return Features(**base, silent_fraction=1.0)
+        level = 10 * np.log10(np.mean(np.square(_frames(mono, size, size // 2)), axis=1) + _EPS)
+        return Features(**base, silent_fraction=float(np.mean(level <= SILENCE_DBFS)))
+    x = resample(mono, sample_rate, ANALYSIS_RATE, quality="MQ")
     if len(x) < _N_FFT // 4 or peak is None:
         return Features(**base, silent_fraction=1.0)
 
     frames = _frames(x, _N_FFT, _HOP)
     window = np.hanning(_N_FFT + 1)[:-1].astype(np.float32)
-    spec = sfft.rfft(frames * window, axis=1, workers=-1).T        # (bins, frames)
+    spec = sfft.rfft(frames * window, axis=1).T        # (bins, frames)
     power = (spec.real ** 2 + spec.imag ** 2).astype(np.float32)
     frame_db = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + _EPS)
     loud = frame_db > SILENCE_DBFS

@@ -123,14 +123,14 @@ def _stft(x: np.ndarray, n_fft: int) -> np.ndarray:
     padded = np.zeros((x.shape[0], (n_frames + 1) * hop), dtype=np.float32)
     padded[:, hop: hop + n] = x  # pad hop = n_fft / 2 in front: frame 0 centred on sample 0
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=1)[:, ::hop][:, :n_frames]
-    spec = sfft.rfft(frames * _window(n_fft), axis=-1, workers=-1)
+    spec = sfft.rfft(frames * _window(n_fft), axis=-1)
     return np.ascontiguousarray(spec.transpose(0, 2, 1))
 
 
 def _istft(spec: np.ndarray, n_fft: int, n: int) -> np.ndarray:
     """Inverse of :func:`_stft` (overlap-add of two half-frames; exact for unmodified spectra)."""
     hop = n_fft // 2
-    frames = sfft.irfft(spec.transpose(0, 2, 1), n=n_fft, axis=-1, workers=-1).astype(np.float32)
+    frames = sfft.irfft(spec.transpose(0, 2, 1), n=n_fft, axis=-1).astype(np.float32)
     frames *= _window(n_fft)
     c, t = frames.shape[0], frames.shape[1]
     out = np.zeros((c, (t + 1) * hop), dtype=np.float32)

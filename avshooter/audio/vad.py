@@ -1,5 +1,9 @@
 """Voice activity: silero-vad (its package ships real weights), run through onnxruntime.
 
+The model is silero's "sequence" export, which gives the streaming model's per-32-ms probabilities with one
+ONNX call per block of 512 frames instead of one Python call per frame (the same numbers: checked in
+tests/test_vad.py), then silero's own rule turns them into speech spans; torch is not needed.
+
 ``speech_ranges(wav, sr)`` returns the speech spans of a clip in seconds. The model runs at 16 kHz mono;
 the resampling to that rate happens here, so callers pass audio at any rate.
 """
@@ -18,15 +22,16 @@ VAD_RATE = 16000
 
 @functools.lru_cache(maxsize=1)
 def _model():
+    """silero-vad's "sequence" ONNX export: the same network as the streaming model, one call per 16 s."""
     try:
-        import torch  # noqa: F401  (silero-vad's helpers take torch tensors)
         from silero_vad import load_silero_vad
     except ImportError as exc:
-        raise BackendError(f"silero-vad needs torch and silero-vad: pip install torch silero-vad ({exc})") from None
-    import torch
-
-    torch.set_num_threads(1)
-    return load_silero_vad(onnx=True)
+        raise BackendError(f"voice activity needs silero-vad >= 6.2 and onnxruntime: pip install silero-vad ({exc})") from None
+    try:
+        return load_silero_vad(onnx=True, sequence=True)
+    except TypeError:  # silero-vad < 6.2 has no sequence model
+        raise BackendError("voice activity needs silero-vad >= 6.2 (its sequence ONNX model): "
+                           "pip install -U silero-vad") from None
 
 
 def to_vad_rate(wav: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -53,15 +58,14 @@ def speech_ranges(
     Parameters are silero-vad's (``threshold`` on the speech probability, minimum speech and silence
     lengths, padding). Silence and clips shorter than one 32 ms window give ``[]``.
     """
-    import torch
-    from silero_vad import get_speech_timestamps
+    from silero_vad.sequence_vad import get_speech_timestamps_sequence
 
     mono = to_vad_rate(wav, sample_rate)
     if mono.size < 512 or not np.any(mono):
         return []
     model = _model()
-    stamps = get_speech_timestamps(
-        torch.from_numpy(mono),
+    stamps = get_speech_timestamps_sequence(
+        mono,
         model,
         threshold=threshold,
         sampling_rate=VAD_RATE,

@@ -169,25 +169,44 @@ class FasterWhisperASR:
         "segments": [{"start_s", "end_s", "text"}]}``, times in seconds from the clip start;
         ``language_prob`` is None when the language was given, not identified.
         """
+        result = None
+        for _, result in self.transcribe_progressively(wav, sample_rate, speech=speech):
+            pass
+        return result
+
+    def transcribe_progressively(self, wav: np.ndarray, sample_rate: int, *, speech):
+        """:meth:`transcribe`, window by window: yields ``(complete_before_s, transcript so far)``.
+
+        Every word and segment that starts before ``complete_before_s`` is in the transcript yielded with
+        it (later windows only hold later speech); the last yield has ``float("inf")`` and is what
+        :meth:`transcribe` returns. A long file's shots can so be annotated while the ASR goes on. The
+        batched (GPU) path yields once, at the end.
+        """
         opts = self.options
         audio = whisper_audio(wav, sample_rate)
         pieces = speech_pieces(speech, audio.shape[0] / WHISPER_RATE, merge_gap_s=opts.merge_gap_s,
                                pad_s=opts.pad_s, max_piece_s=opts.max_piece_s)
         if not pieces:
-            return empty_transcript(opts.language)
+            yield float("inf"), empty_transcript(opts.language)
+            return
         try:
             if self._batched is not None:
                 language, prob = self._language(audio, pieces)
-                segments = self._run_batched(audio, pieces, language)
-            else:
-                language, prob, segments = self._run_windows(audio, pieces)
+                yield float("inf"), _assembled(self._run_batched(audio, pieces, language), language, prob)
+                return
+            groups = _windows(pieces, opts.max_piece_s)
+            language, prob, segments = opts.language, None, []
+            for i, group in enumerate(groups):
+                heard, heard_prob, found = self._run_window(audio, group)
+                if i == 0:
+                    language, prob = heard, heard_prob
+                segments.extend(found)
+                complete = groups[i + 1][0][0] if i + 1 < len(groups) else float("inf")
+                yield complete, _assembled(segments, language, prob)
         except BackendError:
             raise
         except Exception as exc:  # noqa: BLE001
             raise BackendError(f"faster-whisper failed on model {opts.model!r}: {exc}") from None
-        words = [w for seg in segments for w in seg.pop("words")]
-        return {"text": join_text((s["text"] for s in segments), language), "language": language,
-                "language_prob": prob, "words": words, "segments": segments}
 
     # -- steps
 
@@ -240,8 +259,8 @@ class FasterWhisperASR:
         ranked = self._model.model.detect_language(self._model.encode(window))[0]
         return pick_language({token[2:-2]: prob for token, prob in ranked}, opts.languages)
 
-    def _run_windows(self, audio, pieces) -> tuple[str, float | None, list[dict]]:
-        """CPU path: the pieces joined into windows of at most ``max_piece_s`` (one encoder pass each).
+    def _run_window(self, audio, group) -> tuple[str, float | None, list[dict]]:
+        """CPU path: one window, the pieces of ``group`` joined (at most ``max_piece_s``: one encoder pass).
 
         The language is identified on every window, from the encoding its transcription reuses (no extra
         pass); the clip's is the first window's, and each segment keeps its window's (``language``,
@@ -249,20 +268,15 @@ class FasterWhisperASR:
         back in the joined window and are mapped to the piece they fall in.
         """
         opts = self.options
-        language, prob, segments = opts.language, None, []
-        for i, group in enumerate(_windows(pieces, opts.max_piece_s)):
-            clips = [cut(audio, p) for p in group]
-            clip = np.concatenate(clips)
-            offsets = np.cumsum([0.0] + [len(c) / WHISPER_RATE for c in clips])
-            heard, heard_prob = (opts.language, None) if opts.language is not None else self._identify(clip)
-            if i == 0:
-                language, prob = heard, heard_prob
-            found, _ = self._model.transcribe(
-                clip, vad_filter=opts.vad_filter, without_timestamps=False,
-                condition_on_previous_text=opts.condition_on_previous_text, **self._decode_kwargs(heard))
-            segments.extend({**_joined_segment(seg, group, offsets), "language": heard, "language_prob": heard_prob}
-                            for seg in found)
-        return language, prob, segments
+        clips = [cut(audio, p) for p in group]
+        clip = np.concatenate(clips)
+        offsets = np.cumsum([0.0] + [len(c) / WHISPER_RATE for c in clips])
+        heard, heard_prob = (opts.language, None) if opts.language is not None else self._identify(clip)
+        found, _ = self._model.transcribe(
+            clip, vad_filter=opts.vad_filter, without_timestamps=False,
+            condition_on_previous_text=opts.condition_on_previous_text, **self._decode_kwargs(heard))
+        return heard, heard_prob, [{**_joined_segment(seg, group, offsets), "language": heard,
+                                    "language_prob": heard_prob} for seg in found]
 
     def _run_batched(self, audio, pieces, language) -> list[dict]:
         batch = self.options.batch_size
@@ -283,6 +297,13 @@ class FasterWhisperASR:
                         raise BackendError(f"faster-whisper: out of GPU memory even at batch size 1 ({exc})") from None
                     raise
                 batch = max(1, batch // 2)
+
+
+def _assembled(segments: list[dict], language, prob) -> dict:
+    """The transcript dict of ``segments`` (each with its ``words``), leaving them unchanged."""
+    return {"text": join_text((s["text"] for s in segments), language), "language": language,
+            "language_prob": prob, "words": [w for seg in segments for w in seg["words"]],
+            "segments": [{k: v for k, v in seg.items() if k != "words"} for seg in segments]}
 
 
 def _windows(pieces, max_s: float) -> list[list[tuple[float, float]]]:

