@@ -360,7 +360,8 @@ def layers_from_features(feats: dict, shares: dict, *, speech: list, duration_s:
                          thresholds: DescribeThresholds = DescribeThresholds()) -> tuple[list[Layer], dict]:
     """Layers from measured features only (the fallback when no tagger model is installed).
 
-    ``feats`` holds :class:`Features` of ``"mix"`` and ``"rest"`` (the mix minus the dialogue stem); ``shares`` the stems' energy shares. Speech is present when
+    ``feats`` holds :class:`Features` of ``"mix"`` and ``"rest"`` (the mix minus the dialogue stem);
+    ``shares`` the stems' energy shares. Speech is present when
     :func:`classify_type` would call the shot speech (the VAD's share); the rest of the shot (the mix minus
     dialogue) is then typed by :func:`classify_type` with no speech, and kept as a second layer when it is
     music with a score >= 0.5 and carries >= 5 % of the energy (effects or ambience under speech are not

@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import __version__
 from ..config import AnnotateConfig, config_hash
-from ..engine import default_threads, ordered_threads
+from ..engine import blas_threads, default_threads, ordered_threads
 from ..errors import MediaError, ShotError
 from ..io.output import atomic_write_json, ensure_dir, write_audio
 from ..io.records import STEMS
@@ -186,7 +186,7 @@ class _VideoRun:
                     prepared.result()
                 work = ordered_threads(lambda shot: self._shot(shot, story, decoded, info, fp, speech, transcript),
                                        shots, threads=threads)
-                for shot, record in zip(shots, work):
+                for shot, record in zip(shots, self._with_blas_cap(work, threads)):
                     drop = self._paper_filter_reason(record)
                     if drop:
                         dropped.append({"index": shot.index, "reason": drop})
@@ -197,6 +197,12 @@ class _VideoRun:
                 if transcript is not None:
                     transcript.close()  # speech after the last shot is not transcribed for nothing
             self.result = self._write_story(story, shot_records, dropped, info, decoded, fp, t_start)
+
+    @staticmethod
+    def _with_blas_cap(work: Iterator[dict], threads: int) -> Iterator[dict]:
+        """``work`` with one BLAS thread while several shot threads run (their spinning costs CPU)."""
+        with blas_threads(1 if threads > 1 else None):
+            yield from work
 
     def _prepare(self, story, info) -> None:
         """Load the shot steps' models and embed every caption clause at once (``story`` None: detected
