@@ -279,3 +279,18 @@ def test_visual_context_uses_the_heard_labels():
     res = visual_context("effects", caption=caption, labels=["typing on a keyboard"])
     assert res.on_screen and "keyboard" in res.matched_clause
     assert res.score > visual_context("effects", caption=caption).score  # the label is a closer query
+
+
+def test_event_labels_are_not_said_of_a_steady_sound():
+    from avshooter.annotation.describe import Layer, describe_layers
+
+    layer = Layer("effects", 0.6, [(1.9, 2.9)], ["Explosion", "Fireworks"])
+    base = dict(duration_s=4.0, integrated_lufs=-44.0, sample_peak_dbfs=-30.0, true_peak_dbtp=None,
+                rms_dbfs=-45.0, silent_fraction=0.0, energy_std_db=1.0, spectral_centroid_hz=900.0,
+                spectral_flatness=0.3, onset_rate_hz=0.5, impulsiveness=0.0)
+    steady = describe_layers([layer], {"mix": Features(**base)})
+    assert "explosion" not in steady.lower() and "firework" not in steady.lower() and "steady" in steady
+    hits = describe_layers([layer], {"mix": Features(**{**base, "impulsiveness": 0.8, "energy_std_db": 9.0})})
+    assert "an explosion" in hits
+    other = Layer("ambience", 0.6, [(0.0, 4.0)], ["Wind", "Explosion"])
+    assert "wind" in describe_layers([other], {"mix": Features(**base)}).lower()

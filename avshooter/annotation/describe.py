@@ -390,6 +390,25 @@ def layers_from_features(feats: dict, shares: dict, *, speech: list, duration_s:
     return layers, merged
 
 
+def layer_features(layers: list[Layer], layer: Layer, feats: dict) -> Features:
+    """The features a layer's sentence is built from: the mix when it is the only layer, else its stem's."""
+    return feats["mix"] if len(layers) == 1 else feats.get(LAYER_STEM[layer.type], feats["mix"])
+
+
+def said_labels(layer: Layer, features: Features, thresholds: DescribeThresholds = DescribeThresholds()) -> list[str]:
+    """The layer's labels that the description may say: a label naming one short event
+    (:data:`~avshooter.annotation.labels.EVENT_LABELS`) is left out when the measured sound has no
+    impulsive energy (``impulsiveness`` at or under ``thresholds.impulsive_share``, the line under which
+    the pattern phrase says it is not impulsive), so a sentence never calls a steady sound "an explosion"
+    and, in the next words, "steady and sustained". The labels stay in the record as the tagger gave them.
+    """
+    from .labels import EVENT_LABELS
+
+    if (features.impulsiveness or 0.0) > thresholds.impulsive_share:
+        return list(layer.labels)
+    return [label for label in layer.labels if label not in EVENT_LABELS]
+
+
 def describe_layers(layers: list[Layer], feats: dict, *, transcript_phrase: str | None = None,
                     thresholds: DescribeThresholds = DescribeThresholds()) -> str:
     """The "sound description" of a shot: one sentence per layer, most prominent first.
@@ -405,9 +424,10 @@ def describe_layers(layers: list[Layer], feats: dict, *, transcript_phrase: str 
 
     out = []
     for layer in layers:
-        f = _check_features(feats["mix"] if len(layers) == 1 else feats.get(LAYER_STEM[layer.type], feats["mix"]))
+        f = _check_features(layer_features(layers, layer, feats))
         when = _spans_phrase(layer.spans)
-        words = [w for w in (phrase(label, layer.type) for label in layer.labels) if w != layer.type]
+        words = [w for w in (phrase(label, layer.type) for label in said_labels(layer, f, thresholds))
+                 if w != layer.type]
         parts = []
         if f.spectral_centroid_hz is not None:
             parts.append(_level_phrase(f, thresholds))

@@ -18,6 +18,10 @@ Layers follow the AudioSet ontology (the order of YAMNet's class map is the onto
   sidetone, television, radio, sine wave, harmonic, chirp tone, "Sound effect", pulse): they never vote
   for a layer.
 
+Events: :data:`EVENT_LABELS` are the labels that name one short event (a bang, a knock); the describer
+does not say them of a sound whose measured pattern has no impulsive energy (a tagger's guess on a steady
+noise bed).
+
 Phrases: :data:`PHRASES` names the common labels the way a person would ("a crowd cheering", "typing on a
 keyboard"); any other label becomes its first comma-separated name in lower case, as a sound of that
 thing (``"Clip-clop"`` -> ``"clip-clop sounds"``), and music labels become the music's style or
@@ -27,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["LAYERS", "class_layer", "class_layers", "phrase", "summarise", "spans"]
+__all__ = ["LAYERS", "EVENT_LABELS", "class_layer", "class_layers", "phrase", "summarise", "spans"]
 
 LAYERS = ("speech", "music", "effects", "ambience", "silence")
 
@@ -37,6 +41,17 @@ _AMBIENCE = {63, 64, 65, 66, 121, 122, 277, 278, 279, 280, 282, 283, 285, 286, 2
              406, 407, 490, 500, 501, 502, 503, 504, 507, 508, 509, 510, 513, 514, 515, 520}
 _NONE = {133, 495, 496, 497, 498, 499, 505, 506, 511, 512, 518, 519}
 _SILENCE = {494}
+
+# Labels that name one short event (AudioSet: slam, knock, tap; the "Explosion" subtree: explosion,
+# gunshot, machine gun, fusillade, artillery fire, cap gun, fireworks, firecracker, burst, eruption, boom;
+# chop, splinter, crack, chink, shatter; thump, thunk; basketball bounce, bang, slap, whack, smash,
+# breaking, bouncing, whip). A sound measured with no impulsive energy is not described with them.
+EVENT_LABELS = frozenset({
+    "Slam", "Knock", "Tap", "Explosion", "Gunshot, gunfire", "Machine gun", "Fusillade", "Artillery fire",
+    "Cap gun", "Fireworks", "Firecracker", "Burst, pop", "Eruption", "Boom", "Chop", "Splinter", "Crack",
+    "Chink, clink", "Shatter", "Thump, thud", "Thunk", "Basketball bounce", "Bang", "Slap, smack",
+    "Whack, thwack", "Smash, crash", "Breaking", "Bouncing", "Whip",
+})
 
 PHRASES = {
     "Speech": "speech", "Child speech, kid speaking": "a child speaking", "Conversation": "people talking",

@@ -93,7 +93,8 @@ def annotate_shot_audio(
     transcript : this shot's part of a transcript the caller made over a longer clip (the pipeline
         transcribes a file once: see ``whisper_common.slice_transcript``); ``None`` runs the ASR on the shot
     """
-    from .describe import LAYER_STEM, Layer, describe_layers, describe_sound, layers_from_features, layers_from_tags, mixture_type
+    from .describe import (LAYER_STEM, Layer, describe_layers, describe_sound, layer_features, layers_from_features,
+                           layers_from_tags, mixture_type, said_labels)
     from .labels import phrase
     from ..audio.features import measure
     from ..audio.vad import speech_fraction, speech_ranges
@@ -171,7 +172,8 @@ def annotate_shot_audio(
         flags.append("short_shot")
 
     main = layers[0].type if layers else "silence"
-    heard_words = [phrase(label, layer.type) for layer in layers[:1] for label in layer.labels]
+    heard_words = [phrase(label, layer.type) for layer in layers[:1]
+                   for label in said_labels(layer, layer_features(layers, layer, feats))]
     ctx = _context(main, caption, plot, characters, has_video, config, labels=heard_words)
     visual_text, context = ctx.text, {"backend": config.context, **ctx.to_dict()}
     if config.captioner != "features":
