@@ -129,3 +129,16 @@ def test_threads_do_not_change_the_output(media, tmp_path, monkeypatch):
     two = avshooter.annotate(video, out_dir=tmp_path / "two", config=AnnotateConfig(shot_threads=2))
     assert len(one["shots"]) >= 3 and sum(bool(s["avshooter"]["transcript"]) for s in one["shots"]) >= 2
     assert _comparable(one) == _comparable(two)
+
+
+def test_per_shot_asr_on_threads_gives_the_same_words(media, tmp_path):
+    """``asr_input: dialogue`` transcribes every shot on the shot threads, sharing one model."""
+    import avshooter
+    from avshooter.config import AnnotateConfig
+
+    video = media / "audio" / "libri2_3436-172162-0000.hq.ogg"
+    runs = [avshooter.annotate(video, out_dir=tmp_path / str(n),
+                               config=AnnotateConfig(shot_threads=n, asr_input="dialogue", max_shot_s=5.0))
+            for n in (1, 2)]
+    assert sum(bool(s["avshooter"]["transcript"]) for s in runs[0]["shots"]) >= 3
+    assert _comparable(runs[0]) == _comparable(runs[1])

@@ -155,9 +155,9 @@ class _VideoRun:
             stale.unlink(missing_ok=True)
         threads = self.config.shot_threads or default_threads()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="avshooter-prepare") as side:
-            # with several shot threads, the models load and the captions are embedded while the audio
-            # decodes (the threads then find nothing left to load)
-            prepared = side.submit(self._prepare, story, info) if threads > 1 else None
+            # the models load and the captions are embedded while the audio decodes (the shot threads
+            # then find nothing left to load)
+            prepared = side.submit(self._prepare, story, info)
             # audio decoded once; without a story the video cuts are found in the same pass
             decoded, cuts = decode_with_cuts(
                 self.video, cut_params=ShotParams().cut if story is None else None,
@@ -182,8 +182,7 @@ class _VideoRun:
             dropped = []
             shots = list(story.shots)
             try:
-                if prepared is not None:
-                    prepared.result()
+                prepared.result()
                 work = ordered_threads(lambda shot: self._shot(shot, story, decoded, info, fp, speech, transcript),
                                        shots, threads=threads)
                 for shot, record in zip(shots, self._with_blas_cap(work, threads)):

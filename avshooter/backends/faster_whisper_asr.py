@@ -17,6 +17,7 @@ the CPU time of one pass for the language and one per piece).
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
@@ -235,14 +236,14 @@ class FasterWhisperASR:
         faster-whisper encodes a window again in ``transcribe`` after language identification; a 30 s encoder
         pass is most of the cost of a shot-long clip. Only byte-identical input hits: never a wrong answer.
         """
-        encode, last = self._model.encode, {}
+        encode, last = self._model.encode, threading.local()  # per thread: shots may share the model
 
         def encode_once(features):
             arr = np.ascontiguousarray(features)
             key = (arr.shape, hashlib.blake2b(arr.tobytes(), digest_size=16).digest())
-            if last.get("key") != key:
-                last["key"], last["out"] = key, encode(features)
-            return last["out"]
+            if getattr(last, "key", None) != key:
+                last.key, last.out = key, encode(features)
+            return last.out
 
         self._model.encode = encode_once
 
