@@ -146,7 +146,8 @@ def annotate_shot_audio(
     full = {name for name in STEMS if shares[name] >= MIN_STEM_SHARE}
     if len(layers) > 1:
         full |= {LAYER_STEM[layer.type] for layer in layers}
-    feats.update({name: measure(stems[name], sample_rate, true_peak=False, detail=name in full) for name in STEMS})
+    feats.update({name: measure(stems[name], sample_rate, true_peak=False, detail=name in full, harmonicity=False)
+                  for name in STEMS})
     kind = mixture_type(layers)
     stem_summary = {}
     for name in STEMS:

@@ -161,8 +161,20 @@ def _onsets(log_spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return peaks, flux
 
 
+def _harmonicity(power: np.ndarray, loud: np.ndarray) -> float:
+    """Energy share of the harmonic mask over the loud frames of a ``(bins, frames)`` power spectrogram."""
+    from .separation import SeparationParams, separation_masks
+
+    # every other frame (32 ms hop) halves the median-filter cost; 0.1 s -> a 7-frame (0.22 s) kernel
+    coarse = power[:, ::2]
+    mh, _, _ = separation_masks(coarse, ANALYSIS_RATE, _N_FFT, SeparationParams(harmonic_kernel_s=0.1))
+    loud_c = loud[::2]
+    return float((mh[:, loud_c] * coarse[:, loud_c]).sum() / (coarse[:, loud_c].sum() + _EPS))
+
+
 # ---------------------------------------------------------------------------------------------- API
-def measure(wav: np.ndarray, sample_rate: int, *, true_peak: bool = True, detail: bool = True) -> Features:
+def measure(wav: np.ndarray, sample_rate: int, *, true_peak: bool = True, detail: bool = True,
+            harmonicity: bool = True) -> Features:
     """Measure the features of one clip.
 
     Parameters
@@ -172,6 +184,10 @@ def measure(wav: np.ndarray, sample_rate: int, *, true_peak: bool = True, detail
     true_peak : bool
         Measure the 4x-oversampled true peak (the costliest number); False leaves it None (stems, whose
         peak no delivery spec constrains, skip it).
+    harmonicity : bool
+        False leaves ``harmonicity`` None (a median-filtered harmonic/percussive split of its own): the
+        pipeline measures it on the mix only, since the DSP stems are themselves cut by such masks and
+        their harmonicity would restate how they were made.
     detail : bool
         False measures the level only (loudness, peaks, RMS, and ``silent_fraction`` over 32 ms frames at
         the clip's own rate) and leaves every spectral, tonal and rhythmic feature None: for stems too
@@ -247,13 +263,7 @@ def measure(wav: np.ndarray, sample_rate: int, *, true_peak: bool = True, detail
         if both.any():
             stability = float(np.mean((num / den)[both]))
 
-    from .separation import SeparationParams, separation_masks
-
-    # every other frame (32 ms hop) halves the median-filter cost; 0.1 s -> a 7-frame (0.22 s) kernel
-    coarse = power[:, ::2]
-    mh, _, _ = separation_masks(coarse, ANALYSIS_RATE, _N_FFT, SeparationParams(harmonic_kernel_s=0.1))
-    loud_c = loud[::2]
-    harmonicity = float((mh[:, loud_c] * coarse[:, loud_c]).sum() / (coarse[:, loud_c].sum() + _EPS))
+    harmonic_share = _harmonicity(power, loud) if harmonicity else None
 
     f0 = _yin(x, None)
     nf = min(len(f0), len(loud))
@@ -280,7 +290,7 @@ def measure(wav: np.ndarray, sample_rate: int, *, true_peak: bool = True, detail
     return Features(
         **base, silent_fraction=silent_fraction, energy_std_db=float(np.std(frame_db[loud])),
         spectral_centroid_hz=centroid, spectral_flatness=flatness, spectral_flux=spectral_flux,
-        low_share=low, mid_share=mid, high_share=high, zero_crossing_rate=zcr, harmonicity=harmonicity,
+        low_share=low, mid_share=mid, high_share=high, zero_crossing_rate=zcr, harmonicity=harmonic_share,
         tonal_stability=stability, pitch_hz=pitch, pitch_spread_st=spread, voiced_fraction=voiced_fraction,
         onset_rate_hz=onset_rate, onset_regularity=regularity, impulsiveness=impulsive, crest_factor_db=crest,
     )
