@@ -172,6 +172,26 @@ def install_stage_timer() -> StageTimer:
     return t
 
 
+def reference_seconds() -> float:
+    """CPU seconds of a fixed single-threaded workload (10 FLAC encodes + 5 ``features.measure`` of 4.7 s
+    of seeded stereo noise at 44.1 kHz): how fast this shared machine is right now. Runs are comparable
+    only at a similar figure."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    from avshooter.audio.features import measure
+
+    wav = (0.1 * np.random.default_rng(0).standard_normal((2, int(4.7 * 44100)))).astype(np.float32)
+    c0 = time.thread_time()
+    for _ in range(10):
+        sf.write(io.BytesIO(), wav.T, 44100, format="FLAC", subtype="PCM_24")
+    for _ in range(5):
+        measure(wav, 44100, true_peak=False)
+    return time.thread_time() - c0
+
+
 # ------------------------------------------------------------------------------------- measurements
 def floor_decode(video: Path) -> dict:
     """Decode every audio frame of ``video`` once with PyAV to float arrays (the floor)."""
@@ -346,6 +366,8 @@ def main(argv=None) -> int:
     duration = probe(video).duration_s
     default = AnnotateConfig()
     print(f"machine: {machine()}")
+    print(f"speed:   reference workload {reference_seconds():.2f} CPU s (reference_seconds: this shared machine's "
+          "speed now; compare runs only at similar values)")
     print(f"input:   {video} ({duration:.1f} s, {info['picture']}, {len(spans)} story shots, "
           f"{video.stat().st_size / 1e6:.0f} MB, speech share {info['speech_share_vad']:.2f} by silero VAD)")
     print(f"config:  default AnnotateConfig: asr={default.asr} {default.asr_options or ''}, tagger={default.tagger}, "
@@ -408,6 +430,7 @@ def main(argv=None) -> int:
                      f"{r['cpu'] / (duration / 60):.2f}", f"{r['load_before']:.2f} / {r['load_after']:.2f}",
                      f">= {bar}x: {verdict}", note])
     print()
+    print(f"reference workload after the runs: {reference_seconds():.2f} s")
     print(table(rows, ["run", "wall s", "x RT (wall)", "CPU s", "CPU s / min input", "load 1-min before / after",
                        "bar", "notes"]))
     print("x RT = input seconds / wall seconds. CPU s = this process (all threads) + finished children.\n"
