@@ -202,7 +202,8 @@ class FasterWhisperASR:
                 if i == 0:
                     language, prob = heard, heard_prob
                 segments.extend(found)
-                complete = groups[i + 1][0][0] if i + 1 < len(groups) else float("inf")
+                # later windows hold only later speech (times rounded to the ms: one ms of margin)
+                complete = groups[i + 1][0][0] - 1e-3 if i + 1 < len(groups) else float("inf")
                 yield complete, _assembled(segments, language, prob)
         except BackendError:
             raise
