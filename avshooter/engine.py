@@ -1,4 +1,5 @@
-"""Where batch work runs: this machine's processes, or Ray Data (a local Ray, or a cluster).
+"""Where work runs: this machine's processes, or Ray Data (a local Ray, or a cluster), for batches of
+videos or stories; threads, in order, for the shots of one video (:func:`ordered_threads`).
 
 Shared by the annotate and generate batches (:mod:`avshooter.annotation.batch`,
 :mod:`avshooter.generation.batch`), which own what an item is and what is done with its result; this
@@ -74,9 +75,8 @@ def ordered_threads(fn: Callable, items: list, *, threads: int) -> Iterator:
 
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="avshooter")
     pending: deque = deque()
-    it = iter(items)
     try:
-        for item in it:
+        for item in items:
             pending.append(pool.submit(fn, item))
             if len(pending) > threads:
                 yield pending.popleft().result()

@@ -22,7 +22,7 @@ log = logging.getLogger("avshooter")
 
 __all__ = ["ShotAudio", "annotate_shot_audio", "backends_info", "load_shot_backends"]
 
-# A stem below this share of the shot's energy is not described.
+# A stem below this share of the shot's energy is not described (and is measured for its level only).
 MIN_STEM_SHARE = 0.05
 
 
