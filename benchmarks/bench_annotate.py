@@ -142,13 +142,12 @@ def install_stage_timer() -> StageTimer:
     from avshooter import backends
     from avshooter.backends import dsp_separation, faster_whisper_asr, yamnet_tagger
     from avshooter.io import schema
-    from avshooter.media import cuts, decode, probe
+    from avshooter.media import decode, probe
 
     t = StageTimer()
     t.wrap(probe, "probe", "probe + fingerprint")
     t.wrap(pipe, "fingerprint", "probe + fingerprint")
-    t.wrap(decode, "decode", "decode audio (PyAV -> raw f32 file)")
-    t.wrap(cuts, "video_cuts", DECODE_STAGE)
+    t.wrap(decode, "decode", DECODE_STAGE)
     t.wrap(decode.DecodedAudio, "mono", "whole-file 16 kHz mono (soxr)")
     t.wrap(vad, "speech_ranges", "VAD, whole file (silero onnx)")
     t.wrap(pipe._VideoRun, "_transcript", "ASR load + start (1st run loads it)")
@@ -311,7 +310,7 @@ RUNS = {  # name: (label, story?, config overrides, bar x RT)
     "noasr": ("annotate, story, asr='none' (YAMNet on)", True, {"asr": "none"}, 25),
     "noctx": ("annotate, story, context='none'", True, {"context": "none"}, 10),
 }
-DECODE_STAGE = "picture decode + cut detector (detect only; beside the ASR's side thread)"
+DECODE_STAGE = "decode (PyAV -> raw f32 file; + video frames/cut detector when detecting)"
 
 
 def extraction_rows(video: Path, spans, workdir: Path, args, row) -> dict:

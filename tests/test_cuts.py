@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from avshooter.errors import InputError
-from avshooter.media.cuts import CutDetector, CutParams, cuts_in_file, decode_with_cuts, video_cuts
+from avshooter.media.cuts import CutDetector, CutParams, cuts_in_file, decode_with_cuts
 
 
 def _cuts(path) -> list[float]:
-    """Cuts found in the pass that decodes the audio (a file with audio)."""
+    """Cuts as annotate finds them: in the pass that decodes the audio (a file with audio)."""
     decoded, cuts = decode_with_cuts(path, sample_rate=16000, channels=1)
     decoded.close()
     return cuts
@@ -34,12 +34,6 @@ def test_pictures_alone_give_the_same_cuts(media, bbb_cuts):
     """media.frames (no audio pass) and the one-pass decode hand the detector the same frames."""
     cuts, end_s = cuts_in_file(media / "video" / "bbb_0-30s_moviepy.webm")
     assert cuts == bbb_cuts and end_s == pytest.approx(30.0, abs=0.05)
-
-
-def test_the_picture_pass_of_annotate_gives_the_same_cuts(media, bbb_cuts):
-    """annotate decodes the picture in a pass of its own (beside its ASR): the same cuts; none for audio."""
-    assert video_cuts(media / "video" / "bbb_0-30s_moviepy.webm") == bbb_cuts
-    assert video_cuts(media / "audio" / "libri1_5703-47212-0000.hq.ogg") is None
 
 
 def test_caminandes_car_and_camera_moves_are_not_cuts(media):

@@ -148,7 +148,8 @@ class _VideoRun:
             raise
 
     def _run(self, story, info, fp: str, t_start: float) -> Iterator[dict]:
-        from ..media.decode import decode
+        from ..media.cuts import decode_with_cuts
+        from .shots import ShotParams
 
         for stale in self.root.glob("avshooter-*.f32"):  # decode caches of a killed earlier run
             stale.unlink(missing_ok=True)
@@ -157,29 +158,30 @@ class _VideoRun:
             # the models load and the captions are embedded while the audio decodes (the shot threads
             # then find nothing left to load)
             prepared = side.submit(self._prepare, story, info)
-            # the audio decoded once (the picture, when shots are to be detected, in a pass of its own
-            # below, while the ASR transcribes)
-            decoded = decode(self.video, sample_rate=self.config.sample_rate, channels=self.config.channels,
-                             workdir=self.root)
-            yield from self._annotate_shots(story, info, fp, t_start, decoded, threads, prepared)
+            # audio decoded once; without a story the video cuts are found in the same pass
+            decoded, cuts = decode_with_cuts(
+                self.video, cut_params=ShotParams().cut if story is None else None,
+                sample_rate=self.config.sample_rate, channels=self.config.channels, workdir=self.root,
+            )
+            yield from self._annotate_shots(story, info, fp, t_start, decoded, cuts, threads, prepared)
 
-    def _annotate_shots(self, story, info, fp: str, t_start: float, decoded, threads: int,
+    def _annotate_shots(self, story, info, fp: str, t_start: float, decoded, cuts, threads: int,
                         prepared) -> Iterator[dict]:
         from .shots import ANALYSIS_RATE
 
         with decoded:
             mono16 = decoded.mono(ANALYSIS_RATE)
-            if story is not None:
+            if story is None:
+                story = self._detected_story(decoded, mono16, cuts or [])
+            else:
                 self._check_story_fits(story, decoded)
             speech = self._speech(mono16)
             transcript = self._transcript(mono16, speech, threads)
+            del mono16
             shot_records = []
             dropped = []
+            shots = list(story.shots)
             try:
-                if story is None:  # the picture is decoded for its cuts while the ASR runs on its side thread
-                    story = self._detected_story(decoded, mono16, self._video_cuts())
-                del mono16
-                shots = list(story.shots)
                 prepared.result()
                 work = ordered_threads(lambda shot: self._shot(shot, story, decoded, info, fp, speech, transcript),
                                        shots, threads=threads)
@@ -280,13 +282,6 @@ class _VideoRun:
         if threads > 1 and progressive is not None:
             return TranscriptFeed.background(lambda: progressive(mono16[None], 16000, speech=speech))
         return TranscriptFeed.whole(asr.transcribe(mono16[None], 16000, speech=speech))
-
-    def _video_cuts(self) -> list[float]:
-        """Hard cuts of the video (none for an audio file): the picture pass of detected shots."""
-        from ..media.cuts import video_cuts
-        from .shots import ShotParams
-
-        return video_cuts(self.video, params=ShotParams().cut) or []
 
     def _detected_story(self, decoded, mono16, cuts: list[float]):
         from .shots import ANALYSIS_RATE, ShotParams, detect_shots

@@ -1,9 +1,8 @@
 """Shots without a story: audio change points, and merging them with video cuts into shots (arrays in, spans out).
 
 This module owns what the annotate pipeline does when a video comes without a story JSON, after the
-media layer has decoded its audio and found its video cuts (:func:`avshooter.media.cuts.video_cuts`, a
-picture pass that annotate runs while its ASR transcribes; :func:`avshooter.media.cuts.decode_with_cuts`
-does both in one pass, for :func:`detect_shots_from_file`):
+media layer has decoded it (:func:`avshooter.media.cuts.decode_with_cuts`: the audio once, the video
+cuts in the same pass):
 
 - :func:`audio_change_points` finds large changes in the soundtrack (mono samples in);
 - :func:`merge_shots` turns video cuts and audio points into shots that tile ``[0, duration_s)``, each

@@ -1,10 +1,8 @@
-"""Cuts: the hard-cut detector on small grey frames, and the passes that feed it.
+"""Cuts: the hard-cut detector on small grey frames, and the one pass that feeds it while audio decodes.
 
 - :class:`CutDetector` takes grey frames one at a time (``update``) and finds hard cuts;
-- :func:`video_cuts` runs it over the video stream in a pass of its own: annotate does this while its
-  ASR transcribes the audio it has already decoded (the picture pass and the ASR overlap);
 - :func:`decode_with_cuts` decodes a file's audio ONCE (:func:`avshooter.media.decode.decode`) and
-  feeds the detector the video frames of the same pass (the same cuts; one read of the file);
+  feeds the detector the video frames of the same pass: this is how annotate finds cuts;
 - :func:`cuts_in_file` runs the detector over a file's pictures alone (a video without audio).
 
 How a hard cut is told from motion
@@ -233,24 +231,6 @@ def decode_with_cuts(path: str | os.PathLike, *, cut_params: CutParams | None = 
                              on_video_frame=detector.update if detector is not None else None,
                              frame_size=cut_params.frame_size if cut_params is not None else (64, 36))
     return decoded, (detector.cuts() if detector is not None and detector.n_frames else None)
-
-
-def video_cuts(path: str | os.PathLike, *, params: CutParams = CutParams()) -> list[float] | None:
-    """Hard cuts of the video stream of ``path`` in a pass of its own (the audio is not touched).
-
-    The same cuts as :func:`decode_with_cuts` finds (the same frames, scaled the same way); annotate runs
-    this pass while its ASR transcribes the decoded audio. Returns None when no video frame decodes
-    (an audio file: cover art is not a video stream).
-    """
-    from .frames import iter_grey
-    from .probe import probe
-
-    if not probe(path).has_video:
-        return None
-    detector = CutDetector(params)
-    for time_s, frame in iter_grey(path, size=params.frame_size):
-        detector.update(time_s, frame)
-    return detector.cuts() if detector.n_frames else None
 
 
 def cuts_in_file(path: str | os.PathLike, *, params: CutParams = CutParams()) -> tuple[list[float], float]:
