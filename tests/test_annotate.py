@@ -182,3 +182,13 @@ def test_import_is_light():
     code = "import sys, avshooter; bad = [m for m in ('torch', 'av', 'onnxruntime', 'transformers', 'scipy') " \
            "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_default_annotate_never_imports_torch(demo, tmp_path):
+    """The offline default (faster-whisper, YAMNet, silero, numpy MiniLM) runs without torch in the process."""
+    code = ("import sys; from avshooter.cli import main; "
+            f"rc = main(['annotate', {str(demo['video'])!r}, '--story', {str(demo['story'])!r}, "
+            f"'--out', {str(tmp_path / 'ds')!r}, '--no-progress']); "
+            "print(rc, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip().splitlines()[-1] == "0 False", out.stderr[-800:]

@@ -185,8 +185,8 @@ def sample_peak_dbfs(wav: np.ndarray) -> float:
 
 def true_peak_dbtp(wav: np.ndarray, sample_rate: int) -> float:
     """True peak in dBTP, BS.1770-4 annex 2: oversample (4x below 96 kHz, 2x below 192 kHz, else 1x)
-    with a polyphase low-pass (64-tap Kaiser FIR, flat to 0.8 x Nyquist within 0.11 dB, applied with
-    :func:`scipy.signal.upfirdn`, the engine of ``resample_poly``) and take the largest absolute value.
+    with a polyphase low-pass (64-tap Kaiser FIR, flat to 0.8 x Nyquist within 0.11 dB, the filter of
+    ``resample_poly``, applied phase by phase as one matrix product) and take the largest absolute value.
 
     Only blocks that can hold the maximum are oversampled: a block whose sample peak (with its
     neighbours) times the filter's largest phase gain is below the best value found so far cannot
@@ -215,9 +215,12 @@ def true_peak_dbtp(wav: np.ndarray, sample_rate: int) -> float:
 
 def _oversampled_peak(x: np.ndarray, factor: int, best: float) -> float:
     taps = (signal.firwin(16 * factor, 1.0 / factor, window=("kaiser", 6.0)) * factor).astype(np.float32)
-    gain = max(float(np.abs(taps[p::factor]).sum()) for p in range(factor))  # bound on |y| / max|x|
+    width = len(taps) // factor
+    # polyphase: output 4j + p = x[j - width + 1 .. j] . (phase p's taps, reversed); one matrix for all phases
+    phases = np.stack([taps[p::factor][::-1] for p in range(factor)], axis=1)   # (width, factor)
+    gain = float(np.abs(phases).sum(axis=0).max())  # bound on |y| / max|x| over the window
     c, n = x.shape
-    block, margin = 1024, len(taps) // factor + 4
+    block, margin = 1024, width + 4
     n_blocks = -(-n // block)
     # zero padding on both sides = what oversampling the whole clip sees at its edges
     padded = np.zeros((c, n_blocks * block + 2 * margin), dtype=np.float32)
@@ -228,22 +231,18 @@ def _oversampled_peak(x: np.ndarray, factor: int, best: float) -> float:
     reach[:, :-1] = np.maximum(reach[:, :-1], peaks[:, 1:])
     order = np.argsort(reach, axis=None)[::-1]
     segments = np.lib.stride_tricks.sliding_window_view(padded, block + 2 * margin, axis=1)[:, ::block]
-    first = len(taps) - 1                                  # outputs with full filter support only
-    last = (block + 2 * margin - 1) * factor + 1
-    k, batch = 0, 32
+    k, batch = 0, 16
     while k < len(order):
         chunk = order[k: k + batch]
         k += batch
-        batch = min(batch * 4, 2048)
+        batch = min(batch * 2, 64)  # <= 64 segments: a ~5 MB window matrix per call
         ch, j = np.divmod(chunk, n_blocks)
         if reach[ch[0], j[0]] * gain <= best:
             break
-        # one 1-D call over the segments laid end to end; each segment's fully supported outputs
-        # touch only its own samples (2-D upfirdn with axis=1 is ~10x slower here)
-        seg = segments[ch, j]
-        width = seg.shape[1] * factor
-        y = signal.upfirdn(taps, seg.ravel(), up=factor)[: len(chunk) * width].reshape(len(chunk), width)
-        best = max(best, float(np.max(np.abs(y[:, first:last]))))
+        # every output whose window lies inside a segment, as one matrix product (BLAS): ~3x faster
+        # than scipy.signal.upfirdn, the same values to float32 rounding
+        windows = np.lib.stride_tricks.sliding_window_view(segments[ch, j], width, axis=1).reshape(-1, width)
+        best = max(best, float(np.abs(windows @ phases).max()))
     return best
 
 
