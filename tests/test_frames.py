@@ -36,3 +36,21 @@ def test_frames_at_and_grey_frames_agree(media):
     rgb = frames_at(path, [4.5], max_side=160)[0].astype(np.float32)
     luma = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
     assert np.abs(luma - grey[0]).mean() < 3.0
+
+
+def test_grey_reuses_one_scaler_with_the_same_pictures(media):
+    """One Grey serves frames of two sizes (the scaler re-inits) and gives frame.reformat's exact pictures."""
+    import av
+
+    from avshooter.media.frames import Grey
+
+    to_grey = Grey((64, 36))
+    checked = 0
+    for name in (CAM[1], "bbb_432-433s_moviepy.webm"):
+        with av.open(str(media / "video" / name)) as container:
+            for i, frame in enumerate(container.decode(video=0)):
+                if i % 5 == 0:
+                    expected = frame.reformat(width=64, height=36, format="gray").to_ndarray()
+                    assert np.array_equal(to_grey(frame), expected)
+                    checked += 1
+    assert checked > 50

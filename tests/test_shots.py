@@ -53,8 +53,9 @@ def test_missing_file_is_a_media_error(tmp_path):
 
 
 def test_the_file_path_is_the_one_annotate_takes(media, tmp_path, monkeypatch):
-    """`avshooter annotate` without a story calls media.cuts.decode_with_cuts and shots.detect_shots; stop
-    it right after detection and compare what it found with detect_shots_from_file on the same file."""
+    """`avshooter annotate` without a story calls media.cuts.video_cuts (its picture pass, beside the ASR)
+    and shots.detect_shots; stop it right after detection and compare what it found with
+    detect_shots_from_file (the one-pass decode_with_cuts) on the same file: the same cuts and shots."""
     import avshooter.annotation.shots as shots_module
     import avshooter.media.cuts as cuts_module
     from avshooter.cli import main
@@ -64,23 +65,25 @@ def test_the_file_path_is_the_one_annotate_takes(media, tmp_path, monkeypatch):
     class Stop(BaseException):  # not an Exception: passes through the CLI's error handling
         pass
 
-    real_decode, real_detect = cuts_module.decode_with_cuts, shots_module.detect_shots
+    real_cuts, real_detect = cuts_module.video_cuts, shots_module.detect_shots
 
-    def spy_decode(*args, **kwargs):
-        decoded, cuts = real_decode(*args, **kwargs)
-        calls["decode"] = (kwargs.get("cut_params"), cuts)
-        return decoded, cuts
+    def spy_cuts(*args, **kwargs):
+        cuts, last = real_cuts(*args, **kwargs)
+        calls["cuts"] = (kwargs.get("threads"), cuts)
+        return cuts, last
 
     def spy_detect(*args, **kwargs):
         calls["detect"] = real_detect(*args, **kwargs)
         raise Stop
 
-    monkeypatch.setattr(cuts_module, "decode_with_cuts", spy_decode)
+    monkeypatch.setattr(cuts_module, "video_cuts", spy_cuts)
     monkeypatch.setattr(shots_module, "detect_shots", spy_detect)
     video = media / "video" / "bbb_0-30s_moviepy.webm"
     with pytest.raises(Stop):
         main(["annotate", str(video), "--out", str(tmp_path), "--no-progress", "--no-context"])
-    assert calls["decode"][0] is not None and len(calls["decode"][1]) == 3  # cuts found in the decode pass
+    # the cuts of the one-pass decode; every decoder thread here (one only while an ASR thread runs,
+    # which the tests in test_threads.py cover)
+    assert calls["cuts"] == (0, [11.795, 15.67, 22.961])
     monkeypatch.undo()
     assert detect_shots_from_file(video) == calls["detect"]
 

@@ -142,3 +142,21 @@ def test_per_shot_asr_on_threads_gives_the_same_words(media, tmp_path):
             for n in (1, 2)]
     assert sum(bool(s["avshooter"]["transcript"]) for s in runs[0]["shots"]) >= 3
     assert _comparable(runs[0]) == _comparable(runs[1])
+
+
+def test_detected_shots_picture_pass_beside_the_asr(demo, tmp_path, monkeypatch):
+    """Without a story the picture is decoded for its cuts while the ASR thread transcribes (one decoder
+    thread then); 1 vs 2 shot threads give the same cuts and the same story."""
+    import avshooter
+    import avshooter.media.cuts as cuts_module
+    from avshooter.config import AnnotateConfig
+
+    decoder_threads = []
+    real = cuts_module.video_cuts
+    monkeypatch.setattr(cuts_module, "video_cuts",
+                        lambda *a, **k: decoder_threads.append(k.get("threads")) or real(*a, **k))
+    one = avshooter.annotate(demo["video"], out_dir=tmp_path / "one", config=AnnotateConfig(shot_threads=1))
+    two = avshooter.annotate(demo["video"], out_dir=tmp_path / "two", config=AnnotateConfig(shot_threads=2))
+    assert decoder_threads == [0, 1]  # the ASR runs on a side thread only with several shot threads
+    assert one["avshooter"]["detection"]["video_cuts_s"] == [5.0, 9.5, 14.0]
+    assert _comparable(one) == _comparable(two)

@@ -54,6 +54,12 @@ class TranscriptFeed:
                 self._error = exc
                 self._cond.notify_all()
 
+    @property
+    def running(self) -> bool:
+        """True while the ASR thread is still transcribing (other work then shares the CPUs with it)."""
+        with self._cond:
+            return self._thread is not None and self._error is None and self._complete_s < math.inf
+
     def upto(self, end_s: float) -> dict | None:
         """The transcript once every word starting before ``end_s`` is in it (blocks until then)."""
         with self._cond:

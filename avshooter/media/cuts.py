@@ -1,9 +1,11 @@
-"""Cuts: the hard-cut detector on small grey frames, and the one pass that feeds it while audio decodes.
+"""Cuts: the hard-cut detector on small grey frames, and the passes that feed it.
 
 - :class:`CutDetector` takes grey frames one at a time (``update``) and finds hard cuts;
+- :func:`video_cuts` runs it over a file's pictures in a pass of their own: annotate does this while its
+  ASR transcribes the audio already decoded, with a one-thread decoder (the ASR has the other cores);
 - :func:`decode_with_cuts` decodes a file's audio ONCE (:func:`avshooter.media.decode.decode`) and
-  feeds the detector the video frames of the same pass: this is how annotate finds cuts;
-- :func:`cuts_in_file` runs the detector over a file's pictures alone (a video without audio).
+  feeds the detector the video frames of the same pass (the same cuts, one read of the file);
+- :func:`cuts_in_file` is :func:`video_cuts` plus the end of the last frame (a video without audio).
 
 How a hard cut is told from motion
 ----------------------------------
@@ -36,7 +38,7 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["CutParams", "CutDetector", "cuts_in_file", "decode_with_cuts"]
+__all__ = ["CutParams", "CutDetector", "cuts_in_file", "decode_with_cuts", "video_cuts"]
 
 
 @dataclass(frozen=True)
@@ -233,8 +235,26 @@ def decode_with_cuts(path: str | os.PathLike, *, cut_params: CutParams | None = 
     return decoded, (detector.cuts() if detector is not None and detector.n_frames else None)
 
 
-def cuts_in_file(path: str | os.PathLike, *, params: CutParams = CutParams()) -> tuple[list[float], float]:
+def video_cuts(path: str | os.PathLike, *, params: CutParams = CutParams(),
+               threads: int = 0) -> tuple[list[float], float | None]:
     """Hard cuts of a file's video (:func:`avshooter.media.frames.iter_grey`), without touching its audio.
+
+    ``threads`` is the decoder's (:func:`avshooter.media.frames.set_up_decoder`: 0 = every CPU, 1 = this
+    thread only); it skips the deblocking filter, which the 64x36 grey frames do not see. Returns the cut times in file-local seconds and the time of the last frame (None when
+    the stream decodes to no frames). MediaError when the file has no video stream or it cannot be read.
+    """
+    from .frames import iter_grey
+
+    detector = CutDetector(params)
+    last = None
+    for time_s, frame in iter_grey(path, size=params.frame_size, threads=threads, deblock=False):
+        detector.update(time_s, frame)
+        last = time_s
+    return (detector.cuts() if last is not None else []), last
+
+
+def cuts_in_file(path: str | os.PathLike, *, params: CutParams = CutParams()) -> tuple[list[float], float]:
+    """Hard cuts of a file's video (:func:`video_cuts`) and the end of its last frame.
 
     Returns
     -------
@@ -243,15 +263,10 @@ def cuts_in_file(path: str | os.PathLike, *, params: CutParams = CutParams()) ->
         stream's rate; MediaError when that rate is unknown).
     """
     from ..errors import MediaError
-    from .frames import iter_grey
     from .probe import probe
 
     rate = probe(path).require_frame_rate()
-    detector = CutDetector(params)
-    last = None
-    for time_s, frame in iter_grey(path, size=params.frame_size):
-        detector.update(time_s, frame)
-        last = time_s
+    cuts, last = video_cuts(path, params=params)
     if last is None:
         raise MediaError(f"{path}: the video stream decodes to no frames")
-    return detector.cuts(), last + float(1 / rate)
+    return cuts, last + float(1 / rate)

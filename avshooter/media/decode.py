@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import MediaError, ShotError
 from ..units import span_samples, to_samples
-from .frames import grey
+from .frames import Grey, set_up_decoder
 from .probe import container_start, describe_streams, ffmpeg_reason, open_media, probe, video_stream
 
 __all__ = ["DecodedAudio", "decode", "load_audio"]
@@ -134,7 +134,8 @@ def decode(
     workdir : folder for the temporary raw file (default: the system temp folder)
     on_video_frame : if given, the video stream (:func:`~avshooter.media.probe.video_stream`; none in an
         audio file) is decoded in the same pass and each frame is passed as ``(time_s, uint8 (height,
-        width) grey)`` at ``frame_size = (width, height)``, ``time_s`` file-local like the audio
+        width) grey)`` at ``frame_size = (width, height)``, ``time_s`` file-local like the audio (decoded
+        without the deblocking filter: frames for a cut detector, :func:`~avshooter.media.frames.set_up_decoder`)
     nonfinite : what a NaN or infinite sample in the file (float codecs can hold them) becomes: ``"zero"``
         (replaced by 0, counted in :attr:`DecodedAudio.nonfinite_samples` and logged, for the caller to
         record) or ``"error"`` (a MediaError)
@@ -156,8 +157,10 @@ def decode(
             streams = [astream]
             vstream = video_stream(container) if on_video_frame is not None else None
             if vstream is not None:
-                vstream.thread_type = "AUTO"
+                # grey frames for a cut detector: every CPU, no deblocking (see set_up_decoder)
+                set_up_decoder(vstream, deblock=False)
                 streams.append(vstream)
+                to_grey = Grey(frame_size)
             layout = _layout_for(out_channels)
             converter = None  # FFmpeg's resampler: only for sample formats / layouts the fast path lacks
             sink = None
@@ -167,7 +170,7 @@ def decode(
                 for packet in container.demux(*streams):
                     for frame in packet.decode():
                         if packet.stream.type == "video":
-                            on_video_frame((frame.time or 0.0) - t0, grey(frame, frame_size))
+                            on_video_frame((frame.time or 0.0) - t0, to_grey(frame))
                             continue
                         if sink is None:
                             resampler = None
