@@ -292,7 +292,8 @@ class _VideoRun:
         from ..media.cuts import video_cuts
         from .shots import ShotParams
 
-        cuts, _ = video_cuts(self.video, params=ShotParams().cut, threads=1 if transcript is not None and transcript.running else 0)
+        beside_asr = transcript is not None and transcript.running
+        cuts, _ = video_cuts(self.video, params=ShotParams().cut, threads=1 if beside_asr else 0)
         return cuts
 
     def _detected_story(self, decoded, mono16, cuts: list[float]):

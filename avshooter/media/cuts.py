@@ -240,8 +240,9 @@ def video_cuts(path: str | os.PathLike, *, params: CutParams = CutParams(),
     """Hard cuts of a file's video (:func:`avshooter.media.frames.iter_grey`), without touching its audio.
 
     ``threads`` is the decoder's (:func:`avshooter.media.frames.set_up_decoder`: 0 = every CPU, 1 = this
-    thread only); it skips the deblocking filter, which the 64x36 grey frames do not see. Returns the cut times in file-local seconds and the time of the last frame (None when
-    the stream decodes to no frames). MediaError when the file has no video stream or it cannot be read.
+    thread only); it skips the deblocking filter, which the 64x36 grey frames do not see. Returns the
+    cut times in file-local seconds and the time of the last frame (None when the stream decodes to no
+    frames). MediaError when the file has no video stream or it cannot be read.
     """
     from .frames import iter_grey
 
