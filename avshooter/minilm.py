@@ -75,7 +75,9 @@ class MiniLM:
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """Unit-length ``(len(texts), dim)`` float32 sentence embeddings."""
-        ids = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
+        # one text at a time: encode_batch would start the tokenizers' thread pool, which a process forked
+        # later (batch workers) must not inherit; short texts tokenize in microseconds anyway
+        ids = [self.tokenizer.encode(t).ids for t in texts]
         out = np.zeros((len(ids), self.dim), np.float32)
         order = np.argsort([len(t) for t in ids], kind="stable")  # similar lengths share a batch: less padding
         for start in range(0, len(order), batch_size):
