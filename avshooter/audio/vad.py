@@ -61,25 +61,29 @@ def _model():
 
 
 def speech_probabilities(mono: np.ndarray) -> np.ndarray:
-    """Speech probability of every 32 ms frame of 16 kHz mono ``mono`` (the last frame zero-padded)."""
-    mono = np.ascontiguousarray(mono, dtype=np.float32).reshape(-1)
+    """Speech probability of every 32 ms frame of 16 kHz mono ``mono`` (the last frame zero-padded).
+
+    Each frame goes in with the last 64 samples of the one before (zeros before the first), as the
+    streaming model keeps them; the LSTM state runs on from block to block. Blocks are built one at a
+    time: the extra memory is one block (~1 MB), not a copy of the track.
+    """
+    mono = np.asarray(mono, dtype=np.float32).reshape(-1)
     n_frames = -(-mono.size // _FRAME)
-    if n_frames == 0:
-        return np.zeros(0, np.float32)
-    frames = np.zeros((n_frames, _FRAME), np.float32)
-    frames.reshape(-1)[: mono.size] = mono
-    # each frame carries the last 64 samples of the one before (zeros before the first), as the
-    # streaming model keeps them
-    inputs = np.concatenate([np.zeros((n_frames, _CONTEXT), np.float32), frames], axis=1)
-    inputs[1:, :_CONTEXT] = frames[:-1, -_CONTEXT:]
-    session = _model()
+    probs = np.zeros(n_frames, np.float32)
+    session = _model() if n_frames else None
     h = np.zeros((1, 1, 128), np.float32)
     c = np.zeros((1, 1, 128), np.float32)
-    probs = []
-    for first in range(0, n_frames, _BLOCK):  # the LSTM state runs on from block to block
-        p, h, c = session.run(["speech_probs", "hn", "cn"], {"input": inputs[first: first + _BLOCK], "h": h, "c": c})
-        probs.append(np.asarray(p, np.float32).reshape(-1))
-    return np.concatenate(probs)
+    for first in range(0, n_frames, _BLOCK):
+        count = min(_BLOCK, n_frames - first)
+        # the block's samples with the 64 before them, zero-padded at the file's start and end
+        span = np.zeros(_CONTEXT + count * _FRAME, np.float32)
+        lo = first * _FRAME - _CONTEXT
+        piece = mono[max(0, lo): (first + count) * _FRAME]
+        span[max(0, -lo): max(0, -lo) + piece.size] = piece
+        inputs = np.lib.stride_tricks.sliding_window_view(span, _CONTEXT + _FRAME)[::_FRAME]
+        p, h, c = session.run(["speech_probs", "hn", "cn"], {"input": np.ascontiguousarray(inputs), "h": h, "c": c})
+        probs[first: first + count] = np.asarray(p, np.float32).reshape(-1)
+    return probs
 
 
 def _spans(probs: np.ndarray, n_samples: int, *, threshold: float, min_speech: float, min_silence: float,
@@ -125,8 +129,8 @@ def to_vad_rate(wav: np.ndarray, sample_rate: int) -> np.ndarray:
     from .resample import resample
 
     mono = np.asarray(wav, dtype=np.float32)
-    if mono.ndim == 2:
-        mono = mono.mean(axis=0)
+    if mono.ndim == 2:  # one channel as it is: no copy of a whole file's 16 kHz track
+        mono = mono[0] if mono.shape[0] == 1 else mono.mean(axis=0)
     return resample(mono, sample_rate, VAD_RATE)
 
 

@@ -77,20 +77,26 @@ class DecodedAudio:
             yield start, self.read(start, min(self.num_samples, start + block))
 
     def mono(self, sample_rate: int, *, block_s: float = 60.0) -> np.ndarray:
-        """The whole audio as 1-D float32 mono at ``sample_rate`` (read and resampled block by block,
-        so the extra memory is one block plus the result)."""
+        """The whole audio as 1-D float32 mono at ``sample_rate`` (read and resampled block by block into
+        one array: the extra memory is one block, not a second copy of the track)."""
         import soxr
 
         stream = None
         if sample_rate != self.sample_rate:
             stream = soxr.ResampleStream(self.sample_rate, sample_rate, 1, dtype="float32")
-        parts = []
+        # soxr gives round(n * ratio) samples in all, give or take one per chunk
+        out = np.zeros(int(np.ceil(self.num_samples * sample_rate / self.sample_rate)) + 64, np.float32)
+        filled = 0
         block = to_samples(block_s, self.sample_rate)
         for start, wav in self.iter_blocks(block):
             last = start + wav.shape[1] >= self.num_samples
-            down = wav.mean(axis=0)
-            parts.append(stream.resample_chunk(down, last=last) if stream is not None else down)
-        return np.concatenate(parts).astype(np.float32, copy=False) if parts else np.zeros(0, np.float32)
+            down = wav.mean(axis=0, dtype=np.float32)
+            part = stream.resample_chunk(down, last=last) if stream is not None else down
+            if filled + len(part) > len(out):  # never expected; grow rather than fail
+                out = np.concatenate([out[:filled], np.zeros(len(part) + 4096, np.float32)])
+            out[filled: filled + len(part)] = part
+            filled += len(part)
+        return out[:filled]
 
     def close(self) -> None:
         try:
