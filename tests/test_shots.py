@@ -81,8 +81,8 @@ def test_the_file_path_is_the_one_annotate_takes(media, tmp_path, monkeypatch):
     video = media / "video" / "bbb_0-30s_moviepy.webm"
     with pytest.raises(Stop):
         main(["annotate", str(video), "--out", str(tmp_path), "--no-progress", "--no-context"])
-    # the cuts of the one-pass decode; every decoder thread here (one only while an ASR thread runs,
-    # which the tests in test_threads.py cover)
+    # the cuts of the one-pass decode; this clip has no speech, so no ASR thread runs beside the picture
+    # pass and its decoder takes every CPU (the one-thread case: tests/test_threads.py)
     assert calls["cuts"] == (0, [11.795, 15.67, 22.961])
     monkeypatch.undo()
     assert detect_shots_from_file(video) == calls["detect"]
