@@ -14,8 +14,9 @@ Target: under 2 GB for a 60-minute input. Inputs come from ``make_long_input.py`
 realistic 1280x720 24 fps picture with ~40 % speech; ``--cheap`` uses the 160x90 12 fps flat-colour picture
 (same soundtrack), which is what a 60-minute run can afford to BUILD here (a 60-minute 720p input takes ~45+
 minutes to encode on 2 cores). With a story the picture is never decoded (``pipeline._VideoRun._run`` calls
-``media.cuts.decode_with_cuts`` with ``cut_params=None``, so ``media.decode.decode`` demuxes the audio stream
-only), so peak memory with a story does not depend on the picture: compare a 10-minute run of each. Scratch files go
+``media.decode.decode`` without a frame callback, which demuxes the audio stream only; detected shots add
+a picture pass, ``media.cuts.video_cuts``), so peak memory with a story does not depend on the picture:
+compare a 10-minute run of each. Scratch files go
 under ``--workdir`` (default ``/tmp/avshooter-bench``); each run's output folder is deleted afterwards.
 
 Usage::

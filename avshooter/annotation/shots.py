@@ -1,14 +1,16 @@
 """Shots without a story: audio change points, and merging them with video cuts into shots (arrays in, spans out).
 
 This module owns what the annotate pipeline does when a video comes without a story JSON, after the
-media layer has decoded it (:func:`avshooter.media.cuts.decode_with_cuts`: the audio once, the video
-cuts in the same pass):
+media layer has decoded its audio and found its video cuts (annotate: :func:`avshooter.media.cuts.video_cuts`,
+a picture pass beside its ASR; :func:`detect_shots_from_file`: :func:`avshooter.media.cuts.decode_with_cuts`,
+both in one pass; the same cuts):
 
 - :func:`audio_change_points` finds large changes in the soundtrack (mono samples in);
 - :func:`merge_shots` turns video cuts and audio points into shots that tile ``[0, duration_s)``, each
   >= 3 s like the paper (AnimeShooter merged its shots to at least 3 s);
 - :func:`detect_shots` is both, as annotate calls them; :func:`detect_shots_from_file` is the same path
-  for one file (the same decode, detector and merge that annotate uses), for tests and the Python API.
+  for one file (the same detector and merge that annotate uses, the cuts found while the audio decodes),
+  for tests and the Python API.
 
 The cut detector itself is :mod:`avshooter.media.cuts`.
 """
@@ -82,7 +84,7 @@ class ShotParams:
     Attributes
     ----------
     cut, audio : CutParams, AudioChangeParams
-        Options of the two detectors (``cut`` goes to :func:`avshooter.media.cuts.decode_with_cuts`).
+        Options of the two detectors (``cut`` goes to the cut detector, :class:`avshooter.media.cuts.CutParams`).
     min_shot_s : float
         Shots shorter than this are merged into a neighbour (the paper merged shots to >= 3 s).
     max_shot_s : float
@@ -311,7 +313,7 @@ def detect_shots(cuts_s, mono: np.ndarray, sample_rate: int, duration_s: float, 
     Parameters
     ----------
     cuts_s : sequence of float
-        Video cut times (:func:`avshooter.media.cuts.decode_with_cuts`); empty for no picture.
+        Video cut times (:func:`avshooter.media.cuts.video_cuts`); empty for no picture.
     mono : np.ndarray
         The soundtrack, mono ``(samples,)`` or ``(channels, samples)`` float; may be empty.
     sample_rate : int
