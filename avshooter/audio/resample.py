@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["resample"]
+__all__ = ["mono_at", "resample"]
 
 
 def resample(wav: np.ndarray, sample_rate: int, target_rate: int, *, quality: str = "HQ") -> np.ndarray:
@@ -23,3 +23,15 @@ def resample(wav: np.ndarray, sample_rate: int, target_rate: int, *, quality: st
                                     dtype=np.float32)
     out = soxr.resample(np.ascontiguousarray(x.T), int(sample_rate), int(target_rate), quality=quality)
     return np.ascontiguousarray(np.asarray(out).reshape(-1, x.shape[0]).T, dtype=np.float32)
+
+
+def mono_at(wav: np.ndarray, sample_rate: int, target_rate: int) -> np.ndarray:
+    """1-D float32 mono at ``target_rate`` from ``(channels, samples)`` or ``(samples,)`` audio.
+
+    One channel at the target rate comes back as it is (no copy: a whole file's 16 kHz track stays one
+    array); more channels are averaged.
+    """
+    mono = np.asarray(wav, dtype=np.float32)
+    if mono.ndim == 2:
+        mono = mono[0] if mono.shape[0] == 1 else mono.mean(axis=0)
+    return resample(mono, sample_rate, target_rate)

@@ -126,12 +126,9 @@ def _spans(probs: np.ndarray, n_samples: int, *, threshold: float, min_speech: f
 
 def to_vad_rate(wav: np.ndarray, sample_rate: int) -> np.ndarray:
     """Mono 16 kHz float32 1-D array from ``(channels, samples)`` audio at ``sample_rate``."""
-    from .resample import resample
+    from .resample import mono_at
 
-    mono = np.asarray(wav, dtype=np.float32)
-    if mono.ndim == 2:  # one channel as it is: no copy of a whole file's 16 kHz track
-        mono = mono[0] if mono.shape[0] == 1 else mono.mean(axis=0)
-    return resample(mono, sample_rate, VAD_RATE)
+    return mono_at(wav, sample_rate, VAD_RATE)
 
 
 def speech_ranges(

@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from ..audio.resample import resample
+from ..audio.resample import mono_at
 from ..errors import BackendError, InputError
 from ..units import to_samples
 
@@ -81,9 +81,8 @@ def whisper_audio(wav: np.ndarray, sample_rate: int) -> np.ndarray:
         raise InputError(f"sample_rate {sample_rate!r} must be a positive integer (Hz)")
     if not np.isfinite(np.sum(wav, dtype=np.float64)):  # NaN/inf anywhere makes the sum so; no temporary array
         raise InputError("ASR input holds NaN or infinite samples")
-    # a whole file's 16 kHz mono track is passed as is (no copy): annotate transcribes files once
-    mono = wav[0] if wav.shape[0] == 1 else wav.mean(axis=0, dtype=np.float32)
-    return resample(mono, sample_rate, WHISPER_RATE)  # the same array back when it is already 16 kHz
+    # a whole file's 16 kHz mono track comes back as is (no copy): annotate transcribes files once
+    return mono_at(wav, sample_rate, WHISPER_RATE)
 
 
 def cut(audio16k: np.ndarray, piece: tuple[float, float]) -> np.ndarray:
