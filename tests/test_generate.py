@@ -229,7 +229,7 @@ def test_bad_inputs(demo, demo_out, story_with_lines, tmp_path, capsys, media):
 
 def test_nan_or_silence_from_the_model_is_an_error(demo, story_with_lines, tmp_path):
     from avshooter.errors import BackendError
-    from avshooter.generation.pipeline import generate_layer
+    from avshooter.generation.layers import generate_layer
 
     class Broken:
         sample_rate, max_duration_s = 16000, 10.0
