@@ -10,8 +10,9 @@ class AvshooterError(Exception):
     """Base class of every error avshooter raises on purpose."""
 
 
-class InputError(AvshooterError):
-    """A bad argument or option (value out of range, unknown name, ...)."""
+class InputError(AvshooterError, ValueError):
+    """A bad argument or option (value out of range, unknown name, ...); also a :class:`ValueError`, as
+    errors about values are (``except ValueError`` catches it, like librosa's ``ParameterError``)."""
 
 
 class StoryError(AvshooterError):
