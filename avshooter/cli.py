@@ -218,7 +218,7 @@ def _annotate(args) -> int:
     if items is not None and len(items) == 1 and summary.failed:
         print(f"avshooter: error: {summary.failed[0][1]}", file=sys.stderr)
         return 1
-    if items is not None and len(items) == 1 and summary.locked:
+    if args.video and summary.locked:  # one VIDEO (not a batch, even of one): not a silent success
         video_id, reason = summary.locked[0]
         print(f"avshooter: skipped {video_id}: {reason}; another run is annotating it, nothing was done "
               f"(exit status {EXIT_LOCKED})", file=sys.stderr)

@@ -10,7 +10,8 @@ one longer video). Every layer of every shot gets a record::
 Every clip's seed is :func:`layer_seed` of the run's ``seed`` (``--seed``), the layer and a stable key: the
 shot (its index and the ``seed`` of its prompt, which an edited ``prompts.json`` may change to re-roll one
 shot) for effects and music, the scene ID for ambience. So ``--seed`` changes every generated layer, with
-or without ``--prompts``, and adding a shot or a scene re-seeds nothing else.
+or without ``--prompts``, and adding a scene re-seeds no other scene (shots are keyed by index: inserting
+one renumbers, and so re-seeds, the shots after it).
 
 ``source`` is where a clip came from (retrieval: ``{"id", "file", "offset_s", "stem"}``, ``file`` relative
 to the output folder; a generative model: None, the model is in ``backend`` and the provenance).
@@ -49,7 +50,7 @@ def layer_seed(seed: int, layer: str, key: str) -> int:
     """Seed of one generated clip: 31 bits of SHA-256 of the run's ``seed``, the ``layer`` and a stable ``key``.
 
     A hash, not ``seed + position``: the seed of a clip depends on nothing but its own key, so adding a
-    shot or a scene elsewhere in the story leaves it as it was.
+    scene elsewhere in the story leaves it as it was.
     """
     digest = hashlib.sha256(f"{int(seed)}\0{layer}\0{key}".encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
