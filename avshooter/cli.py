@@ -142,41 +142,25 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{args.command}: the following arguments are required: --out")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="avshooter: %(levelname)s: %(message)s")
-    from .errors import AvshooterError, system_error
+    from .errors import AvshooterError, format_chain, system_error
 
     command = {"annotate": _annotate, "generate": _generate, "prompts": _prompts, "export": _export,
                "report": _report}[args.command]
     try:
         return command(args)
     except AvshooterError as exc:
-        if args.debug:
-            _print_chain(exc)
+        if args.debug:  # the traceback with the cause our one line leaves out
+            print(format_chain(exc), end="", file=sys.stderr)
         print(f"avshooter: error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:  # the system's fault (disk full, permissions, ...): told as such
-        if args.debug:
-            _print_chain(exc)
+        if args.debug:  # the traceback with the cause our one line leaves out
+            print(format_chain(exc), end="", file=sys.stderr)
         print(f"avshooter: {system_error(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("avshooter: interrupted; re-run the same command to resume", file=sys.stderr)
         return 130
-
-
-def _print_chain(exc: BaseException) -> None:
-    """The traceback of ``exc`` with every exception before it, also those raised ``from None``.
-
-    Our errors are raised ``from None`` so that a user sees one line; Python keeps the cause in
-    ``__context__`` all the same, and ``--debug`` is for seeing it.
-    """
-    import traceback
-
-    seen, link = set(), exc
-    while link is not None and id(link) not in seen:
-        seen.add(id(link))
-        link.__suppress_context__ = False
-        link = link.__cause__ or link.__context__
-    traceback.print_exception(exc, file=sys.stderr)
 
 
 def _annotate(args) -> int:

@@ -59,7 +59,8 @@ def test_debug_shows_the_cause_and_the_plain_run_one_line(tmp_path, capsys):
     assert "Traceback" in err and "yaml" in err and "Error" in err
     # the cause (yaml's ParserError) comes first, then our error, then the one line
     assert "During handling of the above exception, another exception occurred" in err
-    assert err.index("yaml.") < err.index("avshooter.errors.InputError") < err.index("avshooter: error:")
+    assert err.index("yaml.") < err.index("During handling") < err.rindex("avshooter.errors.InputError"), err
+    assert err.rstrip().splitlines()[-1].startswith("avshooter: error:") and "not valid YAML" in err.splitlines()[-1]
     assert main(["--debug"] + argv) == 1 and "During handling" in capsys.readouterr().err
 
 

@@ -284,7 +284,8 @@ def test_every_layer_has_its_provenance_and_relative_paths(gen_out, demo_out):
                 source = layer["source"]
                 assert not Path(source["file"]).is_absolute() and (gen_out / source["file"]).is_file()
                 assert source["offset_s"] == 0.0 and source["stem"] in ("effects", "music")
-        assert not Path(shot["video"]).is_absolute() and (gen_out / shot["video"]).is_file()
+        # the shot's file by name, in the --videos folder (named relative to the output)
+        assert shot["video"] == Path(shot["video"]).name and (gen_out / report["videos"] / shot["video"]).is_file()
     assert (gen_out / report["story"]).is_file() and (gen_out / report["provenance"]["tta"]["bank"]).resolve() == demo_out.resolve()
     assert report["mux"]["story"]["path"] == "story.mp4"
     assert str(gen_out) not in (gen_out / "generate.json").read_text()  # nothing absolute, nothing staged
@@ -553,3 +554,17 @@ def test_adding_a_scene_does_not_reseed_the_others():
     after = _seeds_of(["forest", "room", "street"], 0)["ambience"]
     assert after["ambience room"] == before["ambience room"] and after["ambience street"] == before["ambience street"]
     assert len(set(after.values())) == 3  # every scene its own seed
+
+
+def test_the_fingerprint_changes_with_the_generation_rules(tmp_path, monkeypatch):
+    """A batch re-run after a change of the rules (seeds, shot order) redoes its stories: the rules' version is
+    part of the input fingerprint that generate.json carries and the batch compares."""
+    from avshooter.generation import timeline
+
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"bytes")
+    story = _untimed_story(1)
+    before = timeline.input_fingerprint(story, video)
+    assert timeline.input_fingerprint(story, video) == before
+    monkeypatch.setattr(timeline, "GENERATE_RULES", "avshooter.generate/next")
+    assert timeline.input_fingerprint(story, video) != before
