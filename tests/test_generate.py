@@ -568,3 +568,49 @@ def test_the_fingerprint_changes_with_the_generation_rules(tmp_path, monkeypatch
     assert timeline.input_fingerprint(story, video) == before
     monkeypatch.setattr(timeline, "GENERATE_RULES", "avshooter.generate/next")
     assert timeline.input_fingerprint(story, video) != before
+
+
+class _ContinuingRecorder(_SeedRecorder):
+    """The same, able to continue audio (as stable-audio-3 does): the continuation path of ambience and music."""
+
+    max_continue_s = 30.0
+
+    def generate(self, prompts, durations, *, seeds, negative_prompt=None, num_candidates=1):
+        for prompt, seed in zip(prompts, seeds):
+            self.seeds.setdefault(prompt.split()[0], {})[prompt] = seed
+        return [{"wav": np.random.default_rng(s).uniform(-0.5, 0.5, (2, round(d * self.sample_rate))).astype(np.float32)}
+                for d, s in zip(durations, seeds)]
+
+    def continue_bed(self, prompt, tail, duration_s, *, seed):
+        self.seeds.setdefault(prompt.split()[0], {}).setdefault(prompt, seed)
+        wav = np.random.default_rng(seed).uniform(-0.5, 0.5, (2, round(duration_s * self.sample_rate)))
+        return {"wav": wav.astype(np.float32), "lead": np.zeros((2, 0), np.float32)}
+
+
+def test_continued_beds_take_the_same_stable_seeds():
+    from avshooter.backends.text_to_audio.continuation import continued_layers
+    from avshooter.generation.layers import clip_seeds
+    from avshooter.io.story import load_story
+
+    def run(scenes, config_seed):
+        story = _untimed_story(len(scenes))
+        for shot, scene in zip(story["shots"], scenes):
+            shot["scene"] = scene
+        story["main scenes"] = [{"ID": s, "environment": s} for s in dict.fromkeys(scenes)]
+        story = load_story(story, require_times=False)
+        prompts = _prompt_set(scenes)
+        config = GenerateConfig(seed=config_seed, sample_rate=16000)
+        spans = [(k * 16000, (k + 1) * 16000) for k in range(len(scenes))]
+        seeds = clip_seeds(prompts, config_seed)
+        tta = _ContinuingRecorder()
+        out = continued_layers(tta, story, prompts, spans, spans[-1][1], config, seeds=seeds)
+        assert [m["seed"] for m in out["music"][1]] == seeds["music"]
+        assert [m["seed"] for m in out["ambience"][1]] == [seeds["ambience"][s] for s in scenes]
+        assert tta.seeds["ambience"] == {f"ambience {s}": seeds["ambience"][s] for s in scenes}
+        return seeds
+
+    before, after = run(["room", "street"], 0), run(["forest", "room", "street"], 0)
+    assert {s: after["ambience"][s] for s in ("room", "street")} == before["ambience"]
+    other = run(["room", "street"], 1)
+    assert all(other["ambience"][s] != before["ambience"][s] for s in before["ambience"])
+    assert all(a != b for a, b in zip(other["music"], before["music"]))

@@ -2,9 +2,10 @@
 
 The one module that knows the order of the steps of ``avshooter generate``:
 
-1. read the story (strict IDs) and the shot videos: a folder with one video per shot, in shot order
-   (each shot's length comes from its video; times in the story are optional and, when given, only
-   checked against the videos), or one video cut by the story's shot times (required then);
+1. read the story (strict IDs) and the shot videos: a folder with one video per shot, in shot order =
+   names with numbers as numbers (each shot's length comes from its video; times in the story are
+   optional and, when given, only checked against the videos), or one video cut by the story's shot
+   times (required then) (:mod:`avshooter.generation.timeline`);
 2. the timeline: with a folder, the shots end to end from 0 (the story mp4 joins the videos); with one
    video, the video's own timeline: every shot sits at its own times, and time before the first shot,
    between shots and after the last one stays silent;
@@ -15,8 +16,8 @@ The one module that knows the order of the steps of ``avshooter generate``:
    across its consecutive shots (:mod:`avshooter.generation.layers`);
 5. mix at the loudness target with ducking and a true-peak limit; write the soundtrack and stems;
 6. mux the story mp4 and one mp4 per shot (video stream copied when possible) and ``generate.json``
-   (per shot and layer: prompt, backend, seed, source, score, or why the layer is silent; paths
-   relative to the output folder).
+   (per shot: the name of its video file; per shot and layer: prompt, backend, seed, source, score, or
+   why the layer is silent; paths relative to the output folder).
 
 Every step below is a function on arrays or records that can be called on its own.
 """
