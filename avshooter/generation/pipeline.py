@@ -23,7 +23,6 @@ Every step below is a function on arrays or records that can be called on its ow
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
