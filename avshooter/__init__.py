@@ -16,7 +16,7 @@ by the backend that needs them.
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["__version__", "annotate", "iter_annotate", "annotate_shot", "load_backend", "free_backends", "generate", "write_prompts",
            "AnnotateConfig", "GenerateConfig", "load_story", "save_story"]
@@ -43,3 +43,7 @@ def __getattr__(name):  # lazy re-exports keep the import light
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'avshooter' has no attribute {name!r}")
+
+
+def __dir__():  # the lazy names too: dir(avshooter) and completion list the API
+    return sorted(set(globals()) | set(__all__))

@@ -1,6 +1,12 @@
 """Command line: a thin shell over the API. ``build_parser()`` apart from ``main(argv) -> int``.
 
-Errors of ours become one line on stderr and exit status 1; a traceback only with ``--debug``.
+Exit status: 0 done; 1 an error of ours (one line on stderr; with ``--debug`` the traceback first, with
+the cause an error was raised from, which the one line leaves out) or a batch with failed items; 2 bad
+usage (argparse); 3 ``annotate VIDEO``: that one video was skipped because another live run holds its
+lock (a batch with locked videos says so in its summary and stays 0); 130 interrupted.
+
+Every command takes ``--out`` (``--to`` is kept as a deprecated alias on export and report), every on/off
+option has its opposite (``--sync`` / ``--no-sync``), and ``-v`` / ``--debug`` go before or after the command.
 """
 from __future__ import annotations
 
@@ -10,15 +16,46 @@ import sys
 
 from . import __version__
 
-__all__ = ["build_parser", "main"]
+__all__ = ["EXIT_LOCKED", "build_parser", "main"]
+
+EXIT_LOCKED = 3
+"""Exit status of ``annotate VIDEO`` when that one video is locked by another live run (nothing was done)."""
+
+
+def _logging_options(parser: argparse.ArgumentParser, *, default) -> None:
+    """``--debug`` and ``-v``: on the main parser with their defaults, on each command with none (SUPPRESS),
+    so that one given before the command is not reset by the command's parser."""
+    parser.add_argument("--debug", action="store_true", default=default,
+                        help="show tracebacks, with the cause of the error (exit status stays 1)")
+    parser.add_argument("-v", "--verbose", action="store_true", default=default, help="log each step")
+
+
+def _on_off(parser, name: str, help: str, default=None) -> None:
+    """``--NAME`` / ``--no-NAME`` (None when neither is given: the config file's value stands)."""
+    parser.add_argument(f"--{name}", action=argparse.BooleanOptionalAction, default=default, help=help)
+
+
+def _out_options(parser, *, required: bool, help: str) -> None:
+    """``--out`` and its deprecated alias ``--to`` (export and report said ``--to`` before 0.2.0)."""
+    parser.add_argument("--out", dest="dest", help=help)
+    parser.add_argument("--to", dest="dest_to", help=argparse.SUPPRESS)
+    parser.set_defaults(out_required=required)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="avshooter", description="Audio for AnimeShooter-style anime data.")
+    parser = argparse.ArgumentParser(prog="avshooter", description="Audio for AnimeShooter-style anime data.",
+                                     epilog="exit status: 0 done, 1 error or failed items, 2 bad usage, "
+                                            "3 the one video given is locked by another run, 130 interrupted")
     parser.add_argument("--version", action="version", version=f"avshooter {__version__}")
+    _logging_options(parser, default=False)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    a = sub.add_parser("annotate", help="build AnimeShooter-audio records from videos")
+    def command(name: str, **kwargs) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, **kwargs)
+        _logging_options(p, default=argparse.SUPPRESS)
+        return p
+
+    a = command("annotate", help="build AnimeShooter-audio records from videos")
     a.add_argument("video", nargs="?", help="a video or audio file")
     a.add_argument("--story", help="the video's story JSON (AnimeShooter format); without it shots are detected")
     a.add_argument("--manifest", help="a text file of videos (VIDEO or VIDEO<TAB>STORY per line, or JSON lines)")
@@ -36,14 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--config", help="YAML config (see configs/annotate/); command-line options win")
     a.add_argument("--sample-rate", type=int, help="rate of the stems in Hz (default 44100)")
     a.add_argument("--channels", type=int, choices=(1, 2), help="1 or 2 (default: mono stays mono, else stereo)")
-    a.add_argument("--paper-filter", action="store_true", default=None,
-                   help="drop shots with prolonged speech or music, as the AnimeShooter paper did")
-    a.add_argument("--no-context", action="store_true", help="skip the MiniLM visual-context step")
-    a.add_argument("--no-progress", action="store_true", help="no progress bar")
-    a.add_argument("--debug", action="store_true", help="show tracebacks")
-    a.add_argument("-v", "--verbose", action="store_true", help="log each step")
+    a.add_argument("--device", help="device of the model backends: cpu, cuda, cuda:1 ... (default cpu)")
+    a.add_argument("--asr", help="speech recognition: faster-whisper (default), whisper or none")
+    _on_off(a, "paper-filter", "drop shots with prolonged speech or music, as the AnimeShooter paper did "
+                               "(default: off, or the config's)")
+    _on_off(a, "context", "the MiniLM visual-context step (default: on, or the config's)")
+    _on_off(a, "progress", "a progress bar (default: on)", default=True)
 
-    g = sub.add_parser("generate", help="generate, sync, mix and mux the soundtrack of a story's shot videos")
+    g = command("generate", help="generate, sync, mix and mux the soundtrack of a story's shot videos")
     g.add_argument("--story", help="the story JSON (AnimeShooter format; shot times optional with a folder of shots)")
     g.add_argument("--manifest", help="many stories: STORY<TAB>VIDEOS[<TAB>PROMPTS] per line, or JSON lines "
                                       "{\"story\", \"videos\", \"prompts\"}; each into OUT/<story name>/")
@@ -51,9 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="local worker processes, or Ray Data (a local Ray, or the cluster at --ray-address)")
     g.add_argument("--ray-address", help="address of a running Ray cluster (default: $RAY_ADDRESS, else local)")
-    g.add_argument("--no-progress", action="store_true", help="no progress bar (--manifest)")
+    _on_off(g, "progress", "a progress bar (--manifest; default: on)", default=True)
     g.add_argument("--videos",
-                   help="a folder with one video per shot (in shot order), or one video cut by the story's times")
+                   help="a folder with one video per shot (shot order = names with numbers as numbers: shot_2 "
+                        "before shot_10), or one video cut by the story's times")
     g.add_argument("--out", required=True, help="output folder (story.mp4, shots/, soundtrack.flac, generate.json)")
     g.add_argument("--prompts", help="an edited prompts.json from an earlier run (else prompts are built)")
     g.add_argument("--config", help="YAML config (see configs/generate/); command-line options win")
@@ -62,59 +100,62 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--bank", help="for --tta retrieval: a folder that `avshooter annotate` wrote")
     g.add_argument("--device", help="cpu, cuda, cuda:1 ...")
     g.add_argument("--target-lufs", type=float, help="integrated loudness of the mix (default -23, EBU R128)")
-    g.add_argument("--seed", type=int, help="seed of every shot's generation (default 0)")
-    g.add_argument("--no-sync", action="store_true", help="do not shift effects onto visual events")
-    g.add_argument("--debug", action="store_true", help="show tracebacks")
-    g.add_argument("-v", "--verbose", action="store_true", help="log each step")
+    g.add_argument("--seed", type=int, help="seed of every generated clip, with or without --prompts: each "
+                                            "clip's seed is a hash of it, the layer and the shot or scene (default 0)")
+    _on_off(g, "sync", "shift effects onto visual events (default: on, or the config's)")
+    _on_off(g, "ambience", "one ambience bed per scene (default: on, or the config's)")
+    _on_off(g, "music", "music where the prompts carry one (default: on, or the config's)")
 
-    p = sub.add_parser("prompts", help="write a story's prompts.json (effects, music, dialogue, ambience) to review "
+    p = command("prompts", help="write a story's prompts.json (effects, music, dialogue, ambience) to review "
                        "and edit before `generate --prompts`; nothing is generated")
     p.add_argument("--story", required=True, help="the story JSON (AnimeShooter format; shot times not needed)")
     p.add_argument("--videos", help="the shot videos generate will use (checked against the story: one per shot)")
     p.add_argument("--out", required=True, help="the prompts.json to write")
     p.add_argument("--config", help="YAML config (see configs/generate/): seed, prompt_writer (rules | llm) + options")
     p.add_argument("--seed", type=int, help="story seed; each shot's seed derives from it (default 0)")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
-    p.add_argument("-v", "--verbose", action="store_true", help="log each step")
 
-    x = sub.add_parser("export", help="export an annotate output to Hugging Face datasets, WebDataset or lhotse")
+    x = command("export", help="export an annotate output to Hugging Face datasets, WebDataset or lhotse")
     x.add_argument("root", help="the --out folder of `avshooter annotate`")
     x.add_argument("--format", required=True, choices=("hf", "webdataset", "lhotse"), dest="fmt",
                    help="hf: Parquet shards with Audio columns; webdataset: tar shards; lhotse: cuts/recordings/supervisions")
-    x.add_argument("--to", required=True, dest="dest", help="output folder (a re-run skips finished shards)")
+    _out_options(x, required=True, help="output folder (a re-run skips finished shards)")
     x.add_argument("--shard-size", type=int, help="shots per shard (default 200)")
-    x.add_argument("--no-progress", action="store_true", help="no progress bar")
-    x.add_argument("--debug", action="store_true", help="show tracebacks")
-    x.add_argument("-v", "--verbose", action="store_true", help="log each step")
+    _on_off(x, "progress", "a progress bar (default: on)", default=True)
 
-    r = sub.add_parser("report", help="HTML pages (frames, spectrograms, players, labels) of an annotate or generate output")
+    r = command("report", help="HTML pages (frames, spectrograms, players, labels) of an annotate or generate output")
     r.add_argument("path", help="the --out folder of `avshooter annotate` or of `avshooter generate`")
-    r.add_argument("--to", dest="dest", help="folder of the pages (default PATH/report)")
-    r.add_argument("--no-progress", action="store_true", help="no progress bar")
-    r.add_argument("--debug", action="store_true", help="show tracebacks")
-    r.add_argument("-v", "--verbose", action="store_true", help="log each step")
+    _out_options(r, required=False, help="folder of the pages (default PATH/report)")
+    _on_off(r, "progress", "a progress bar (default: on)", default=True)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+    if "dest_to" in args:  # export, report: --out, or the deprecated --to
+        if args.dest and args.dest_to and args.dest != args.dest_to:
+            parser.error(f"{args.command}: --out and --to (its old name) name different folders")
+        if args.dest_to:
+            print(f"avshooter: warning: {args.command} --to is deprecated, use --out", file=sys.stderr)
+        args.dest = args.dest or args.dest_to
+        if args.out_required and not args.dest:
+            parser.error(f"{args.command}: the following arguments are required: --out")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="avshooter: %(levelname)s: %(message)s")
-    from .errors import AvshooterError, system_error
+    from .errors import AvshooterError, format_chain, system_error
 
     command = {"annotate": _annotate, "generate": _generate, "prompts": _prompts, "export": _export,
                "report": _report}[args.command]
     try:
         return command(args)
     except AvshooterError as exc:
-        if args.debug:
-            raise
+        if args.debug:  # the traceback with the cause our one line leaves out
+            print(format_chain(exc), end="", file=sys.stderr)
         print(f"avshooter: error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:  # the system's fault (disk full, permissions, ...): told as such
-        if args.debug:
-            raise
+        if args.debug:  # the traceback with the cause our one line leaves out
+            print(format_chain(exc), end="", file=sys.stderr)
         print(f"avshooter: {system_error(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -142,11 +183,12 @@ def _annotate(args) -> int:
     if segments and not (args.dataset or args.story):
         raise InputError("--segments needs a released per-video story (--story FILE or --dataset)")
     run = dict(lock_max_age_s=args.lock_max_age if args.lock_max_age is not None else DEFAULT_MAX_AGE_S)
+    context = {True: "minilm", False: "none", None: None}[args.context]
     config = load_config(
         args.config, sample_rate=args.sample_rate, channels=args.channels, paper_filter=args.paper_filter,
-        context="none" if args.no_context else None,
+        context=context, device=args.device, asr=args.asr,
     )
-    kwargs = dict(out_dir=args.out, config=config, workers=args.workers, progress=not args.no_progress,
+    kwargs = dict(out_dir=args.out, config=config, workers=args.workers, progress=args.progress,
                   debug=args.debug, engine=args.engine, ray_address=args.ray_address, **run)
     if args.dataset:
         from .annotation.batch import annotate_dataset
@@ -160,6 +202,11 @@ def _annotate(args) -> int:
     if items is not None and len(items) == 1 and summary.failed:
         print(f"avshooter: error: {summary.failed[0][1]}", file=sys.stderr)
         return 1
+    if args.video and summary.locked:  # one VIDEO (not a batch, even of one): not a silent success
+        video_id, reason = summary.locked[0]
+        print(f"avshooter: skipped {video_id}: {reason}; another run is annotating it, nothing was done "
+              f"(exit status {EXIT_LOCKED})", file=sys.stderr)
+        return EXIT_LOCKED
     for line in summary.lines():
         print(line, file=sys.stderr if line.startswith("FAILED") else sys.stdout)
     return 1 if summary.failed else 0
@@ -178,12 +225,13 @@ def _generate(args) -> int:
     if args.story and not args.videos:
         raise InputError("--story needs --videos: a folder with one video per shot, or one video")
     config = load_config(args.config, cls=GenerateConfig, tta=args.tta, bank=args.bank, device=args.device,
-                         target_lufs=args.target_lufs, seed=args.seed, sync=False if args.no_sync else None)
+                         target_lufs=args.target_lufs, seed=args.seed, sync=args.sync, ambience=args.ambience,
+                         music=args.music)
     if args.manifest:
         from .generation.batch import generate_many, read_story_list
 
         summary = generate_many(read_story_list(args.manifest), out_dir=args.out, config=config,
-                                workers=args.workers, progress=not args.no_progress, debug=args.debug,
+                                workers=args.workers, progress=args.progress, debug=args.debug,
                                 engine=args.engine, ray_address=args.ray_address)
         for line in summary.lines():
             print(line, file=sys.stderr if line.startswith("FAILED") else sys.stdout)
@@ -216,7 +264,7 @@ def _prompts(args) -> int:
 def _export(args) -> int:
     from .export import export
 
-    summary = export(args.root, args.fmt, args.dest, shard_size=args.shard_size, progress=not args.no_progress)
+    summary = export(args.root, args.fmt, args.dest, shard_size=args.shard_size, progress=args.progress)
     print(f"exported {summary['shots']} shots to {args.dest} as {args.fmt}: {len(summary['shards'])} shards "
           f"({summary['written']} written, {summary['skipped']} already finished)")
     return 0
@@ -225,7 +273,7 @@ def _export(args) -> int:
 def _report(args) -> int:
     from .report import report
 
-    pages = report(args.path, dest=args.dest, progress=not args.no_progress)
+    pages = report(args.path, dest=args.dest, progress=args.progress)
     print(f"wrote {len(pages)} pages; open {pages[0]}")
     return 0
 

@@ -8,12 +8,13 @@ module only moves items to workers and results back. Workers get paths, never au
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Callable, Iterator
 
 from .errors import BackendError
 
-__all__ = ["progress", "run_local", "run_ray", "ordered_threads", "default_threads", "blas_threads"]
+__all__ = ["progress", "run_local", "run_ray", "quiet_ray_data", "ordered_threads", "default_threads", "blas_threads"]
 
 
 def run_local(items: list, fn: Callable, *args, workers: int = 1) -> Iterator:
@@ -103,11 +104,35 @@ def run_ray(rows: list[dict], fn, *, workers: int, gpus: int = 0, address: str |
     if not ray.is_initialized():
         address = address or os.environ.get("RAY_ADDRESS")
         kwargs = {"address": address} if address else {"num_cpus": workers}
-        ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
+        ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING, **kwargs)
+    quiet_ray_data()
     dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
-    extra = {"fn_constructor_kwargs": constructor_kwargs or {}} if isinstance(fn, type) else {}
-    mapped = dataset.map(fn, num_cpus=1, num_gpus=gpus, concurrency=min(workers, len(rows)), **extra)
+    size = min(workers, len(rows))
+    if isinstance(fn, type):
+        extra = {"fn_constructor_kwargs": constructor_kwargs or {}, "compute": ray.data.ActorPoolStrategy(size=size)}
+    else:
+        extra = {"compute": ray.data.TaskPoolStrategy(size=size)}
+    mapped = dataset.map(fn, num_cpus=1, num_gpus=gpus, **extra)
     yield from mapped.iter_rows()
+
+
+def quiet_ray_data() -> None:
+    """Ray Data's own progress bars and progress logs off, its INFO logs to its log files only.
+
+    The batches show their own progress bar (:func:`progress`, off with ``--no-progress``); Ray Data's
+    would print a second one, or, when stderr is not a terminal, a block of "Total Progress" log lines
+    per update. Warnings and errors still reach the terminal; Ray's full logs stay in its session folder.
+    """
+    from ray.data import DataContext
+
+    ctx = DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.enable_operator_progress_bars = False
+    ctx.print_on_execution_start = False
+    ctx.enable_auto_log_stats = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    # its one warning is "Progress bars disabled": what we asked for, not news for the user
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
 
 
 def progress(total: int, enabled: bool, *, unit: str, desc: str):

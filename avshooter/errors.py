@@ -10,8 +10,9 @@ class AvshooterError(Exception):
     """Base class of every error avshooter raises on purpose."""
 
 
-class InputError(AvshooterError):
-    """A bad argument or option (value out of range, unknown name, ...)."""
+class InputError(AvshooterError, ValueError):
+    """A bad argument or option (value out of range, unknown name, ...); also a :class:`ValueError`, as
+    errors about values are (``except ValueError`` catches it, like librosa's ``ParameterError``)."""
 
 
 class StoryError(AvshooterError):
@@ -41,3 +42,20 @@ def system_error(exc: OSError, *, doing: str | None = None) -> str:
     what = what[:1].lower() + what[1:]
     where = doing or (f"on {exc.filename}" if getattr(exc, "filename", None) else "")
     return f"system error: {what}{' while ' + where if doing else (' ' + where if where else '')}"
+
+
+def format_chain(exc: BaseException) -> str:
+    """The traceback of ``exc`` with every exception before it, also those it was raised ``from None`` over.
+
+    Our errors are raised ``from None`` so that a user sees one line; Python keeps the cause in
+    ``__context__`` all the same, and ``--debug`` is for seeing it (the CLI prints this; a batch worker
+    can put it in an item's reason).
+    """
+    import traceback
+
+    seen, link = set(), exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        link.__suppress_context__ = False
+        link = link.__cause__ or link.__context__
+    return "".join(traceback.format_exception(exc))

@@ -18,7 +18,7 @@ from avshooter.backends import load_backend
 from avshooter.backends.gemini_captioner import GeminiCaptioner
 from avshooter.backends.openai_captioner import OpenAICaptioner
 from avshooter.errors import BackendError, InputError
-from avshooter.io.encode import encode_frame, encode_wav
+from avshooter.media.encode import encode_frame, encode_wav
 from avshooter.units import to_samples
 
 KEY = "sk-test-SECRET-123456789"

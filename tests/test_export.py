@@ -57,7 +57,7 @@ def test_webdataset_round_trip(ds, tmp_path):
 
     records = _records(ds)
     dest = tmp_path / "wds"
-    assert main(["export", str(ds), "--format", "webdataset", "--to", str(dest), "--shard-size", "3",
+    assert main(["export", str(ds), "--format", "webdataset", "--out", str(dest), "--shard-size", "3",
                  "--no-progress"]) == 0
     shards = sorted(dest.glob("shard-*.tar"))
     assert len(shards) == 2  # 4 shots, 3 per shard
@@ -177,9 +177,9 @@ def test_audio_that_disagrees_with_the_record_is_refused(ds, tmp_path):
 
 
 def test_bad_input_is_one_line(ds, tmp_path, capsys):
-    assert main(["export", str(tmp_path / "missing"), "--format", "hf", "--to", str(tmp_path / "o")]) == 1
+    assert main(["export", str(tmp_path / "missing"), "--format", "hf", "--out", str(tmp_path / "o")]) == 1
     assert "annotate output folder not found" in capsys.readouterr().err
-    assert main(["export", str(ds), "--format", "webdataset", "--to", str(tmp_path / "o"), "--shard-size", "0"]) == 1
+    assert main(["export", str(ds), "--format", "webdataset", "--out", str(tmp_path / "o"), "--shard-size", "0"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "shard size" in err
     with pytest.raises(InputError, match="unknown export format"):

@@ -12,6 +12,7 @@ import soundfile as sf
 
 from avshooter.cli import main
 from avshooter.config import GenerateConfig
+from avshooter.errors import InputError
 from avshooter.audio.loudness import integrated_loudness, true_peak_dbtp
 from avshooter.units import to_samples
 
@@ -229,7 +230,7 @@ def test_bad_inputs(demo, demo_out, story_with_lines, tmp_path, capsys, media):
 
 def test_nan_or_silence_from_the_model_is_an_error(demo, story_with_lines, tmp_path):
     from avshooter.errors import BackendError
-    from avshooter.generation.pipeline import generate_layer
+    from avshooter.generation.layers import generate_layer
 
     class Broken:
         sample_rate, max_duration_s = 16000, 10.0
@@ -283,7 +284,8 @@ def test_every_layer_has_its_provenance_and_relative_paths(gen_out, demo_out):
                 source = layer["source"]
                 assert not Path(source["file"]).is_absolute() and (gen_out / source["file"]).is_file()
                 assert source["offset_s"] == 0.0 and source["stem"] in ("effects", "music")
-        assert not Path(shot["video"]).is_absolute() and (gen_out / shot["video"]).is_file()
+        # the shot's file by name, in the --videos folder (named relative to the output)
+        assert shot["video"] == Path(shot["video"]).name and (gen_out / report["videos"] / shot["video"]).is_file()
     assert (gen_out / report["story"]).is_file() and (gen_out / report["provenance"]["tta"]["bank"]).resolve() == demo_out.resolve()
     assert report["mux"]["story"]["path"] == "story.mp4"
     assert str(gen_out) not in (gen_out / "generate.json").read_text()  # nothing absolute, nothing staged
@@ -442,3 +444,173 @@ def test_layer_balance_and_ducking_come_from_the_config(demo, demo_out, story_wi
     gap = mix["layers"]["dialogue"]["gain_db"] - mix["layers"]["effects"]["gain_db"]
     gap_default = default["layers"]["dialogue"]["gain_db"] - default["layers"]["effects"]["gain_db"]
     assert gap - gap_default == pytest.approx(12.0, abs=0.5)
+
+
+# -- shot videos in natural order, and which file went to which shot (issue 16) ------------------------------
+def _tiny_video(path: Path, frames: int) -> None:
+    with av.open(str(path), "w", format="mp4") as out:
+        vs = out.add_stream("libx264", rate=24)
+        vs.width, vs.height, vs.pix_fmt = 32, 32, "yuv420p"
+        for f in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 10 * f, np.uint8), format="rgb24")
+            frame.pts = f
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+
+
+def _untimed_story(n: int) -> dict:
+    return {"storyline": "s", "main characters": [], "main scenes": [{"ID": "a", "environment": "a room"}],
+            "shots": [{"main characters": [], "scene": "a",
+                       "visual annotation": {"plot": f"shot {k}", "caption": f"shot {k}"}} for k in range(n)]}
+
+
+def test_shot_videos_are_taken_in_natural_order(tmp_path):
+    """shot_1 ... shot_11: numbers as numbers (shot_2 before shot_10), not 1, 10, 11, 2, ..."""
+    from avshooter.generation.timeline import resolve_shot_videos
+    from avshooter.io.story import load_story
+
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    for k in range(1, 12):
+        _tiny_video(folder / f"shot_{k}.mp4", frames=2 * k)  # shot k lasts 2k frames
+    story = load_story(_untimed_story(11), strict=True, require_times=False)
+    shots = resolve_shot_videos(folder, story)
+    assert [Path(s["video"]).name for s in shots] == [f"shot_{k}.mp4" for k in range(1, 12)]
+    assert [round(s["duration_s"] * 24) for s in shots] == [2 * k for k in range(1, 12)]
+    with pytest.raises(InputError, match="the story has 10 shots but the folder holds 11 videos"):
+        resolve_shot_videos(folder, load_story(_untimed_story(10), strict=True, require_times=False))
+
+
+def test_generate_json_names_the_file_of_each_shot(gen_out, demo):
+    report = json.loads((gen_out / "generate.json").read_text())
+    assert [s["video"] for s in report["shots"]] == sorted(p.name for p in demo["shots"].iterdir())
+    assert all("/" not in s["video"] for s in report["shots"])
+
+
+# -- seeds: from --seed and a stable key, every layer (issue 16) ---------------------------------------------
+class _SeedRecorder:
+    """A text-to-audio backend that makes noise and records the seed of each request, by layer."""
+
+    name, sample_rate, max_duration_s = "recorder", 16000, 30.0
+
+    def __init__(self):
+        self.seeds: dict[str, dict[str, int]] = {}
+        self.layer = "effects"
+
+    def generate(self, prompts, durations, *, seeds, negative_prompt=None, num_candidates=1):
+        out = []
+        for prompt, duration, seed in zip(prompts, durations, seeds):
+            self.seeds.setdefault(self.layer, {})[prompt] = seed
+            rng = np.random.default_rng(seed)
+            out.append({"wav": rng.uniform(-0.5, 0.5, (1, int(duration * self.sample_rate) + 1)).astype(np.float32)})
+        return out
+
+
+def _prompt_set(scenes: list[str], seed_of_prompts: int = 0):
+    from avshooter.generation.prompt_records import Prompts, ShotPrompt, shot_seed
+
+    shots = [ShotPrompt(shot=k, effects=f"effect {scene}", ambience_scene=scene, dialogue=[],
+                        music=f"music {scene}", seed=shot_seed(seed_of_prompts, k)) for k, scene in enumerate(scenes)]
+    return Prompts(shots=shots, ambience={s: f"ambience {s}" for s in scenes}, seed=seed_of_prompts)
+
+
+def _seeds_of(scenes: list[str], config_seed: int, prompts=None) -> dict:
+    from avshooter.generation.layers import ambience_layer, effects_clips, music_layer
+    from avshooter.io.story import load_story
+
+    story = _untimed_story(len(scenes))
+    for shot, scene in zip(story["shots"], scenes):
+        shot["scene"] = scene
+    story["main scenes"] = [{"ID": s, "environment": s} for s in dict.fromkeys(scenes)]
+    story = load_story(story, require_times=False)
+    prompts = prompts or _prompt_set(scenes)
+    config = GenerateConfig(seed=config_seed, sample_rate=16000)
+    spans = [(k * 16000, (k + 1) * 16000) for k in range(len(scenes))]
+    tta = _SeedRecorder()
+    effects = effects_clips(tta, prompts, spans, config)
+    tta.layer = "music"
+    _, music = music_layer(tta, prompts, spans, spans[-1][1], config)
+    tta.layer = "ambience"
+    _, ambience = ambience_layer(tta, story, prompts, spans, spans[-1][1], config)
+    # what each layer's record says is what the backend got
+    assert [meta["seed"] for _, meta in effects] == [tta.seeds["effects"][p.effects] for p in prompts.shots]
+    assert [meta["seed"] for meta in music] == [tta.seeds["music"][p.music] for p in prompts.shots]
+    assert [meta["seed"] for meta in ambience] == [tta.seeds["ambience"][f"ambience {s}"] for s in scenes]
+    return tta.seeds
+
+
+def test_seed_changes_every_layer_even_with_edited_prompts():
+    """--seed with --prompts (the prompts' own seeds fixed): effects, music and ambience all change."""
+    prompts = _prompt_set(["room", "street"], seed_of_prompts=0)  # as loaded from an earlier prompts.json
+    a = _seeds_of(["room", "street"], 0, prompts)
+    b = _seeds_of(["room", "street"], 1, prompts)
+    for layer in ("effects", "music", "ambience"):
+        assert set(a[layer]) == set(b[layer]) and all(a[layer][k] != b[layer][k] for k in a[layer]), layer
+    assert _seeds_of(["room", "street"], 1, prompts) == b  # and the same seed gives the same seeds
+
+
+def test_adding_a_scene_does_not_reseed_the_others():
+    before = _seeds_of(["room", "street"], 0)["ambience"]
+    after = _seeds_of(["forest", "room", "street"], 0)["ambience"]
+    assert after["ambience room"] == before["ambience room"] and after["ambience street"] == before["ambience street"]
+    assert len(set(after.values())) == 3  # every scene its own seed
+
+
+def test_the_fingerprint_changes_with_the_generation_rules(tmp_path, monkeypatch):
+    """A batch re-run after a change of the rules (seeds, shot order) redoes its stories: the rules' version is
+    part of the input fingerprint that generate.json carries and the batch compares."""
+    from avshooter.generation import timeline
+
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"bytes")
+    story = _untimed_story(1)
+    before = timeline.input_fingerprint(story, video)
+    assert timeline.input_fingerprint(story, video) == before
+    monkeypatch.setattr(timeline, "GENERATE_RULES", "avshooter.generate/next")
+    assert timeline.input_fingerprint(story, video) != before
+
+
+class _ContinuingRecorder(_SeedRecorder):
+    """The same, able to continue audio (as stable-audio-3 does): the continuation path of ambience and music."""
+
+    max_continue_s = 30.0
+
+    def generate(self, prompts, durations, *, seeds, negative_prompt=None, num_candidates=1):
+        for prompt, seed in zip(prompts, seeds):
+            self.seeds.setdefault(prompt.split()[0], {})[prompt] = seed
+        return [{"wav": np.random.default_rng(s).uniform(-0.5, 0.5, (2, round(d * self.sample_rate))).astype(np.float32)}
+                for d, s in zip(durations, seeds)]
+
+    def continue_bed(self, prompt, tail, duration_s, *, seed):
+        self.seeds.setdefault(prompt.split()[0], {}).setdefault(prompt, seed)
+        wav = np.random.default_rng(seed).uniform(-0.5, 0.5, (2, round(duration_s * self.sample_rate)))
+        return {"wav": wav.astype(np.float32), "lead": np.zeros((2, 0), np.float32)}
+
+
+def test_continued_beds_take_the_same_stable_seeds():
+    from avshooter.backends.text_to_audio.continuation import continued_layers
+    from avshooter.generation.layers import clip_seeds
+    from avshooter.io.story import load_story
+
+    def run(scenes, config_seed):
+        story = _untimed_story(len(scenes))
+        for shot, scene in zip(story["shots"], scenes):
+            shot["scene"] = scene
+        story["main scenes"] = [{"ID": s, "environment": s} for s in dict.fromkeys(scenes)]
+        story = load_story(story, require_times=False)
+        prompts = _prompt_set(scenes)
+        config = GenerateConfig(seed=config_seed, sample_rate=16000)
+        spans = [(k * 16000, (k + 1) * 16000) for k in range(len(scenes))]
+        seeds = clip_seeds(prompts, config_seed)
+        tta = _ContinuingRecorder()
+        out = continued_layers(tta, story, prompts, spans, spans[-1][1], config, seeds=seeds)
+        assert [m["seed"] for m in out["music"][1]] == seeds["music"]
+        assert [m["seed"] for m in out["ambience"][1]] == [seeds["ambience"][s] for s in scenes]
+        assert tta.seeds["ambience"] == {f"ambience {s}": seeds["ambience"][s] for s in scenes}
+        return seeds
+
+    before, after = run(["room", "street"], 0), run(["forest", "room", "street"], 0)
+    assert {s: after["ambience"][s] for s in ("room", "street")} == before["ambience"]
+    other = run(["room", "street"], 1)
+    assert all(other["ambience"][s] != before["ambience"][s] for s in before["ambience"])
+    assert all(a != b for a, b in zip(other["music"], before["music"]))

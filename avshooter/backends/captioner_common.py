@@ -4,7 +4,7 @@ The backends differ only in the request body they build and where the answer tex
 everything else lives here once:
 
 - **payload** (:func:`build_payload`): the shot's audio as a 16 kHz mono 16-bit WAV (base64) and up to
-  ``n_frames`` pictures (encoders in :mod:`avshooter.io.encode`), and a text part holding the story
+  ``n_frames`` pictures (encoders in :mod:`avshooter.media.encode`), and a text part holding the story
   context and our measured annotation as JSON;
 - **answer schema** (:func:`parse_annotation`): ONE JSON object with exactly these three keys, the
   AnimeShooter-audio "audio annotation"::
@@ -34,7 +34,7 @@ import numpy as np
 
 from ..annotation.describe import TYPES
 from ..errors import BackendError, InputError
-from ..io.encode import encode_frame, encode_wav
+from ..media.encode import encode_frame, encode_wav
 
 __all__ = [
     "KEYS",

@@ -7,6 +7,12 @@ one longer video). Every layer of every shot gets a record::
 
     {"prompt", "backend", "seed", "source", "score", "status": "filled" | "silent" | "none", "reason"}
 
+Every clip's seed is :func:`layer_seed` of the run's ``seed`` (``--seed``), the layer and a stable key: the
+shot (its index and the ``seed`` of its prompt, which an edited ``prompts.json`` may change to re-roll one
+shot) for effects and music, the scene ID for ambience. So ``--seed`` changes every generated layer, with
+or without ``--prompts``, and adding a scene re-seeds no other scene (shots are keyed by index: inserting
+one renumbers, and so re-seeds, the shots after it).
+
 ``source`` is where a clip came from (retrieval: ``{"id", "file", "offset_s", "stem"}``, ``file`` relative
 to the output folder; a generative model: None, the model is in ``backend`` and the provenance).
 "silent" means the backend found nothing good enough (a silent layer is better than a wrong one);
@@ -17,6 +23,7 @@ build tracks.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 
 import numpy as np
@@ -24,8 +31,8 @@ import numpy as np
 from ..errors import BackendError, InputError, ShotError
 from ..units import to_samples
 
-__all__ = ["SILENT_PEAK", "ambience_layer", "dialogue_layer", "effects_clips", "generate_layer", "music_layer",
-           "scene_runs", "to_channels"]
+__all__ = ["SILENT_PEAK", "ambience_layer", "clip_seeds", "dialogue_layer", "effects_clips", "generate_layer",
+           "layer_seed", "music_layer", "scene_runs", "to_channels"]
 
 # A generated clip whose peak stays below -70 dBFS is silence, not a quiet sound: an error, not a layer.
 SILENT_PEAK = 10 ** (-70 / 20)
@@ -37,6 +44,28 @@ def to_channels(wav: np.ndarray, channels: int) -> np.ndarray:
         return wav
     mono = wav.mean(axis=0, keepdims=True)
     return np.repeat(mono, channels, axis=0).astype(np.float32)
+
+
+def layer_seed(seed: int, layer: str, key: str) -> int:
+    """Seed of one generated clip: 31 bits of SHA-256 of the run's ``seed``, the ``layer`` and a stable ``key``.
+
+    A hash, not ``seed + position``: the seed of a clip depends on nothing but its own key, so adding a
+    scene elsewhere in the story leaves it as it was.
+    """
+    digest = hashlib.sha256(f"{int(seed)}\0{layer}\0{key}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def clip_seeds(prompt_set, seed: int) -> dict:
+    """The seeds of every clip of a story: ``{"effects": [per shot], "music": [per shot], "ambience": {scene: seed}}``.
+
+    Shots are keyed by their index and their prompt's ``seed``, scenes by their ID (:func:`layer_seed`).
+    """
+    shot_keys = [f"shot {p.shot} seed {p.seed}" for p in prompt_set.shots]
+    scenes = dict.fromkeys([*prompt_set.ambience, *(getattr(p, "ambience_scene", None) for p in prompt_set.shots)])
+    return {"effects": [layer_seed(seed, "effects", k) for k in shot_keys],
+            "music": [layer_seed(seed, "music", k) for k in shot_keys],
+            "ambience": {s: layer_seed(seed, "ambience", f"scene {s}") for s in scenes if s}}
 
 
 def _none(reason: str) -> dict:
@@ -119,9 +148,10 @@ def effects_clips(tta, prompt_set, spans, config, relative_to=None) -> list[tupl
                                                  for _ in spans]
     if not wanted:
         return out
+    seeds = clip_seeds(prompt_set, config.seed)["effects"]
     clips = generate_layer(
         tta, [prompt_set.shots[i].effects for i in wanted], [(spans[i][1] - spans[i][0]) / sr for i in wanted],
-        [prompt_set.shots[i].seed for i in wanted], sample_rate=sr, layer="effects",
+        [seeds[i] for i in wanted], sample_rate=sr, layer="effects",
         crossfade_s=config.chunk_crossfade_s, fade_s=config.fade_s, negative_prompt=config.negative_prompt,
         num_candidates=config.num_candidates, relative_to=relative_to)
     for i, clip in zip(wanted, clips):
@@ -154,7 +184,6 @@ def ambience_layer(tta, story, prompt_set, spans, total: int, config,
     belongs to the run before it); before and after, silence. Returns ``(track or None, record per shot)``.
     """
     from ..audio.mix import crossfade_beds
-    from .prompts import shot_seed
 
     if not config.ambience:
         return None, [_none("ambience is turned off") for _ in spans]
@@ -166,10 +195,11 @@ def ambience_layer(tta, story, prompt_set, spans, total: int, config,
     beds: dict[str, np.ndarray | None] = {s: None for s in longest}
     metas = {s: _none(f"no ambience prompt for scene {s!r}" if s else "no ambience scene") for s in longest}
     if scenes:
+        seeds = clip_seeds(prompt_set, config.seed)["ambience"]
         clips = generate_layer(
             tta, [prompt_set.ambience[s] for s in scenes],
             [(longest[s] + to_samples(config.scene_crossfade_s, sr)) / sr for s in scenes],
-            [shot_seed(config.seed, 10_000 + k) for k in range(len(scenes))], sample_rate=sr, layer="ambience",
+            [seeds[s] for s in scenes], sample_rate=sr, layer="ambience",
             crossfade_s=config.chunk_crossfade_s, fade_s=config.fade_s, loop=True, relative_to=relative_to)
         for s, (wav, meta) in zip(scenes, clips):
             beds[s] = None if wav is None else to_channels(wav, 2)
@@ -196,8 +226,9 @@ def music_layer(tta, prompt_set, spans, total: int, config, relative_to=None) ->
     if not wanted:
         return None, metas
     sr = config.sample_rate
+    seeds = clip_seeds(prompt_set, config.seed)["music"]
     clips = generate_layer(tta, [p.music for _, p in wanted], [(spans[i][1] - spans[i][0]) / sr for i, _ in wanted],
-                           [p.seed + 7 for _, p in wanted], sample_rate=sr, layer="music",
+                           [seeds[i] for i, _ in wanted], sample_rate=sr, layer="music",
                            crossfade_s=config.chunk_crossfade_s, fade_s=config.fade_s, loop=True,
                            relative_to=relative_to)
     music = np.zeros((2, total), np.float32)

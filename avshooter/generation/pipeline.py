@@ -2,9 +2,10 @@
 
 The one module that knows the order of the steps of ``avshooter generate``:
 
-1. read the story (strict IDs) and the shot videos: a folder with one video per shot, in shot order
-   (each shot's length comes from its video; times in the story are optional and, when given, only
-   checked against the videos), or one video cut by the story's shot times (required then);
+1. read the story (strict IDs) and the shot videos: a folder with one video per shot, in shot order =
+   names with numbers as numbers (each shot's length comes from its video; times in the story are
+   optional and, when given, only checked against the videos), or one video cut by the story's shot
+   times (required then) (:mod:`avshooter.generation.timeline`);
 2. the timeline: with a folder, the shots end to end from 0 (the story mp4 joins the videos); with one
    video, the video's own timeline: every shot sits at its own times, and time before the first shot,
    between shots and after the last one stays silent;
@@ -15,14 +16,13 @@ The one module that knows the order of the steps of ``avshooter generate``:
    across its consecutive shots (:mod:`avshooter.generation.layers`);
 5. mix at the loudness target with ducking and a true-peak limit; write the soundtrack and stems;
 6. mux the story mp4 and one mp4 per shot (video stream copied when possible) and ``generate.json``
-   (per shot and layer: prompt, backend, seed, source, score, or why the layer is silent; paths
-   relative to the output folder).
+   (per shot: the name of its video file; per shot and layer: prompt, backend, seed, source, score, or
+   why the layer is silent; paths relative to the output folder).
 
 Every step below is a function on arrays or records that can be called on its own.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -35,120 +35,14 @@ import numpy as np
 
 from .. import __version__
 from ..config import GenerateConfig, config_hash
-from ..errors import BackendError, InputError, ShotError, StoryError
+from ..errors import BackendError, InputError
 from ..io.output import atomic_write_json, ensure_dir, write_audio
-from ..units import to_samples
-from .layers import generate_layer, to_channels
+from .layers import to_channels
+from .timeline import input_fingerprint, resolve_shot_videos, timeline
 
 log = logging.getLogger("avshooter")
 
-__all__ = ["TIME_TOLERANCE_S", "VIDEO_SUFFIXES", "generate", "generate_layer", "input_fingerprint", "resolve_shot_videos",
-           "timeline"]
-
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v")
-TIME_TOLERANCE_S = 1.0
-"""How far a shot's length in the story may be from its video's (the paper's "MM:SS" has 1 s steps)."""
-
-
-def resolve_shot_videos(videos: str | os.PathLike, story) -> list[dict]:
-    """Where each shot's picture is and where it sits on the output timeline.
-
-    Returns ``[{"video", "start_s", "end_s", "duration_s", "at_s", "whole_file", "info"}]``: the shot is
-    ``[start_s, end_s)`` of ``video`` and starts at ``at_s`` on the output timeline.
-
-    ``videos`` is a folder with one video per shot (sorted by name = shot order; durations from the
-    videos, laid end to end; a shot with times in the story must last as long as its video within
-    :data:`TIME_TOLERANCE_S` plus a frame), or one video that the story's shot times cut (the output
-    timeline is the video's own).
-    """
-    from ..media.mux import probe_videos
-
-    path = Path(videos)
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
-        if len(files) != len(story.shots):
-            raise InputError(
-                f"{path}: the story has {len(story.shots)} shots but the folder holds {len(files)} videos "
-                f"({', '.join(VIDEO_SUFFIXES)}); give one video per shot, in shot order"
-            )
-        infos = probe_videos(files)
-        out, at = [], 0.0
-        for shot, info in zip(story.shots, infos):
-            if info.video_duration_s <= 0:
-                raise ShotError(f"{info.path}: video of shots[{shot.index}] has zero length")
-            if shot.timed and abs(shot.duration_s - info.video_duration_s) > TIME_TOLERANCE_S + info.frame_s:
-                raise ShotError(
-                    f"shots[{shot.index}]: the story gives {shot.duration_s:.3f} s ({shot.start_s:.3f}-"
-                    f"{shot.end_s:.3f} s) but its video {Path(info.path).name} lasts {info.video_duration_s:.3f} s "
-                    f"(more than {TIME_TOLERANCE_S:g} s apart); fix the times or leave them out")
-            out.append({"video": info.path, "start_s": 0.0, "end_s": info.video_duration_s, "at_s": at,
-                        "duration_s": info.video_duration_s, "whole_file": True, "info": info})
-            at += info.video_duration_s
-        return out
-    info = probe_videos([path])[0]
-    untimed = [shot.index for shot in story.shots if not shot.timed]
-    if untimed:
-        raise StoryError(f"{path} is one video: every shot needs \"start time\"/\"end time\" to cut it "
-                         f"(shots {', '.join(map(str, untimed[:5]))}{'...' if len(untimed) > 5 else ''} have none); "
-                         "or give a folder of one video per shot")
-    out = []
-    for shot in story.shots:
-        if shot.end_s > info.video_duration_s + info.frame_s / 2:
-            raise ShotError(f"{path}: shots[{shot.index}] ends at {shot.end_s:.3f} s but the video lasts "
-                            f"{info.video_duration_s:.3f} s")
-        if shot.end_s - shot.start_s <= 0:
-            raise ShotError(f"shots[{shot.index}] has zero length")
-        end = min(shot.end_s, info.video_duration_s)
-        out.append({"video": info.path, "start_s": shot.start_s, "end_s": end, "at_s": shot.start_s,
-                    "duration_s": end - shot.start_s, "whole_file": False, "info": info})
-    return out
-
-
-def timeline(shots: list[dict], sample_rate: int) -> tuple[list[tuple[int, int]], int]:
-    """``(spans, total)``: each shot's ``(first, stop)`` sample on the output timeline, and its length.
-
-    Shot videos: end to end from 0, total = their sum. One video: each shot at its own times (gaps stay
-    gaps), total = the video's length, so the soundtrack sits on the video's own timeline.
-    """
-    from ..audio.fit import shot_sample_spans
-
-    if all(s["whole_file"] for s in shots):
-        spans = shot_sample_spans([s["duration_s"] for s in shots], sample_rate)
-        return spans, spans[-1][1]
-    spans = shot_sample_spans([(s["start_s"], s["end_s"]) for s in shots], sample_rate)
-    return spans, max(spans[-1][1], to_samples(shots[0]["info"].video_duration_s, sample_rate))
-
-
-def input_fingerprint(story, videos, prompts=None) -> str:
-    """SHA-256 (16 hex digits) of what a story's outputs are made from: the story, the video files (names
-    and bytes, in shot order) and the edited prompts, if any. A re-run with the same one can be skipped.
-    """
-    import hashlib
-
-    digest = hashlib.sha256()
-
-    def add_file(path: Path) -> None:
-        try:
-            with open(path, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(block)
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-
-    for part in (story, prompts):
-        if isinstance(part, dict):
-            digest.update(json.dumps(part, sort_keys=True).encode())
-        elif part is not None:
-            add_file(Path(part))
-        digest.update(b"\0")
-    path = Path(videos)
-    files = (sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
-             if path.is_dir() else [path])
-    for file in files:
-        digest.update(file.name.encode() + b"\0")
-        add_file(file)
-    return digest.hexdigest()[:16]
-
+__all__ = ["generate"]
 
 def generate(
     story: str | os.PathLike | dict,
@@ -187,7 +81,7 @@ def _generate(story, videos, out: Path, config: GenerateConfig, prompts, root: P
     from ..audio.mix import Layer, mix_layers
     from ..io.story import load_story
     from ..backends.text_to_audio.continuation import continued_layers, supports_continuation
-    from .layers import ambience_layer, dialogue_layer, effects_clips, music_layer
+    from .layers import ambience_layer, clip_seeds, dialogue_layer, effects_clips, music_layer
     from .prompts import save_prompts
 
     def rel(path) -> str:
@@ -217,14 +111,16 @@ def _generate(story, videos, out: Path, config: GenerateConfig, prompts, root: P
                 wav, sync_report = synced
             effects[:, a:b] = wav
         shot_reports.append({
-            "index": shot.index, "video": rel(where["video"]), "video_start_s": where["start_s"],
+            # the file that went to this shot, by name (never a path outside the output)
+            "index": shot.index, "video": Path(where["video"]).name, "video_start_s": where["start_s"],
             "video_end_s": where["end_s"], "start_sample": a, "end_sample": b, "sample_rate": sr,
             "start_s": a / sr, "end_s": b / sr, "layers": {"effects": meta}, "sync": sync_report,
         })
 
     layers = [Layer("effects", effects, "effects", lufs=config.layer_lufs["effects"])]
     # a backend that continues audio (inpainting) carries ambience and music across a scene's shots (issue 11)
-    beds = continued_layers(tta, story, prompt_set, spans, total, config) if supports_continuation(tta) else {}
+    beds = (continued_layers(tta, story, prompt_set, spans, total, config, seeds=clip_seeds(prompt_set, config.seed))
+            if supports_continuation(tta) else {})
     for name, (track, metas) in (
         ("ambience", beds.get("ambience") or ambience_layer(tta, story, prompt_set, spans, total, config, relative_to=root)),
         ("music", beds.get("music") or music_layer(tta, prompt_set, spans, total, config, relative_to=root)),

@@ -240,7 +240,7 @@ def write_prompts(story, out: str | os.PathLike, *, videos: str | os.PathLike | 
     config = config or GenerateConfig()
     story = story if isinstance(story, Story) else load_story(story, require_times=False)
     if videos is not None:
-        from .pipeline import resolve_shot_videos
+        from .timeline import resolve_shot_videos
 
         resolve_shot_videos(videos, story)
     if writer is None and config.prompt_writer == "llm":

@@ -7,5 +7,6 @@
 - :mod:`.frames`: pictures (RGB at given times, grey frames over a time range);
 - :mod:`.cuts`: the hard-cut detector on grey frames, and the one pass that decodes audio and finds cuts;
 - :mod:`.visual_events`: impacts, cuts and motion bursts of a shot;
-- :mod:`.mux`: shot videos + a soundtrack -> mp4 (video stream-copied when possible).
+- :mod:`.mux`: shot videos + a soundtrack -> mp4 (video stream-copied when possible);
+- :mod:`.encode`: arrays to transport bytes (a shot's audio as WAV, a picture as JPEG or PNG).
 """

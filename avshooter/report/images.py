@@ -152,6 +152,6 @@ def timeline_png(rows: dict[str, Sequence[float]], path: str | os.PathLike, *, d
 
 def frame_png(frame: np.ndarray, path: str | os.PathLike) -> None:
     """A uint8 ``(H, W, 3)`` picture as PNG."""
-    from ..io.encode import png_bytes
+    from ..media.encode import png_bytes
 
     atomic_write_bytes(path, png_bytes(np.ascontiguousarray(frame, dtype=np.uint8)))

@@ -90,7 +90,8 @@ def continue_run(tta, prompts: list[str], lengths: list[int], seeds: list[int], 
 
 def scene_beds(tta, spans: list[tuple[int, int]], sample_rate: int, *, scene_ids: list[str],
                ambience: dict[str, str] | None, music: list[str | None] | None, seed: int,
-               music_seeds: list[int] | None = None, crossfade_s: float = 1.0, fade_s: float = 0.05) -> dict:
+               music_seeds: list[int] | None = None, ambience_seeds: dict[str, int] | None = None,
+               crossfade_s: float = 1.0, fade_s: float = 0.05) -> dict:
     """The ambience and music layers of a story made by continuation, exactly ``spans[-1][1]`` samples long.
 
     Parameters
@@ -107,9 +108,11 @@ def scene_beds(tta, spans: list[tuple[int, int]], sample_rate: int, *, scene_ids
     music : list of (str or None), or None
         Music prompt per shot; None = no music layer.
     seed : int
-        Ambience run ``r`` uses ``seed + 10_000 + r``.
+        Ambience run ``r`` uses ``seed + 10_000 + r`` (without ``ambience_seeds``).
     music_seeds : list of int, optional
         One per shot (default ``seed + 7 + shot index``).
+    ambience_seeds : dict scene id -> int, optional
+        A stable seed per scene: the ``v``-th run of a scene (0 for its first) uses ``ambience_seeds[scene] + v``.
     crossfade_s, fade_s : float
         Crossfade at scene changes and end fades of the ambience (as :func:`avshooter.audio.mix.crossfade_beds`).
 
@@ -118,7 +121,7 @@ def scene_beds(tta, spans: list[tuple[int, int]], sample_rate: int, *, scene_ids
     dict
         ``{"ambience": (2, total) | None, "music": (2, total) | None, "joins": {"ambience": [s], "music": [s]},
         "seams": {"ambience": [...], "music": [...]}, "runs": [(scene, first, stop)]}`` (joins in seconds,
-        seams by :func:`seam_levels`, runs of shots in one scene; ambience run ``r`` used ``seed + 10_000 + r``).
+        seams by :func:`seam_levels`, runs of shots in one scene; ``"ambience_seeds"``: the seed of each run).
     """
     from ...audio.mix import crossfade_beds
     from ...audio.resample import resample
@@ -149,8 +152,14 @@ def scene_beds(tta, spans: list[tuple[int, int]], sample_rate: int, *, scene_ids
             runs[-1][2] = i + 1
         else:
             runs.append([sid, i, i + 1])
+    visits: dict[str, int] = {}
+    run_seeds = []
+    for r, (sid, _, _) in enumerate(runs):
+        run_seeds.append(seed + 10_000 + r if ambience_seeds is None or sid not in ambience_seeds
+                         else ambience_seeds[sid] + visits.get(sid, 0))
+        visits[sid] = visits.get(sid, 0) + 1
     result = {"ambience": None, "music": None, "joins": {"ambience": [], "music": []},
-              "seams": {"ambience": [], "music": []}, "runs": [tuple(r) for r in runs]}
+              "seams": {"ambience": [], "music": []}, "runs": [tuple(r) for r in runs], "ambience_seeds": run_seeds}
 
     if ambience is not None and any(ambience.get(s) for s, _, _ in runs):
         xfade = to_samples(crossfade_s, sample_rate)
@@ -163,7 +172,7 @@ def scene_beds(tta, spans: list[tuple[int, int]], sample_rate: int, *, scene_ids
                 continue
             stop = total if r == len(runs) - 1 else spans[runs[r + 1][1]][0]
             n_out = stop - spans[a][0] + xfade  # covers half a crossfade on each inner side
-            wav, joins = continue_run(tta, [prompt], [in_rate(n_out)], [seed + 10_000 + r], context=tails.get(sid))
+            wav, joins = continue_run(tta, [prompt], [in_rate(n_out)], [run_seeds[r]], context=tails.get(sid))
             tails[sid] = wav
             beds[str(r)] = at_rate(wav, n_out)
             result["seams"]["ambience"] += _shifted(seam_levels(wav, sr_in, joins), spans[a][0] / sample_rate)
@@ -195,7 +204,7 @@ def scene_beds(tta, spans: list[tuple[int, int]], sample_rate: int, *, scene_ids
     return result
 
 
-def continued_layers(tta, story, prompt_set, spans, total: int, config) -> dict:
+def continued_layers(tta, story, prompt_set, spans, total: int, config, *, seeds: dict | None = None) -> dict:
     """``generate``'s ambience and music layers by continuation: ``{"ambience": (track | None, metas),
     "music": (track | None, metas)}`` in the form of :mod:`avshooter.generation.layers` (one record per
     shot), each record with ``"continued": True`` and the ``"seams"`` (:func:`seam_levels`) in its shot.
@@ -203,7 +212,9 @@ def continued_layers(tta, story, prompt_set, spans, total: int, config) -> dict:
     Reads ``config.ambience``, ``config.music``, ``config.sample_rate``, ``config.seed``,
     ``config.scene_crossfade_s``, ``config.fade_s``; ``prompt_set.ambience`` (scene -> prompt) and each
     shot prompt's ``music`` and ``seed``. The beds cover the shots (first start to last stop); before and
-    after, silence, as the crossfaded beds do.
+    after, silence, as the crossfaded beds do. ``seeds``: ``{"music": [per shot], "ambience": {scene: seed}}``
+    (the pipeline's stable seeds, :func:`avshooter.generation.layers.clip_seeds`); without it, the
+    positional rule of :func:`scene_beds`.
     """
     sr = config.sample_rate
     origin = spans[0][0]
@@ -211,9 +222,10 @@ def continued_layers(tta, story, prompt_set, spans, total: int, config) -> dict:
     scene_ids = [shot.scene or "" for shot in story.shots]
     shots = prompt_set.shots
     music = [p.music or None for p in shots] if config.music else None
+    music_seeds = list(seeds["music"]) if seeds else [p.seed + 7 for p in shots]
     beds = scene_beds(tta, local, sr, scene_ids=scene_ids,
                       ambience=dict(prompt_set.ambience) if config.ambience else None, music=music,
-                      seed=config.seed, music_seeds=[p.seed + 7 for p in shots],
+                      seed=config.seed, music_seeds=music_seeds, ambience_seeds=(seeds or {}).get("ambience"),
                       crossfade_s=config.scene_crossfade_s, fade_s=config.fade_s)
     name = getattr(tta, "name", type(tta).__name__)
 
@@ -230,11 +242,11 @@ def continued_layers(tta, story, prompt_set, spans, total: int, config) -> dict:
     out = {}
     run_seed = {}
     for r, (sid, a, b) in enumerate(beds["runs"]):
-        run_seed.update({i: config.seed + 10_000 + r for i in range(a, b)})
+        run_seed.update({i: beds["ambience_seeds"][r] for i in range(a, b)})
     amb = [{**record((prompt_set.ambience.get(scene_ids[i]) if config.ambience else None), run_seed[i],
                      "ambience is turned off" if not config.ambience else f"no ambience prompt for scene {scene_ids[i]!r}",
                      "ambience", i), "scene": story.shots[i].scene} for i in range(len(spans))]
-    mus = [record(music[i] if music else None, shots[i].seed + 7,
+    mus = [record(music[i] if music else None, music_seeds[i],
                   "music is turned off" if music is None else "no music prompt", "music", i) for i in range(len(spans))]
     for layer, metas in (("ambience", amb), ("music", mus)):
         track = None
