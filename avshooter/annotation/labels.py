@@ -212,13 +212,15 @@ def summarise(times: np.ndarray, probs: np.ndarray, names: list[str], layers, *,
     """Per-clip summary of per-patch class probabilities ``probs (patches, classes)`` at ``times (patches, 2)``.
 
     Returns ``{"type", "type_scores", "tags", "labels", "layers"}`` as documented in
-    :meth:`avshooter.backends.yamnet_tagger.YamnetTagger.tag_many`: the layer scores are
-    :func:`layer_evidence` per patch and their mean over the clip; ``labels`` are the classes whose own
-    probability reaches ``presence`` in some patch.
+    :meth:`avshooter.backends.yamnet_tagger.YamnetTagger.tag_many`: ``layers`` holds :func:`layer_evidence`
+    per patch (whether a layer is there), ``type_scores`` the mean over patches of each layer's best class
+    (how prominent it is); ``labels`` are the classes whose own probability reaches ``presence`` in some patch.
     """
     layers = np.asarray(layers, dtype=object)
     per_layer = layer_evidence(probs, layers, top_k=layer_top_k, names=names)
-    scores = {k: round(float(v.mean()) if v.size else 0.0, 4) for k, v in per_layer.items() if k in LAYERS}
+    best = {k: (probs[:, layers == k].max(axis=1) if (layers == k).any() and len(probs) else np.zeros(len(probs)))
+            for k in LAYERS}
+    scores = {k: round(float(v.mean()) if v.size else 0.0, 4) for k, v in best.items()}
     if not len(probs):
         scores["silence"] = 1.0
     kind = max(LAYERS, key=lambda k: (scores[k], -LAYERS.index(k)))

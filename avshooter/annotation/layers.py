@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LAYER_ORDER", "LAYER_STEM", "LAYER_PRESENCE", "TALKER_MIN_DB", "CONFIDENT_WORD_PROB", "SPEECH_SHARE_LO",
+__all__ = ["LAYER_ORDER", "LAYER_STEM", "LAYER_PRESENCE", "TALKER_MIN_DB", "CONFIDENT_WORD_PROB", "SPEECH_CONFIRM", "SPEECH_SHARE_LO",
            "IMPULSIVE_SHARE",
            "Layer", "mixture_type", "type_layers", "confident_transcript", "shot_layer_evidence", "layers_from_tags"]
 
@@ -47,6 +47,10 @@ TALKER_MIN_DB = 2.93
 gaps (measured: one reader 11 dB, two 8 dB, three or more 2-4.5 dB), and the tagger's Speech class fires on
 them all. Fitted on the dev split: midway between its crowds (<= 2.39 dB) and its speech, alone or over
 music, effects and beds 6-12 dB under (>= 3.46 dB)."""
+SPEECH_CONFIRM = 0.2
+"""The tagger confirms the VAD's speech where its speech evidence reaches the speech presence in some patch,
+or averages at least this over the patches the VAD marks (speech under music of its own level: the VAD is
+sure, the tagger half-sure; on music alone the VAD's blips get ~0). Fitted on the dev split."""
 CONFIDENT_WORD_PROB = 0.5
 """An ASR transcript confirms speech when it holds at least two words and its median word probability
 reaches this (Whisper's words on babble or noise come with low probabilities)."""
@@ -118,13 +122,15 @@ def layers_from_tags(tagged: dict, *, speech: list, duration_s: float, presence=
     classes, from the mix or from its own stem) reaches ``presence`` (:data:`LAYER_PRESENCE` per layer, or
     one float for all). Speech needs more than the VAD, which fires on crowds: it is present when an ASR
     transcript with confident words says so (:func:`confident_transcript`), or when the tagger hears speech
-    AND the voice is one talker in front (the mix's measured ``features.energy_std_db`` at or above
+    (present in a patch, or :data:`SPEECH_CONFIRM` on average over the VAD's patches) AND the voice is one
+    talker in front (the mix's measured ``features.energy_std_db`` at or above
     :data:`TALKER_MIN_DB`; no ``features`` skips that check and the next). Where the mix has no impulsive
     energy (``features.impulsiveness`` at or under :data:`IMPULSIVE_SHARE`), one-event classes are not
     evidence of effects. The tagger's speech without a talker in front is a
     crowd: it joins the ambience layer, named as babble. Confirmed speech takes the VAD's spans when the VAD
     covers at least ``SPEECH_SHARE_LO`` of the shot (finer than 0.96 s patches).
-    Layers are ordered by their score (mean evidence over the shot), most prominent first. Words: the
+    Layers are ordered by their score (the tagger's type score: mean best-class probability; speech at
+    least its VAD share), most prominent first. Words: the
     layer's timed labels (finest first), else its best tags.
     """
     from .labels import spans as patch_spans
@@ -138,21 +144,29 @@ def layers_from_tags(tagged: dict, *, speech: list, duration_s: float, presence=
     times, ev = shot_layer_evidence(tagged, stems, impulsive=impulsive)
     vad_share = min(1.0, _span_cover(speech) / duration_s) if duration_s > 0 else 0.0
     heard = {kind: (ev[kind] >= presence[kind]) if ev[kind].size else np.zeros(0, bool) for kind in LAYER_ORDER}
+    # prominence: the mean best-class probability (the tagger's type scores); the noisy-OR of a layer of
+    # correlated classes (Music + Musical instrument + a genre) says THAT it is there, not how far in front
+    prominence = {kind: float((tagged.get("type_scores") or {}).get(kind, 0.0)) for kind in LAYER_ORDER}
+    if not impulsive and ev["effects"].size:
+        prominence["effects"] = min(prominence["effects"], float(ev["effects"].mean()))
+    in_vad = np.array([any(a < e and s < b for s, e in speech) for a, b in times], dtype=bool)
+    tagger_speech = bool(heard["speech"].any()) or bool(
+        in_vad.any() and ev["speech"][in_vad].mean() >= SPEECH_CONFIRM)
     confirmed = confident_transcript(transcript)
-    crowd = False
-    if heard["speech"].any() and not confirmed and talker_db is not None and talker_db < TALKER_MIN_DB:
-        crowd = True   # voices, none in front: a crowd bed
-        ev["ambience"] = np.maximum(ev["ambience"], ev["speech"])
-        heard["ambience"] = heard["ambience"] | heard["speech"]
-        heard["speech"] = np.zeros_like(heard["speech"])
+    crowd = tagger_speech and not confirmed and talker_db is not None and talker_db < TALKER_MIN_DB
+    if crowd:   # voices, none in front: a crowd bed
+        heard["ambience"] = heard["ambience"] | heard["speech"] | in_vad
+        prominence["ambience"] = max(prominence["ambience"], prominence["speech"])
     out = []
     for kind in LAYER_ORDER:
         found = patch_spans(times, heard[kind]) if heard[kind].size else []
-        score = float(ev[kind].mean()) if ev[kind].size else 0.0
-        if kind == "speech" and (found or confirmed) and vad_share >= SPEECH_SHARE_LO:
-            found, score = [tuple(s) for s in speech], max(score, vad_share)
-        elif kind == "speech" and confirmed and not found:
-            found = [tuple(s) for s in speech]
+        score = prominence[kind]
+        if kind == "speech":
+            found = []
+            if (tagger_speech and not crowd) or confirmed:
+                found = (patch_spans(times, heard[kind]) if vad_share < SPEECH_SHARE_LO and heard[kind].any()
+                         else [tuple(s) for s in speech])
+                score = max(score, vad_share)
         if found:
             words = _layer_words(tagged, kind)
             if kind == "ambience" and crowd:
