@@ -77,8 +77,9 @@ def test_a_crowd_is_not_speech_without_one_talker_or_confident_words():
     assert confident_transcript(sure) and not confident_transcript(unsure) and not confident_transcript(None)
     assert not confident_transcript({"words": [{"word": "hey", "prob": 0.99}]})   # one word is not enough
     low = _features(energy_std_db=2.0)
-    assert [x.type for x in layers_from_tags(tagged, speech=vad, duration_s=3.5, features=low, transcript=sure)] == ["speech"]
-    assert [x.type for x in layers_from_tags(tagged, speech=vad, duration_s=3.5, features=low, transcript=unsure)] == ["ambience"]
+    for words, kind in ((sure, "speech"), (unsure, "ambience")):
+        got = layers_from_tags(tagged, speech=vad, duration_s=3.5, features=low, transcript=words)
+        assert [x.type for x in got] == [kind]
 
 
 def test_a_quieter_layer_is_heard_in_its_own_stem():

@@ -35,8 +35,8 @@ import numpy as np
 
 from ..audio.features import Features
 from ..errors import InputError
-from .layers import (GENERIC_LABELS, IMPULSIVE_SHARE, LAYER_ORDER, LAYER_PRESENCE, LAYER_STEM, SPEECH_SHARE_LO, Layer,  # noqa: F401
-                     _span_cover, confident_transcript, layers_from_tags, mixture_type, shot_layer_evidence,
+from .layers import (GENERIC_LABELS, IMPULSIVE_SHARE, LAYER_ORDER, LAYER_PRESENCE, LAYER_STEM,  # noqa: F401
+                     SPEECH_SHARE_LO, Layer, _span_cover, confident_transcript, layers_from_tags, mixture_type, shot_layer_evidence,
                      type_layers)
 
 __all__ = ["TYPES", "DescribeThresholds", "classify_type", "describe_sound", "Layer", "mixture_type", "type_layers",

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LAYER_ORDER", "LAYER_STEM", "LAYER_PRESENCE", "TALKER_MIN_DB", "CONFIDENT_WORD_PROB", "SPEECH_CONFIRM", "SPEECH_SHARE_LO",
+__all__ = ["LAYER_ORDER", "LAYER_STEM", "LAYER_PRESENCE", "TALKER_MIN_DB", "CONFIDENT_WORD_PROB", "SPEECH_CONFIRM",
+           "SPEECH_SHARE_LO",
            "IMPULSIVE_SHARE",
            "Layer", "mixture_type", "type_layers", "confident_transcript", "shot_layer_evidence", "layers_from_tags"]
 

@@ -1,10 +1,11 @@
 """The per-shot half of the annotate pipeline: one shot's audio in, its measured annotation out.
 
 Order: voice activity (given by the pipeline, or run on the shot) -> separation into stems gated by
-that activity -> features of the mix -> transcript of the speech -> layers present (tagger on the mix and the
-audible stems, each stem speaking for its own layers; speech confirmed by the tagger with one talker in front
-or by confident words; or measured features) -> features of each stem -> "type" naming the layers, most prominent first -> "sound description", one
-sentence per layer -> "visual context" from the caption and the main layer's labels.
+that activity -> features of the mix -> transcript of the speech -> layers present (tagger on the mix and
+the audible stems, each stem speaking for its own layers; speech confirmed by the tagger with one talker in
+front or by confident words; or measured features) -> features of each stem -> "type" naming the layers,
+most prominent first -> "sound description", one sentence per layer -> "visual context" from the caption
+and the main layer's labels.
 No file is written here; :mod:`avshooter.annotation.pipeline` writes what this returns.
 """
 from __future__ import annotations
