@@ -97,7 +97,8 @@ def shot_layer_evidence(tagged: dict, stems: dict | None = None, *, impulsive: b
     """Patch times and per-patch evidence of every layer: the mix's, raised by the stem that carries the
     layer (``stems`` maps ``"dialogue"``/``"music"``/``"effects"`` to that stem's tagger answer) where the
     stem was tagged on the same patches. A stem only speaks for its own layers (speech leaking into the
-    effects stem never adds speech), so a layer under a louder one is heard where its own stem says so.
+    effects stem never adds speech), so a layer under a louder one is heard where its own stem says so,
+    when that stem is mostly that layer (:func:`_stem_holds`).
     Not ``impulsive`` (the measured mix): the effects evidence leaves out the one-event classes
     (``"effects_steady"``, when the tagger gives it)."""
     lay = tagged.get("layers") or {}
@@ -106,12 +107,23 @@ def shot_layer_evidence(tagged: dict, stems: dict | None = None, *, impulsive: b
     for kind in LAYER_ORDER:
         key = "effects_steady" if kind == "effects" and not impulsive and "effects_steady" in lay else kind
         p = np.asarray(lay.get(key, np.zeros(len(times))), dtype=float)
-        stem = (stems or {}).get(LAYER_STEM[kind])
-        q = np.asarray(((stem or {}).get("layers") or {}).get(key, []), dtype=float)
-        if q.shape == p.shape and p.size:
+        stem = (stems or {}).get(LAYER_STEM[kind]) or {}
+        q = np.asarray((stem.get("layers") or {}).get(key, []), dtype=float)
+        if q.shape == p.shape and p.size and _stem_holds(stem, kind):
             p = np.maximum(p, q)
         out[kind] = p
     return times, out
+
+
+def _stem_holds(stem: dict, kind: str) -> bool:
+    """Whether a stem's tagger answer is mostly its own ``kind`` of sound, not a rival layer that leaked in
+    (the drums of a song in the effects stem, a bed in the music stem): ``kind``'s prominence in the stem
+    at least that of every layer which belongs to another stem, speech aside (speech leaks everywhere and
+    never counts from a stem other than the dialogue)."""
+    scores = stem.get("type_scores") or {}
+    own = {k for k, name in LAYER_STEM.items() if name == LAYER_STEM[kind]}
+    rivals = [k for k in LAYER_ORDER if k not in own and k != "speech"]
+    return all(float(scores.get(kind, 0.0)) >= float(scores.get(r, 0.0)) for r in rivals)
 
 
 def layers_from_tags(tagged: dict, *, speech: list, duration_s: float, presence=None, stems: dict | None = None,
