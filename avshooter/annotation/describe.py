@@ -35,9 +35,12 @@ import numpy as np
 
 from ..audio.features import Features
 from ..errors import InputError
+from .layers import (GENERIC_LABELS, IMPULSIVE_SHARE, LAYER_ORDER, LAYER_PRESENCE, LAYER_STEM,  # noqa: F401
+                     SPEECH_SHARE_LO, Layer, _span_cover, confident_transcript, layers_from_tags, mixture_type, shot_layer_evidence,
+                     type_layers)
 
 __all__ = ["TYPES", "DescribeThresholds", "classify_type", "describe_sound", "Layer", "mixture_type", "type_layers",
-           "layers_from_tags", "layers_from_features", "describe_layers"]
+           "layers_from_tags", "layers_from_features", "describe_layers", "confident_transcript", "shot_layer_evidence"]
 
 TYPES = ("speech", "music", "effects", "ambience", "silence")
 
@@ -51,7 +54,7 @@ class DescribeThresholds:
     silence_lufs_hi: float = -50.0          # at or above: not silent (by loudness)
     silent_fraction_lo: float = 0.9
     silent_fraction_hi: float = 0.98
-    speech_fraction_lo: float = 0.3
+    speech_fraction_lo: float = SPEECH_SHARE_LO
     speech_fraction_hi: float = 0.6
     tonal_lo: float = 0.42
     tonal_hi: float = 0.58
@@ -82,7 +85,7 @@ class DescribeThresholds:
     rhythmic_min_rate_hz: float = 0.8
     dense_rate_hz: float = 6.0              # onsets per second above: dense
     sparse_rate_hz: float = 1.5             # below: sparse
-    impulsive_share: float = 0.2            # impulsiveness above: impulsive hits
+    impulsive_share: float = IMPULSIVE_SHARE  # impulsiveness above: impulsive hits
     steady_energy_std_db: float = 4.0       # frame-level spread below: steady
     noisy_flatness: float = 0.05            # spectral flatness above: noise-like
     gappy_silent_fraction: float = 0.25     # silent share above: with pauses
@@ -269,91 +272,7 @@ def describe_sound(features: Features, *, type: str,  # noqa: A002 - the paper's
 
 
 # ------------------------------------------------------------------------------------- mixtures, layer by layer
-# A shot's "type" names every layer present, most prominent first, joined by ", " (e.g. "speech, music");
-# one layer alone keeps the single word the paper-style output always had. Vocabulary: speech (the dialogue
-# layer: talking, shouting, whispering), music (incl. singing), effects (discrete sounds: hits, steps,
-# animals, machines), ambience (sustained beds: wind, rain, crowd, room tone), silence (nothing else).
-LAYER_ORDER = ("speech", "music", "effects", "ambience")
-LAYER_STEM = {"speech": "dialogue", "music": "music", "effects": "effects", "ambience": "effects"}
-# Labels too general to name a source in words (AudioSet parents); used only when nothing finer is heard.
-GENERIC_LABELS = frozenset({
-    "Speech", "Music", "Musical instrument", "Animal", "Wild animals", "Domestic animals, pets",
-    "Livestock, farm animals, working animals", "Vehicle", "Motor vehicle (road)", "Mechanisms", "Tools",
-    "Liquid", "Wood", "Glass", "Plucked string instrument", "Keyboard (musical)", "Percussion",
-    "Brass instrument", "Bowed string instrument", "Wind instrument, woodwind instrument", "Mallet percussion",
-    "Fowl", "Bird", "Rail transport", "Aircraft", "Engine", "Door", "Water", "Domestic sounds, home sounds",
-})
-LAYER_PRESENCE = 0.5
-"""Per-patch layer probability at which a tagger's layer counts as present (the sigmoid's boundary; see
-benchmarks/bench_typing.py for what other values give on the held-out half)."""
-
-
-@dataclass
-class Layer:
-    """One layer of a shot's soundtrack (times in seconds from the shot start)."""
-
-    type: str
-    score: float
-    spans: list
-    labels: list = dataclasses.field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return {"type": self.type, "score": round(float(self.score), 4),
-                "spans": [[round(a, 3), round(b, 3)] for a, b in self.spans], "labels": list(self.labels)}
-
-
-def mixture_type(layers: list[Layer]) -> str:
-    """The paper's "type" of a shot from its layers: ``"speech, music"``; ``"silence"`` when none."""
-    return ", ".join(layer.type for layer in layers) if layers else "silence"
-
-
-def type_layers(kind: str) -> list[str]:
-    """The layer words of a "type" string (``"speech, music"`` -> ``["speech", "music"]``)."""
-    return [w.strip() for w in str(kind).split(",") if w.strip()]
-
-
-def _span_cover(spans) -> float:
-    return sum(b - a for a, b in spans)
-
-
-def layers_from_tags(tagged: dict, *, speech: list, duration_s: float,
-                     presence: float = LAYER_PRESENCE) -> list[Layer]:
-    """Layers of a shot from a tagger's per-patch layer scores (``tagged["layers"]``, YAMNet) and its VAD.
-
-    A layer is present where its per-patch score reaches ``presence``; speech also where the VAD covers
-    at least ``DescribeThresholds.speech_fraction_lo`` of the shot (its spans are then the VAD's, which are
-    finer than 0.96 s patches). Layers are ordered by their score (mean per-patch probability), most
-    prominent first. Words: the layer's timed labels (finest first), else its best tags.
-    """
-    from .labels import spans as patch_spans
-
-    lay = tagged.get("layers") or {}
-    times = np.asarray(lay.get("times") or np.zeros((0, 2)), dtype=float).reshape(-1, 2)
-    scores = tagged.get("type_scores", {})
-    vad_share = min(1.0, _span_cover(speech) / duration_s) if duration_s > 0 else 0.0
-    out = []
-    for kind in LAYER_ORDER:
-        p = np.asarray(lay.get(kind, []), dtype=float)
-        found = patch_spans(times, p >= presence) if p.size else []
-        score = float(scores.get(kind, 0.0))
-        if kind == "speech" and vad_share >= DescribeThresholds.speech_fraction_lo:
-            found, score = [tuple(s) for s in speech], max(score, vad_share)
-        if found:
-            out.append(Layer(kind, score, found, _layer_words(tagged, kind)))
-    out.sort(key=lambda layer: (-layer.score, LAYER_ORDER.index(layer.type)))
-    return out
-
-
-def _layer_words(tagged: dict, kind: str, limit: int = 2) -> list[str]:
-    labels = [t["label"] for t in sorted(tagged.get("labels", []), key=lambda t: -t["score"])
-              if t.get("layer") == kind]
-    labels += [t["label"] for t in tagged.get("tags", []) if t.get("layer") == kind and t["score"] >= 0.1]
-    seen: list[str] = []
-    for label in labels:
-        if label not in seen:
-            seen.append(label)
-    fine = [label for label in seen if label not in GENERIC_LABELS]
-    return (fine or seen)[:limit]
+# Which layers a shot has lives in :mod:`avshooter.annotation.layers`; the sentences about them live here.
 
 
 def layers_from_features(feats: dict, shares: dict, *, speech: list, duration_s: float,

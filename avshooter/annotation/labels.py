@@ -18,6 +18,13 @@ Layers follow the AudioSet ontology (the order of YAMNet's class map is the onto
   sidetone, television, radio, sine wave, harmonic, chirp tone, "Sound effect", pulse): they never vote
   for a layer.
 
+Layer evidence: a layer's probability in a 0.96 s patch is the noisy-OR of its classes,
+``1 - prod(1 - p_c)``, over its :data:`LAYER_TOP_K` most probable classes in that patch (:func:`layer_evidence`).
+A source spreads its probability over several classes of one layer (a wind bed: Wind 0.2, Ocean 0.15,
+Outside 0.14, Rustling leaves 0.08; no class reaches 0.5), so the best class alone misses it; the top few
+only, because the classes of one layer are correlated (Music, Musical instrument and a genre fire together
+on one piece: the noisy-OR of all 140 music classes would saturate on the faint tail of any tonal sound).
+
 Events: :data:`EVENT_LABELS` are the labels that name one short event (a bang, a knock); the describer
 does not say them of a sound whose measured pattern has no impulsive energy (a tagger's guess on a steady
 noise bed).
@@ -31,9 +38,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["LAYERS", "EVENT_LABELS", "class_layer", "class_layers", "phrase", "summarise", "spans"]
+__all__ = ["LAYERS", "EVENT_LABELS", "LAYER_TOP_K", "TYPING_VERSION", "class_layer", "class_layers", "phrase",
+           "layer_evidence", "summarise", "spans"]
 
 LAYERS = ("speech", "music", "effects", "ambience", "silence")
+LAYER_TOP_K = 3
+"""Classes per layer and patch that the noisy-OR combines (see the module docstring)."""
+TYPING_VERSION = "2"
+"""Version of the typing rules (layer evidence here, layer presence in :mod:`avshooter.annotation.describe`);
+the config hash covers it, so a change that types shots differently redoes finished datasets."""
 
 _SPEECH = set(range(13))
 _MUSIC = (set(range(24, 33)) | set(range(132, 277))) - {195, 196, 197, 198, 200, 201, 202}
@@ -166,19 +179,48 @@ def spans(times: np.ndarray, present: np.ndarray, *, gap_s: float = 0.0) -> list
     return [(round(float(a), 3), round(float(b), 3)) for a, b in out]
 
 
+def layer_evidence(probs: np.ndarray, layers, *, top_k: int = LAYER_TOP_K, names: list[str] | None = None
+                   ) -> dict[str, np.ndarray]:
+    """Per-patch probability of each layer: the noisy-OR ``1 - prod(1 - p)`` of its ``top_k`` best classes.
+
+    ``probs`` is ``(patches, classes)``, ``layers`` the layer of every class (:func:`class_layers`).
+    Returns ``{layer: (patches,)}`` for every layer of :data:`LAYERS` (zeros where a layer has no class);
+    with the class ``names``, also ``"effects_steady"``: the effects evidence without the
+    :data:`EVENT_LABELS` classes (what the effects layer is where the measured sound has no impulsive energy:
+    a steady bed that the model half-hears as "Explosion" or "Eruption" is not an effect for that).
+    """
+    probs = np.asarray(probs, dtype=np.float64).reshape(len(probs), -1)
+    layers = np.asarray(layers, dtype=object)
+    groups = {layer: layers == layer for layer in LAYERS}
+    if names is not None:
+        groups["effects_steady"] = groups["effects"] & ~np.isin(np.asarray(names, dtype=object), list(EVENT_LABELS))
+    out = {}
+    for layer, mask in groups.items():
+        cols = np.flatnonzero(mask)
+        if not len(cols) or not len(probs):
+            out[layer] = np.zeros(len(probs))
+            continue
+        p = probs[:, cols]
+        k = min(top_k, p.shape[1])
+        best = -np.partition(-p, k - 1, axis=1)[:, :k] if k < p.shape[1] else p
+        out[layer] = 1.0 - np.prod(1.0 - np.clip(best, 0.0, 1.0), axis=1)
+    return out
+
+
 def summarise(times: np.ndarray, probs: np.ndarray, names: list[str], layers, *, top_k: int = 10,
-              presence: float = 0.5, max_labels: int = 12) -> dict:
+              presence: float = 0.5, max_labels: int = 12, layer_top_k: int = LAYER_TOP_K) -> dict:
     """Per-clip summary of per-patch class probabilities ``probs (patches, classes)`` at ``times (patches, 2)``.
 
     Returns ``{"type", "type_scores", "tags", "labels", "layers"}`` as documented in
-    :meth:`avshooter.backends.yamnet_tagger.YamnetTagger.tag_many`.
+    :meth:`avshooter.backends.yamnet_tagger.YamnetTagger.tag_many`: ``layers`` holds :func:`layer_evidence`
+    per patch (whether a layer is there), ``type_scores`` the mean over patches of each layer's best class
+    (how prominent it is); ``labels`` are the classes whose own probability reaches ``presence`` in some patch.
     """
     layers = np.asarray(layers, dtype=object)
-    per_layer = {}
-    for layer in LAYERS:
-        cols = np.flatnonzero(layers == layer)
-        per_layer[layer] = probs[:, cols].max(axis=1) if len(cols) and len(probs) else np.zeros(len(probs))
-    scores = {k: round(float(v.mean()) if v.size else 0.0, 4) for k, v in per_layer.items()}
+    per_layer = layer_evidence(probs, layers, top_k=layer_top_k, names=names)
+    best = {k: (probs[:, layers == k].max(axis=1) if (layers == k).any() and len(probs) else np.zeros(len(probs)))
+            for k in LAYERS}
+    scores = {k: round(float(v.mean()) if v.size else 0.0, 4) for k, v in best.items()}
     if not len(probs):
         scores["silence"] = 1.0
     kind = max(LAYERS, key=lambda k: (scores[k], -LAYERS.index(k)))

@@ -1,9 +1,11 @@
 """The per-shot half of the annotate pipeline: one shot's audio in, its measured annotation out.
 
 Order: voice activity (given by the pipeline, or run on the shot) -> separation into stems gated by
-that activity -> features of the mix and of each stem -> layers present (tagger on the mix and the audible
-stems, or measured features) -> "type" naming the layers, most prominent first -> "sound description", one
-sentence per layer -> "visual context" from the caption and the main layer's labels.
+that activity -> features of the mix -> transcript of the speech -> layers present (tagger on the mix and
+the audible stems, each stem speaking for its own layers; speech confirmed by the tagger with one talker in
+front or by confident words; or measured features) -> features of each stem -> "type" naming the layers,
+most prominent first -> "sound description", one sentence per layer -> "visual context" from the caption
+and the main layer's labels.
 No file is written here; :mod:`avshooter.annotation.pipeline` writes what this returns.
 """
 from __future__ import annotations
@@ -120,6 +122,10 @@ def annotate_shot_audio(
     shares = {name: (float(np.sum(np.square(stems[name], dtype=np.float64))) / total if total > 0 else 0.0)
               for name in STEMS}
 
+    # the transcript first: confident words confirm speech that the VAD found (it also fires on crowds)
+    if transcript is None and config.asr != "none" and speech:
+        spoken = stems["dialogue"] if config.asr_input == "dialogue" else wav  # mix: measured better offline
+        transcript = _backend("asr", config, backends).transcribe(spoken, sample_rate, speech=speech)
     tags: list[dict] = []
     stem_tags: dict = {}
     labels: dict = {}
@@ -136,7 +142,9 @@ def annotate_shot_audio(
         labels = {"mix": tagged[0].get("labels", []),
                   **{name: t.get("labels", []) for name, t in zip(heard, tagged[1:])}}
         if "layers" in tagged[0]:   # per-patch layer scores (yamnet): every layer with its times
-            layers = layers_from_tags(tagged[0], speech=speech, duration_s=duration)
+            layers = layers_from_tags(tagged[0], speech=speech, duration_s=duration,
+                                      stems=dict(zip(heard, tagged[1:])), features=feats["mix"],
+                                      transcript=transcript)
         else:                       # one clip-level type (clap)
             layers = [] if tagged[0]["type"] == "silence" else [
                 Layer(tagged[0]["type"], scores[tagged[0]["type"]], [(0.0, round(duration, 3))],
@@ -159,9 +167,6 @@ def annotate_shot_audio(
         }
         if name in stem_tags and described:
             stem_summary[name]["tags"] = stem_tags[name]
-    if transcript is None and config.asr != "none" and speech:
-        heard = stems["dialogue"] if config.asr_input == "dialogue" else wav  # mix: measured better offline
-        transcript = _backend("asr", config, backends).transcribe(heard, sample_rate, speech=speech)
     description = describe_layers(layers, feats, transcript_phrase=_transcript_phrase(transcript))
 
     if kind == "silence":

@@ -16,9 +16,12 @@ level, no ``onnx`` package needed), so all patches of a call run as one batch. T
 
 Per clip: 16 kHz mono -> our numpy log-mel front end (:mod:`avshooter.audio.logmel`) -> patches of 0.96 s
 every ``hop_s`` -> sigmoid of the dequantised logits = per-patch class probabilities. Each class belongs
-to one layer (:mod:`avshooter.annotation.labels`); a layer's per-patch score is the largest probability
-among its classes, and the layer is present in a patch at ``p >= presence`` (0.5, the model's own
-decision boundary). Patches quieter than -60 dBFS are silence without asking the model.
+to one layer (:mod:`avshooter.annotation.labels`); a layer's per-patch evidence is the noisy-OR of its
+three most probable classes (``labels.layer_evidence``: a bed spreads its probability over Wind, Ocean,
+Outside...), and its prominence the mean of its best class; where a layer counts as present is decided by
+:func:`avshooter.annotation.layers.layers_from_tags` (per-layer thresholds fitted on a labelled dev split).
+A class alone is a timed label at ``p >= presence`` (0.5, the model's own decision boundary). Patches
+quieter than -60 dBFS are silence without asking the model.
 """
 from __future__ import annotations
 
@@ -326,7 +329,7 @@ class YamnetTagger:
     top_k : int
         Tags returned per clip (best first by mean probability over the clip's patches).
     presence : float
-        Probability at which a class / layer counts as present in a patch (0.5: the sigmoid's boundary).
+        Probability at which a class counts as a timed label in a patch (0.5: the sigmoid's boundary).
     cache_dir : str, optional
         Folder for the unzipped model (default :func:`cache_root`).
     """
@@ -422,10 +425,11 @@ class YamnetTagger:
         list of dict
             ``{"type", "type_scores", "tags", "labels", "layers"}``: ``type`` is the layer with the highest
             score; ``type_scores`` maps speech/music/effects/ambience/silence to the mean over patches of
-            the layer's per-patch score (each in [0, 1], they do not sum to 1); ``tags`` are the ``top_k``
+            the layer's best class probability (each in [0, 1], they do not sum to 1); ``tags`` are the ``top_k``
             classes by mean probability ``[{"label", "score", "layer"}]``; ``labels`` the classes present
             in some patch with their time spans (seconds from the clip start) and peak probability;
-            ``layers`` the per-patch layer scores ``{"times": [[a, b], ...], layer: [p, ...]}``.
+            ``layers`` the per-patch layer evidence ``{"times": [[a, b], ...], layer: [p, ...]}`` (noisy-OR
+            of the layer's top 3 classes; ``"effects_steady"``: the same without one-event classes).
         """
         from ..annotation.labels import summarise
 

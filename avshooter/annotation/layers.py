@@ -1,0 +1,201 @@
+"""Layers of a shot: which of speech / music / effects / ambience are present, when, and how prominent.
+
+This module owns the typing rules that turn a tagger's per-patch layer evidence (the noisy-OR of each
+layer's AudioSet classes, :func:`avshooter.annotation.labels.layer_evidence`), the same evidence on the
+stems, the VAD's speech ranges, the mix's measured level variation and an ASR transcript into a list of
+:class:`Layer`. The sentences about the layers are :mod:`avshooter.annotation.describe`'s.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["LAYER_ORDER", "LAYER_STEM", "LAYER_PRESENCE", "TALKER_MIN_DB", "CONFIDENT_WORD_PROB", "SPEECH_CONFIRM",
+           "SPEECH_SHARE_LO",
+           "IMPULSIVE_SHARE",
+           "Layer", "mixture_type", "type_layers", "confident_transcript", "shot_layer_evidence", "layers_from_tags"]
+
+IMPULSIVE_SHARE = 0.2
+"""``Features.impulsiveness`` above which a sound has impulsive energy (``DescribeThresholds.impulsive_share``):
+below it, labels that name one short event are not evidence of the effects layer, nor words about it."""
+SPEECH_SHARE_LO = 0.3
+"""VAD share of a shot from which confirmed speech takes the VAD's spans (and the features fallback's
+speech ramp starts: ``DescribeThresholds.speech_fraction_lo``)."""
+
+# A shot's "type" names every layer present, most prominent first, joined by ", " (e.g. "speech, music");
+# one layer alone keeps the single word the paper-style output always had. Vocabulary: speech (the dialogue
+# layer: talking, shouting, whispering), music (incl. singing), effects (discrete sounds: hits, steps,
+# animals, machines), ambience (sustained beds: wind, rain, crowd, room tone), silence (nothing else).
+LAYER_ORDER = ("speech", "music", "effects", "ambience")
+LAYER_STEM = {"speech": "dialogue", "music": "music", "effects": "effects", "ambience": "effects"}
+# Labels too general to name a source in words (AudioSet parents); used only when nothing finer is heard.
+GENERIC_LABELS = frozenset({
+    "Speech", "Music", "Musical instrument", "Animal", "Wild animals", "Domestic animals, pets",
+    "Livestock, farm animals, working animals", "Vehicle", "Motor vehicle (road)", "Mechanisms", "Tools",
+    "Liquid", "Wood", "Glass", "Plucked string instrument", "Keyboard (musical)", "Percussion",
+    "Brass instrument", "Bowed string instrument", "Wind instrument, woodwind instrument", "Mallet percussion",
+    "Fowl", "Bird", "Rail transport", "Aircraft", "Engine", "Door", "Water", "Domestic sounds, home sounds",
+})
+LAYER_PRESENCE = {"speech": 0.5, "music": 0.5, "effects": 0.4, "ambience": 0.3}
+"""Per-patch layer evidence (:func:`~avshooter.annotation.labels.layer_evidence`, a noisy-OR) at which a
+tagger's layer counts as present, per layer: fitted on the DEV split of tests/data/typing_set.json only
+(``benchmarks/bench_typing.py --fit``; the test split's figures are in benchmarks/README.md)."""
+TALKER_MIN_DB = 2.93
+"""Speech is one voice in front (dialogue) only when the mix's level varies like one talker's syllables:
+``energy_std_db`` (spread of 32 ms frame levels) at or above this. Voices of a crowd fill each other's
+gaps (measured: one reader 11 dB, two 8 dB, three or more 2-4.5 dB), and the tagger's Speech class fires on
+them all. Fitted on the dev split: midway between its crowds (<= 2.39 dB) and its speech, alone or over
+music, effects and beds 6-12 dB under (>= 3.46 dB)."""
+SPEECH_CONFIRM = 0.2
+"""The tagger confirms the VAD's speech where its speech evidence reaches the speech presence in some patch,
+or averages at least this over the patches the VAD marks (speech under music of its own level: the VAD is
+sure, the tagger half-sure; on music alone the VAD's blips get ~0). Fitted on the dev split."""
+CONFIDENT_WORD_PROB = 0.5
+"""An ASR transcript confirms speech when it holds at least two words and its median word probability
+reaches this (Whisper's words on babble or noise come with low probabilities)."""
+CROWD_LABEL = "Hubbub, speech noise, speech babble"
+
+
+@dataclass
+class Layer:
+    """One layer of a shot's soundtrack (times in seconds from the shot start)."""
+
+    type: str
+    score: float
+    spans: list
+    labels: list = dataclasses.field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"type": self.type, "score": round(float(self.score), 4),
+                "spans": [[round(a, 3), round(b, 3)] for a, b in self.spans], "labels": list(self.labels)}
+
+
+def mixture_type(layers: list[Layer]) -> str:
+    """The paper's "type" of a shot from its layers: ``"speech, music"``; ``"silence"`` when none."""
+    return ", ".join(layer.type for layer in layers) if layers else "silence"
+
+
+def type_layers(kind: str) -> list[str]:
+    """The layer words of a "type" string (``"speech, music"`` -> ``["speech", "music"]``)."""
+    return [w.strip() for w in str(kind).split(",") if w.strip()]
+
+
+def _span_cover(spans) -> float:
+    return sum(b - a for a, b in spans)
+
+
+def confident_transcript(transcript: dict | None, *, min_prob: float = CONFIDENT_WORD_PROB) -> bool:
+    """True when ``transcript`` has >= 2 words whose median probability reaches ``min_prob``."""
+    probs = [w.get("prob") for w in (transcript or {}).get("words") or [] if w.get("prob") is not None]
+    return len(probs) >= 2 and float(np.median(probs)) >= min_prob
+
+
+def shot_layer_evidence(tagged: dict, stems: dict | None = None, *, impulsive: bool = True
+                        ) -> tuple[np.ndarray, dict]:
+    """Patch times and per-patch evidence of every layer: the mix's, raised by the stem that carries the
+    layer (``stems`` maps ``"dialogue"``/``"music"``/``"effects"`` to that stem's tagger answer) where the
+    stem was tagged on the same patches. A stem only speaks for its own layers (speech leaking into the
+    effects stem never adds speech), so a layer under a louder one is heard where its own stem says so,
+    when that stem is mostly that layer (:func:`_stem_holds`).
+    Not ``impulsive`` (the measured mix): the effects evidence leaves out the one-event classes
+    (``"effects_steady"``, when the tagger gives it)."""
+    lay = tagged.get("layers") or {}
+    times = np.asarray(lay.get("times") or np.zeros((0, 2)), dtype=float).reshape(-1, 2)
+    out = {}
+    for kind in LAYER_ORDER:
+        key = "effects_steady" if kind == "effects" and not impulsive and "effects_steady" in lay else kind
+        p = np.asarray(lay.get(key, np.zeros(len(times))), dtype=float)
+        stem = (stems or {}).get(LAYER_STEM[kind]) or {}
+        q = np.asarray((stem.get("layers") or {}).get(key, []), dtype=float)
+        if q.shape == p.shape and p.size and _stem_holds(stem, kind):
+            p = np.maximum(p, q)
+        out[kind] = p
+    return times, out
+
+
+def _stem_holds(stem: dict, kind: str) -> bool:
+    """Whether a stem's tagger answer is mostly its own ``kind`` of sound, not a rival layer that leaked in
+    (the drums of a song in the effects stem, a bed in the music stem): ``kind``'s prominence in the stem
+    at least that of every layer which belongs to another stem, speech aside (speech leaks everywhere and
+    never counts from a stem other than the dialogue)."""
+    scores = stem.get("type_scores") or {}
+    own = {k for k, name in LAYER_STEM.items() if name == LAYER_STEM[kind]}
+    rivals = [k for k in LAYER_ORDER if k not in own and k != "speech"]
+    return all(float(scores.get(kind, 0.0)) >= float(scores.get(r, 0.0)) for r in rivals)
+
+
+def layers_from_tags(tagged: dict, *, speech: list, duration_s: float, presence=None, stems: dict | None = None,
+                     features=None, transcript: dict | None = None) -> list[Layer]:
+    """Layers of a shot from a tagger's per-patch layer evidence (``tagged["layers"]``, YAMNet), its stems'
+    and the VAD.
+
+    A layer is present in the patches where its evidence (:func:`shot_layer_evidence`: the noisy-OR of its
+    classes, from the mix or from its own stem) reaches ``presence`` (:data:`LAYER_PRESENCE` per layer, or
+    one float for all). Speech needs more than the VAD, which fires on crowds: it is present when an ASR
+    transcript with confident words says so (:func:`confident_transcript`), or when the tagger hears speech
+    (present in a patch, or :data:`SPEECH_CONFIRM` on average over the VAD's patches) AND the voice is one
+    talker in front (the mix's measured ``features.energy_std_db`` at or above
+    :data:`TALKER_MIN_DB`; no ``features`` skips that check and the next). Where the mix has no impulsive
+    energy (``features.impulsiveness`` at or under :data:`IMPULSIVE_SHARE`), one-event classes are not
+    evidence of effects. The tagger's speech without a talker in front is a
+    crowd: it joins the ambience layer, named as babble. Confirmed speech takes the VAD's spans when the VAD
+    covers at least ``SPEECH_SHARE_LO`` of the shot (finer than 0.96 s patches).
+    Layers are ordered by their score (the tagger's type score: mean best-class probability; speech at
+    least its VAD share), most prominent first. Words: the
+    layer's timed labels (finest first), else its best tags.
+    """
+    from .labels import spans as patch_spans
+
+    if presence is None:
+        presence = LAYER_PRESENCE
+    if not isinstance(presence, dict):
+        presence = {kind: float(presence) for kind in LAYER_ORDER}
+    talker_db = getattr(features, "energy_std_db", None)
+    impulsive = features is None or (getattr(features, "impulsiveness", None) or 0.0) > IMPULSIVE_SHARE
+    times, ev = shot_layer_evidence(tagged, stems, impulsive=impulsive)
+    vad_share = min(1.0, _span_cover(speech) / duration_s) if duration_s > 0 else 0.0
+    heard = {kind: (ev[kind] >= presence[kind]) if ev[kind].size else np.zeros(0, bool) for kind in LAYER_ORDER}
+    # prominence: the mean best-class probability (the tagger's type scores); the noisy-OR of a layer of
+    # correlated classes (Music + Musical instrument + a genre) says THAT it is there, not how far in front
+    prominence = {kind: float((tagged.get("type_scores") or {}).get(kind, 0.0)) for kind in LAYER_ORDER}
+    if not impulsive and ev["effects"].size:
+        prominence["effects"] = min(prominence["effects"], float(ev["effects"].mean()))
+    in_vad = np.array([any(a < e and s < b for s, e in speech) for a, b in times], dtype=bool)
+    tagger_speech = bool(heard["speech"].any()) or bool(
+        in_vad.any() and ev["speech"][in_vad].mean() >= SPEECH_CONFIRM)
+    confirmed = confident_transcript(transcript)
+    crowd = tagger_speech and not confirmed and talker_db is not None and talker_db < TALKER_MIN_DB
+    if crowd:   # voices, none in front: a crowd bed
+        heard["ambience"] = heard["ambience"] | heard["speech"] | in_vad
+        prominence["ambience"] = max(prominence["ambience"], prominence["speech"])
+    out = []
+    for kind in LAYER_ORDER:
+        found = patch_spans(times, heard[kind]) if heard[kind].size else []
+        score = prominence[kind]
+        if kind == "speech":
+            found = []
+            if (tagger_speech and not crowd) or confirmed:
+                found = (patch_spans(times, heard[kind]) if vad_share < SPEECH_SHARE_LO and heard[kind].any()
+                         else [tuple(s) for s in speech])
+                score = max(score, vad_share)
+        if found:
+            words = _layer_words(tagged, kind)
+            if kind == "ambience" and crowd:
+                words = [CROWD_LABEL] + [w for w in words if w != CROWD_LABEL][:1]
+            out.append(Layer(kind, score, found, words))
+    out.sort(key=lambda layer: (-layer.score, LAYER_ORDER.index(layer.type)))
+    return out
+
+
+def _layer_words(tagged: dict, kind: str, limit: int = 2) -> list[str]:
+    labels = [t["label"] for t in sorted(tagged.get("labels", []), key=lambda t: -t["score"])
+              if t.get("layer") == kind]
+    labels += [t["label"] for t in tagged.get("tags", []) if t.get("layer") == kind and t["score"] >= 0.1]
+    seen: list[str] = []
+    for label in labels:
+        if label not in seen:
+            seen.append(label)
+    fine = [label for label in seen if label not in GENERIC_LABELS]
+    return (fine or seen)[:limit]
