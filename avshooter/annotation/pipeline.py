@@ -202,7 +202,8 @@ class _VideoRun:
 
     def _load_story(self, info):
         from ..errors import InputError
-        from ..io.released import is_released, plan_released
+        from ..io.released import is_released
+        from ..io.released_plan import plan_released
         from ..io.jsonfile import read_json
         from ..io.story import load_story
 

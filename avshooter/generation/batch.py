@@ -30,10 +30,13 @@ from ..engine import progress as progress_bar
 from ..engine import run_local, run_ray
 from ..errors import AvshooterError, InputError
 from ..io.locks import DEFAULT_MAX_AGE_S
-from ..io.output import ensure_dir
+from ..io.output import clean_stages, ensure_dir
 from ..io.paths import check_folder_name
 
 log = logging.getLogger("avshooter")
+
+STAGE_PREFIX = ".avshooter-generate-"
+"""Prefix of :func:`avshooter.generation.pipeline.generate`'s staging folders."""
 
 __all__ = ["StoryItem", "Summary", "generate_many", "is_finished", "read_story_list"]
 
@@ -99,6 +102,8 @@ def _run_one(item: StoryItem, out_dir: str, config: GenerateConfig, debug: bool,
 
         if is_finished(item, out_dir, config):
             return "skipped"  # another run finished it while we waited
+        if (Path(out_dir) / item.story_id).is_dir():  # under the story's lock: any staging folder is a dead run's
+            clean_stages(Path(out_dir) / item.story_id, STAGE_PREFIX, held=True)
         generate(item.story, item.videos, out_dir=Path(out_dir) / item.story_id, config=config,
                  prompts=item.prompts)
         return "done"

@@ -21,7 +21,8 @@ from .locks import exclusive
 
 log = logging.getLogger("avshooter")
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "write_audio", "ManifestWriter", "read_manifest", "ensure_dir"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "write_audio", "ManifestWriter",
+           "read_manifest", "ensure_dir", "staging_dir", "clean_stages"]
 
 
 def ensure_dir(path: str | os.PathLike) -> Path:
@@ -34,6 +35,58 @@ def ensure_dir(path: str | os.PathLike) -> Path:
     if not os.access(p, os.W_OK, effective_ids=os.access in os.supports_effective_ids):
         raise OutputError(f"{p}: output folder is not writable")
     return p
+
+
+def staging_dir(folder: str | os.PathLike, prefix: str) -> Path:
+    """A new hidden staging folder ``<prefix><pid>.<pid start>.<host>.<random>`` in ``folder``, after
+    removing the stale ones a killed run left there (:func:`clean_stages`)."""
+    from .locks import _pid_start
+
+    folder = ensure_dir(folder)
+    clean_stages(folder, prefix)
+    pid = os.getpid()
+    owner = f"{prefix}{pid}.{_pid_start(pid) or 0}.{_host_tag()}."
+    return Path(tempfile.mkdtemp(prefix=owner, dir=folder))
+
+
+def clean_stages(folder: str | os.PathLike, prefix: str, *, held: bool = False,
+                 max_age_s: float = 24 * 3600.0) -> list[Path]:
+    """Remove the staging folders ``<prefix>*`` in ``folder`` left by runs that are gone; return them.
+
+    A folder made by :func:`staging_dir` on this host is stale when its process is gone; one of another
+    host, or of an older name, when untouched for ``max_age_s``. ``held=True``: the caller holds the lock
+    of ``folder``'s item, so no other run can be staging there: every one is stale.
+    """
+    import shutil
+    import time
+
+    from .locks import _alive
+
+    removed = []
+    for stage in sorted(Path(folder).glob(prefix + "*")):
+        if not stage.is_dir():
+            continue
+        parts = stage.name[len(prefix):].split(".")
+        stale = held
+        if not stale and len(parts) == 4 and parts[0].isdigit() and parts[2] == _host_tag():
+            stale = not _alive({"pid": int(parts[0]), "pid_start": None if parts[1] == "0" else parts[1]})
+        elif not stale:
+            try:
+                stale = time.time() - stage.stat().st_mtime > max_age_s
+            except OSError:
+                continue
+        if stale:
+            shutil.rmtree(stage, ignore_errors=True)
+            removed.append(stage)
+            log.info("%s: removed the staging folder of a run that is gone", stage)
+    return removed
+
+
+def _host_tag() -> str:
+    import hashlib
+    import socket
+
+    return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
 
 
 def _read_umask() -> int:
