@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from avshooter.io.locks import LOCK_DIR, VideoLock, exclusive
-from avshooter.io.output import ManifestWriter
+from avshooter.errors import OutputError
+from avshooter.io.locks import LOCK_DIR, LockLost, VideoLock, exclusive
+from avshooter.io.output import ManifestWriter, read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,6 +71,48 @@ def test_torn_line_of_a_killed_writer_is_dropped(tmp_path):
     assert [r["id"] for r in _lines(path)] == ["a", "b"]
 
 
+def test_torn_last_line_is_skipped_by_the_reader_and_never_appended_to(tmp_path, caplog):
+    path = tmp_path / "manifest.jsonl"
+    path.write_text(json.dumps({"id": "a", "video_id": "v"}) + "\n" + '{"id": "b", "vid')
+    assert [r["id"] for r in read_manifest(path)] == ["a"]
+    assert "torn" in caplog.text
+    w = ManifestWriter(path)
+    with open(path, "a") as f:  # torn again after the writer opened
+        f.write('{"id": "c", "tr')
+    assert w.write_video("w", [{"id": "w/0000", "video_id": "w"}])
+    assert [r["id"] for r in read_manifest(path)] == ["a", "w/0000"]
+
+
+def test_manifest_lines_of_a_redone_video_are_replaced(tmp_path):
+    path = tmp_path / "manifest.jsonl"
+    w = ManifestWriter(path)
+    first = [{"id": f"v/{i:04d}", "video_id": "v", "end_s": 1.0 + i} for i in range(3)]
+    other = [{"id": "u/0000", "video_id": "u", "end_s": 9.0}]
+    assert w.write_video("v", first) and w.write_video("u", other)
+    before = path.stat()
+    assert not w.write_video("v", first) and not ManifestWriter(path).write_video("u", other)
+    assert path.stat().st_mtime_ns == before.st_mtime_ns and path.stat().st_ino == before.st_ino  # nothing rewritten
+    redone = [{"id": "v/0000", "video_id": "v", "end_s": 5.0}, {"id": "v/0001", "video_id": "v", "end_s": 8.0}]
+    assert ManifestWriter(path).write_video("v", redone)
+    records = list(read_manifest(path))
+    assert sorted((r["id"], r["end_s"]) for r in records) == [("u/0000", 9.0), ("v/0000", 5.0), ("v/0001", 8.0)]
+
+
+def test_a_taken_over_holder_stops_before_writing(tmp_path):
+    lock = VideoLock(tmp_path, "ep01", max_age_s=3600)
+    assert lock.acquire()
+    lock.check()  # still ours
+    path = tmp_path / LOCK_DIR / "ep01.lock"
+    with exclusive(path) as fd:  # another run takes it over (as if ours were stale)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": 1, "host": "elsewhere", "time": time.time(), "started": time.time(),
+                                  "token": "theirs"}).encode(), 0)
+    with pytest.raises(LockLost, match="taken over by pid 1 on elsewhere"):
+        lock.check()
+    lock.release()
+    assert json.loads(path.read_text())["token"] == "theirs"  # their lock is left alone
+
+
 def _fake_lock(out: Path, video_id: str, **holder) -> Path:
     path = out / LOCK_DIR / f"{video_id}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -95,8 +138,15 @@ def test_lock_live_stale_and_release(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     _fake_lock(tmp_path, "ep02", pid=dead.pid)
-    with VideoLock(tmp_path, "ep02") as lock:
-        assert lock.acquire()
+    with VideoLock(tmp_path, "ep02") as lock:  # `with` acquires
+        assert json.loads((tmp_path / LOCK_DIR / "ep02.lock").read_text())["token"] == lock.token
+    assert not (tmp_path / LOCK_DIR).exists()
+    holder = VideoLock(tmp_path, "ep05")
+    assert holder.acquire()
+    with pytest.raises(OutputError, match="locked by pid"):  # held by a live run: `with` refuses
+        with VideoLock(tmp_path, "ep05"):
+            pass
+    holder.release()
     # another host: alive as far as we can know, until the lock is older than max_age_s
     _fake_lock(tmp_path, "ep03", host="elsewhere", pid=1, time=time.time() - 100)
     assert not VideoLock(tmp_path, "ep03", max_age_s=1000).acquire()
@@ -160,8 +210,10 @@ def test_two_runs_at_once_on_one_folder(media, tmp_path):
         expected += [f"{v.stem}/{s['avshooter']['index']:04d}" for s in story["shots"]]
     assert sorted(ids) == sorted(expected)
     assert not (out / LOCK_DIR).exists() and not (out / "manifest.jsonl.lock").exists()  # all released
-    summaries = " ".join(r[0] for r in results)
-    assert summaries.count("done") == 2  # each run printed its one-line summary
+    summaries = [r[0].splitlines()[0] for r in results]
+    assert all(line.startswith("done ") for line in summaries)  # each run printed its one-line summary
+    # each video was annotated by exactly ONE of the two runs (the other found it locked or finished)
+    assert sum(int(line.split(",")[0].split()[1]) for line in summaries) == len(videos), summaries
 
 
 @pytest.mark.slow  # two annotate processes one after the other; the takeover itself is tested above
