@@ -218,3 +218,16 @@ def test_released_does_not_import_its_planner():
     import avshooter.io.released as released
 
     assert not hasattr(released, "plan_released")  # one home: avshooter.io.released_plan
+
+
+def test_stems_are_synced_before_the_marker_that_says_they_exist(tmp_path, monkeypatch):
+    import numpy as np
+
+    from avshooter.io import output
+
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(output.os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real(fd)))
+    output.write_audio(tmp_path / "audio" / "effects.flac", np.zeros((1, 800), np.float32), 16000)
+    output.atomic_write_json(tmp_path / "audio" / "shot.json", {"done": True})
+    assert [Path(p).name.split(".")[1] for p in synced] == ["effects", "shot"]  # the stem first, then the marker
