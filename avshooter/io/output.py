@@ -311,15 +311,28 @@ class ManifestWriter:
         return True
 
     def _rewrite(self, drop: set[str], lines: list[bytes]) -> None:
-        """The file without the lines of ids in ``drop``, then ``lines``: written atomically; under the lock."""
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            raw = b""
-        kept = [line for line in raw.splitlines(keepends=True)
-                if line.endswith(b"\n") and _record(line) is not None and _record(line).get("id") not in drop]
+        """The file without the lines of ids in ``drop``, then ``lines``: written atomically; under the lock
+        (after :meth:`_catch_up`, so every whole line of the file is known by its digest)."""
+        gone = {self._digest[rid] for rid in drop if rid in self._digest}
+        with open(self.path, "rb") as f:
+            raw = f.read(self._pos)  # whole lines only: a torn tail is dropped
+        kept = [line for line in raw.splitlines(keepends=True) if _line_digest(line) not in gone]
         atomic_write_bytes(self.path, b"".join(kept + lines))
-        self._repair()
+        for rid in drop & self.ids:
+            self.ids.discard(rid)
+            del self._digest[rid]
+        for video in {_video_of(_record(line) or {}) for line in lines} | set(self._by_video):
+            ids = self._by_video.get(video)
+            if ids is not None:
+                ids -= drop
+                if not ids:
+                    del self._by_video[video]
+        self._pos = sum(map(len, kept))
+        for line in lines:
+            self._learn(line)
+            self._pos += len(line)
+        st = self.path.stat()
+        self._pos, self._inode = st.st_size, st.st_ino
 
 
 def _line(record: dict) -> bytes:
