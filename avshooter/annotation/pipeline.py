@@ -54,8 +54,9 @@ def iter_annotate(
 
     The generator form of :func:`annotate` (nothing happens until it is iterated). Files go to
     ``out_dir/<video_id>/``: ``audio/<shot>/{mix,dialogue,music,effects}.flac`` and, once every shot is
-    done, ``story.json``. Shots already finished by an earlier run with the same input and config are
-    read back, not recomputed. Raises :class:`~avshooter.errors.AvshooterError` on bad input. A story in
+    done, ``story.json``. Shots already finished by an earlier run with the same resume key (input,
+    story, segments, config, backends that run: :mod:`avshooter.annotation.resume`) are read back, not
+    recomputed. Raises :class:`~avshooter.errors.AvshooterError` on bad input. A story in
     the released per-video layout (``avshooter.io.released``) also writes ``released.json``; ``segments``
     selects some of its segments (default all). ``lock``: the :class:`~avshooter.io.locks.VideoLock` held on
     the video; before each shot and the story are committed it is checked to be still ours (a run whose
