@@ -207,7 +207,11 @@ def test_stale_staging_folders_are_removed_live_ones_kept(tmp_path):
     (stale / "soundtrack.flac").write_bytes(b"x")
     again = staging_dir(tmp_path, ".avshooter-generate-")  # the next run cleans before it stages
     assert not stale.exists() and mine.is_dir() and again.is_dir()
-    assert clean_stages(tmp_path, ".avshooter-generate-", held=True) and not list(tmp_path.iterdir())
+    legacy = tmp_path / ".avshooter-generate-k3j2x9"  # a mkdtemp name: no owner in it
+    legacy.mkdir()
+    assert clean_stages(tmp_path, ".avshooter-generate-") == []  # fresh: could be a live run's
+    assert clean_stages(tmp_path, ".avshooter-generate-", held=True) == [legacy]  # under the item's lock: stale
+    assert sorted(tmp_path.iterdir()) == sorted([mine, again])  # a live process's stages are never removed
 
 
 def test_released_does_not_import_its_planner():

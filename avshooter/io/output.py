@@ -54,8 +54,8 @@ def clean_stages(folder: str | os.PathLike, prefix: str, *, held: bool = False,
     """Remove the staging folders ``<prefix>*`` in ``folder`` left by runs that are gone; return them.
 
     A folder made by :func:`staging_dir` on this host is stale when its process is gone; one of another
-    host, or of an older name, when untouched for ``max_age_s``. ``held=True``: the caller holds the lock
-    of ``folder``'s item, so no other run can be staging there: every one is stale.
+    host, or of an older name, when untouched for ``max_age_s`` or, with ``held=True`` (the caller holds the
+    lock of ``folder``'s item, so no other locked run can be staging there), at once.
     """
     import shutil
     import time
@@ -67,12 +67,11 @@ def clean_stages(folder: str | os.PathLike, prefix: str, *, held: bool = False,
         if not stage.is_dir():
             continue
         parts = stage.name[len(prefix):].split(".")
-        stale = held
-        if not stale and len(parts) == 4 and parts[0].isdigit() and parts[2] == _host_tag():
+        if len(parts) == 4 and parts[0].isdigit() and parts[2] == _host_tag():  # ours: its process tells
             stale = not _alive({"pid": int(parts[0]), "pid_start": None if parts[1] == "0" else parts[1]})
-        elif not stale:
+        else:
             try:
-                stale = time.time() - stage.stat().st_mtime > max_age_s
+                stale = held or time.time() - stage.stat().st_mtime > max_age_s
             except OSError:
                 continue
         if stale:
