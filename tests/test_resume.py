@@ -235,3 +235,14 @@ def test_stems_are_synced_before_the_marker_that_says_they_exist(tmp_path, monke
     output.write_audio(tmp_path / "audio" / "effects.flac", np.zeros((1, 800), np.float32), 16000)
     output.atomic_write_json(tmp_path / "audio" / "shot.json", {"done": True})
     assert [Path(p).name.split(".")[1] for p in synced] == ["effects", "shot"]  # the stem first, then the marker
+
+
+def test_the_predicted_decoder_is_the_one_that_loads():
+    pytest.importorskip("faster_whisper")
+    from avshooter.backends import load_backend
+    from avshooter.backends.faster_whisper_asr import FasterWhisperASR
+
+    asr = load_backend("asr", "faster-whisper", device="cpu", options={"beam_size": 1})
+    info, predicted = asr.info(), FasterWhisperASR.decoding("cpu", {"beam_size": 1})
+    assert (info["dtype"], info["batched"]) == (predicted["compute_type"], predicted["batched"]) == ("int8", False)
+    assert predicted["versions"]["faster-whisper"] == info["version"]
