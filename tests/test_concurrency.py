@@ -257,10 +257,12 @@ def test_a_video_locked_by_a_live_run_is_skipped_and_said(media, tmp_path, capsy
 
     out = tmp_path / "ds"
     video = media / "audio" / "robin_bird_inspectorj.hq.ogg"
+    listing = tmp_path / "one.txt"  # a batch (of one): the locked video is in its summary, exit status 0
+    listing.write_text(f"{video}\n")
     holder = VideoLock(out, video.stem)
     assert holder.acquire()  # this test process is the live run
     try:
-        rc = main(["annotate", str(video), "--out", str(out), "--no-progress", "--no-context"])
+        rc = main(["annotate", "--manifest", str(listing), "--out", str(out), "--no-progress", "--no-context"])
     finally:
         holder.release()
     printed = capsys.readouterr().out
@@ -273,14 +275,17 @@ def test_lock_age_option_is_checked(media, tmp_path, capsys):
     from avshooter.cli import main
 
     video = media / "audio" / "robin_bird_inspectorj.hq.ogg"
-    rc = main(["annotate", str(video), "--out", str(tmp_path / "o"), "--lock-max-age", "0", "--no-progress"])
+    listing = tmp_path / "one.txt"  # a batch (of one): a locked video is in its summary, exit status 0
+    listing.write_text(f"{video}\n")
+    rc = main(["annotate", "--manifest", str(listing), "--out", str(tmp_path / "o"), "--lock-max-age", "0",
+               "--no-progress"])
     assert rc == 1 and "lock max age must be > 0" in capsys.readouterr().err
     # an old lock of another host is taken over at the age given on the command line
     _fake_lock(tmp_path / "o", video.stem, host="elsewhere", pid=1, time=time.time() - 120)
-    rc = main(["annotate", str(video), "--out", str(tmp_path / "o"), "--lock-max-age", "3600", "--no-progress",
-               "--no-context"])
+    rc = main(["annotate", "--manifest", str(listing), "--out", str(tmp_path / "o"), "--lock-max-age", "3600",
+               "--no-progress", "--no-context"])
     assert rc == 0 and "locked by pid 1 on elsewhere" in capsys.readouterr().out
-    rc = main(["annotate", str(video), "--out", str(tmp_path / "o"), "--lock-max-age", "60", "--no-progress",
-               "--no-context"])
+    rc = main(["annotate", "--manifest", str(listing), "--out", str(tmp_path / "o"), "--lock-max-age", "60",
+               "--no-progress", "--no-context"])
     assert rc == 0 and "done 1" in capsys.readouterr().out
     assert (tmp_path / "o" / video.stem / "story.json").exists() and not (tmp_path / "o" / LOCK_DIR).exists()
