@@ -52,6 +52,10 @@ class AnnotateConfig:
     captioner: str = "features"
     """"sound description"/"visual context": ``features`` (measured + MiniLM), ``openai`` or ``gemini``."""
     captioner_options: dict = field(default_factory=dict)
+    captioner_fallback: bool = False
+    """When the ``openai``/``gemini`` captioner fails (server down, wrong key, no usable answer): ``False``
+    (default) fails the video (not recorded as finished; the next run retries it); ``True`` keeps the
+    measured annotation and flags the shot ``captioner_failed``."""
     context: str = "minilm"
     """Visual-context backend of the ``features`` captioner: ``minilm`` (ships weights) or ``none``."""
     paper_filter: bool = False

@@ -17,20 +17,59 @@ from .errors import BackendError
 __all__ = ["progress", "run_local", "run_ray", "quiet_ray_data", "ordered_threads", "default_threads", "blas_threads"]
 
 
-def run_local(items: list, fn: Callable, *args, workers: int = 1) -> Iterator:
+def run_local(items: list, fn: Callable, *args, workers: int = 1, on_dead: Callable | None = None) -> Iterator:
     """``fn(item, *args)`` for every item, in this process (``workers == 1``) or in ``workers`` spawned
-    processes; results are yielded as they finish. ``fn`` must not raise (it reports failures itself)."""
+    processes; results are yielded as they finish. ``fn`` must not raise (it reports failures itself).
+
+    A worker process that dies (killed, out of memory) breaks its pool. The items it may have been
+    running (the first ``workers + 1`` unfinished ones: a pool starts its items in order) then run each in
+    a process of its own, so the one that kills its worker is found; its result is ``on_dead(item)``
+    (default: re-raise the ``BrokenProcessPool``). The items never started go to a fresh pool.
+    """
     if workers == 1 or len(items) <= 1:
         for item in items:
             yield fn(item, *args)
         return
+    from concurrent.futures.process import BrokenProcessPool
+
+    left = list(enumerate(items))
+    while left:
+        unfinished = []
+        for (k, item), result in _in_pool(left, fn, args, min(workers, len(left))):
+            if result is _BROKEN:
+                unfinished.append((k, item))
+            else:
+                yield result
+        unfinished.sort(key=lambda pair: pair[0])
+        suspects, left = unfinished[:workers + 1], unfinished[workers + 1:]
+        for pair in suspects:
+            (_, result), = _in_pool([pair], fn, args, 1)
+            if result is not _BROKEN:
+                yield result
+            elif on_dead is None:
+                raise BrokenProcessPool(f"a worker process died while running {pair[1]!r}")
+            else:
+                yield on_dead(pair[1])
+
+
+_BROKEN = object()
+
+
+def _in_pool(pairs: list, fn: Callable, args: tuple, workers: int) -> Iterator[tuple]:
+    """``((k, item), fn(item, *args))`` from a pool of spawned processes, as they finish;
+    ``((k, item), _BROKEN)`` for every item not finished when a worker died."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
-    with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=mp.get_context("spawn")) as pool:
-        futures = [pool.submit(fn, item, *args) for item in items]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        futures = {pool.submit(fn, item, *args): (k, item) for k, item in pairs}
         for fut in as_completed(futures):
-            yield fut.result()
+            try:
+                result = fut.result()
+            except BrokenProcessPool:
+                result = _BROKEN
+            yield futures[fut], result
 
 
 def default_threads(limit: int = 4) -> int:

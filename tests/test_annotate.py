@@ -111,10 +111,19 @@ def test_annotate_shot_on_an_array_with_a_held_backend(demo):
     wav, sr = load_audio(demo["video"], sample_rate=16000)
     separator = avshooter.load_backend("separation", "dsp", cache=False)  # built once, held by the caller
     assert separator is not avshooter.load_backend("separation", "dsp")  # not the pipelines' cached one
-    config = AnnotateConfig(sample_rate=16000, context="none", asr="none")
+    calls = []
+
+    class Held:  # the held separator, seen: every call must reach it
+        def separate(self, wav, sample_rate, *, speech):
+            calls.append(wav.shape)
+            return separator.separate(wav, sample_rate, speech=speech)
+
+    config = AnnotateConfig(sample_rate=16000, context="none", asr="none", separation="dsp")
     shot = wav[:, : 5 * sr]
-    held = avshooter.annotate_shot(shot, sr, config=config, backends={"separation": separator})
+    held = avshooter.annotate_shot(shot, sr, config=config, backends={"separation": Held()})
+    assert calls == [shot.shape]  # the held backend is the one used
     by_name = avshooter.annotate_shot(shot, sr, config=config)
+    assert calls == [shot.shape]  # ...and only when held
     assert held.type == by_name.type and held.description == by_name.description
     assert sum(held.stems.values()).shape == shot.shape
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 import logging
@@ -375,5 +376,9 @@ def test_pipeline_uses_answer_or_flags_failure(api):
     text, images, _ = parts_of("openai", api.requests[0])
     assert STORY in text and len(images) == 3 and '"speech": []' in text
     api.script = [(503, "down", {}, 0)]
-    out = annotate_shot_audio(wav, sr, speech=[], frames=frames, config=config)
+    with pytest.raises(BackendError, match="captioner openai failed.*HTTP 503"):  # never saved as a result
+        annotate_shot_audio(wav, sr, speech=[], frames=frames, config=config)
+    api.script = [(503, "down", {}, 0)]
+    fallback = dataclasses.replace(config, captioner_fallback=True)  # asked for: measured annotation, marked
+    out = annotate_shot_audio(wav, sr, speech=[], frames=frames, config=fallback)
     assert "captioner_failed" in out.flags and "HTTP 503" in out.context["captioner_error"]

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from avshooter.errors import OutputError
 from avshooter.io.locks import LOCK_DIR, VideoLock, exclusive
-from avshooter.io.output import ManifestWriter
+from avshooter.io.output import ManifestWriter, read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,6 +71,51 @@ def test_torn_line_of_a_killed_writer_is_dropped(tmp_path):
     assert [r["id"] for r in _lines(path)] == ["a", "b"]
 
 
+def test_torn_last_line_is_skipped_by_the_reader_and_never_appended_to(tmp_path, caplog):
+    path = tmp_path / "manifest.jsonl"
+    path.write_text(json.dumps({"id": "a", "video_id": "v"}) + "\n" + '{"id": "b", "vid')
+    assert [r["id"] for r in read_manifest(path)] == ["a"]
+    assert "torn" in caplog.text
+    w = ManifestWriter(path)
+    with open(path, "a") as f:  # torn again after the writer opened
+        f.write('{"id": "c", "tr')
+    assert w.write_video("w", [{"id": "w/0000", "video_id": "w"}])
+    assert [r["id"] for r in read_manifest(path)] == ["a", "w/0000"]
+
+
+def test_manifest_lines_of_a_redone_video_are_replaced(tmp_path):
+    path = tmp_path / "manifest.jsonl"
+    w = ManifestWriter(path)
+    first = [{"id": f"v/{i:04d}", "video_id": "v", "end_s": 1.0 + i} for i in range(3)]
+    other = [{"id": "u/0000", "video_id": "u", "end_s": 9.0}]
+    assert w.write_video("v", first) and w.write_video("u", other)
+    before = path.stat()
+    assert not w.write_video("v", first) and not ManifestWriter(path).write_video("u", other)
+    assert path.stat().st_mtime_ns == before.st_mtime_ns and path.stat().st_ino == before.st_ino  # nothing rewritten
+    redone = [{"id": "v/0000", "video_id": "v", "end_s": 5.0}, {"id": "v/0001", "video_id": "v", "end_s": 8.0}]
+    assert ManifestWriter(path).write_video("v", redone)
+    records = list(read_manifest(path))
+    assert sorted((r["id"], r["end_s"]) for r in records) == [("u/0000", 9.0), ("v/0000", 5.0), ("v/0001", 8.0)]
+    assert w.write_video("v", first)  # the first writer catches up, then puts the 3 lines back
+    assert not w.write_video("v", first) and w.ids == ManifestWriter(path).ids == {"u/0000", *(r["id"] for r in first)}
+    assert len(list(read_manifest(path))) == 4
+
+
+def test_a_taken_over_holder_stops_before_writing(tmp_path):
+    lock = VideoLock(tmp_path, "ep01", max_age_s=3600)
+    assert lock.acquire()
+    lock.check()  # still ours
+    path = tmp_path / LOCK_DIR / "ep01.lock"
+    with exclusive(path) as fd:  # another run takes it over (as if ours were stale)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": 1, "host": "elsewhere", "time": time.time(), "started": time.time(),
+                                  "token": "theirs"}).encode(), 0)
+    with pytest.raises(OutputError, match="taken over by pid 1 on elsewhere"):  # LockLost
+        lock.check()
+    lock.release()
+    assert json.loads(path.read_text())["token"] == "theirs"  # their lock is left alone
+
+
 def _fake_lock(out: Path, video_id: str, **holder) -> Path:
     path = out / LOCK_DIR / f"{video_id}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -95,8 +141,15 @@ def test_lock_live_stale_and_release(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     _fake_lock(tmp_path, "ep02", pid=dead.pid)
-    with VideoLock(tmp_path, "ep02") as lock:
-        assert lock.acquire()
+    with VideoLock(tmp_path, "ep02") as lock:  # `with` acquires
+        assert json.loads((tmp_path / LOCK_DIR / "ep02.lock").read_text())["token"] == lock.token
+    assert not (tmp_path / LOCK_DIR).exists()
+    holder = VideoLock(tmp_path, "ep05")
+    assert holder.acquire()
+    with pytest.raises(OutputError, match="locked by pid"):  # held by a live run: `with` refuses
+        with VideoLock(tmp_path, "ep05"):
+            pass
+    holder.release()
     # another host: alive as far as we can know, until the lock is older than max_age_s
     _fake_lock(tmp_path, "ep03", host="elsewhere", pid=1, time=time.time() - 100)
     assert not VideoLock(tmp_path, "ep03", max_age_s=1000).acquire()
@@ -160,8 +213,10 @@ def test_two_runs_at_once_on_one_folder(media, tmp_path):
         expected += [f"{v.stem}/{s['avshooter']['index']:04d}" for s in story["shots"]]
     assert sorted(ids) == sorted(expected)
     assert not (out / LOCK_DIR).exists() and not (out / "manifest.jsonl.lock").exists()  # all released
-    summaries = " ".join(r[0] for r in results)
-    assert summaries.count("done") == 2  # each run printed its one-line summary
+    summaries = [r[0].splitlines()[0] for r in results]
+    assert all(line.startswith("done ") for line in summaries)  # each run printed its one-line summary
+    # each video was annotated by exactly ONE of the two runs (the other found it locked or finished)
+    assert sum(int(line.split(",")[0].split()[1]) for line in summaries) == len(videos), summaries
 
 
 @pytest.mark.slow  # two annotate processes one after the other; the takeover itself is tested above
@@ -202,10 +257,12 @@ def test_a_video_locked_by_a_live_run_is_skipped_and_said(media, tmp_path, capsy
 
     out = tmp_path / "ds"
     video = media / "audio" / "robin_bird_inspectorj.hq.ogg"
+    listing = tmp_path / "one.txt"  # a batch (of one): the locked video is in its summary, exit status 0
+    listing.write_text(f"{video}\n")
     holder = VideoLock(out, video.stem)
     assert holder.acquire()  # this test process is the live run
     try:
-        rc = main(["annotate", str(video), "--out", str(out), "--no-progress", "--no-context"])
+        rc = main(["annotate", "--manifest", str(listing), "--out", str(out), "--no-progress", "--no-context"])
     finally:
         holder.release()
     printed = capsys.readouterr().out
@@ -218,14 +275,17 @@ def test_lock_age_option_is_checked(media, tmp_path, capsys):
     from avshooter.cli import main
 
     video = media / "audio" / "robin_bird_inspectorj.hq.ogg"
-    rc = main(["annotate", str(video), "--out", str(tmp_path / "o"), "--lock-max-age", "0", "--no-progress"])
+    listing = tmp_path / "one.txt"  # a batch (of one): a locked video is in its summary, exit status 0
+    listing.write_text(f"{video}\n")
+    rc = main(["annotate", "--manifest", str(listing), "--out", str(tmp_path / "o"), "--lock-max-age", "0",
+               "--no-progress"])
     assert rc == 1 and "lock max age must be > 0" in capsys.readouterr().err
     # an old lock of another host is taken over at the age given on the command line
     _fake_lock(tmp_path / "o", video.stem, host="elsewhere", pid=1, time=time.time() - 120)
-    rc = main(["annotate", str(video), "--out", str(tmp_path / "o"), "--lock-max-age", "3600", "--no-progress",
-               "--no-context"])
+    rc = main(["annotate", "--manifest", str(listing), "--out", str(tmp_path / "o"), "--lock-max-age", "3600",
+               "--no-progress", "--no-context"])
     assert rc == 0 and "locked by pid 1 on elsewhere" in capsys.readouterr().out
-    rc = main(["annotate", str(video), "--out", str(tmp_path / "o"), "--lock-max-age", "60", "--no-progress",
-               "--no-context"])
+    rc = main(["annotate", "--manifest", str(listing), "--out", str(tmp_path / "o"), "--lock-max-age", "60",
+               "--no-progress", "--no-context"])
     assert rc == 0 and "done 1" in capsys.readouterr().out
     assert (tmp_path / "o" / video.stem / "story.json").exists() and not (tmp_path / "o" / LOCK_DIR).exists()

@@ -18,10 +18,10 @@ from avshooter.io.released import (
     RELEASED_FILE,
     load_released,
     parse_segments,
-    plan_released,
     save_released,
     validate_released,
 )
+from avshooter.io.released_plan import plan_released
 from avshooter.io.schema import load_schema, validate_record
 
 CAPTIONS = [

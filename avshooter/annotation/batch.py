@@ -1,8 +1,11 @@
 """Batch annotate: a manifest of many videos, local worker processes, resumable, one summary at the end.
 
-One bad video is reported and skipped; the rest go on. Finished videos are skipped on a re-run (their
+The list reader, the id rule, the locked run of one item and the summary are shared with the generate
+batch (:mod:`avshooter.batching`). One bad video is reported and skipped; the rest go on. Finished videos are skipped on a re-run (their
 ``story.json`` carries the input fingerprint and config hash), and finished shots of an interrupted video
-are not redone. ``OUT/manifest.jsonl`` gets one line per shot, written by the main process of each run.
+are not redone (:mod:`avshooter.annotation.resume`: a changed story, segment selection, config or backend
+redoes the video). ``OUT/manifest.jsonl`` gets one line per shot, written by the main process of each run
+from the video's records (a redone video's lines are replaced).
 
 Several runs may share one output folder (a re-run started twice, workers on a cluster): each video is
 annotated under a lock (``OUT/.locks/<video_id>.lock``, :class:`avshooter.io.locks.VideoLock`); a video
@@ -16,18 +19,18 @@ summary and do not stop the batch.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
-import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from ..batching import Summary, dead_worker, read_list, run_locked, unique_id
 from ..config import AnnotateConfig
 from ..engine import progress as progress_bar
 from ..engine import default_threads, run_local, run_ray
-from ..errors import AvshooterError, InputError, system_error
-from ..io.locks import DEFAULT_MAX_AGE_S, VideoLock
+from ..errors import AvshooterError, InputError
+from ..io.locks import DEFAULT_MAX_AGE_S
+from ..io.paths import check_folder_name
 from ..io.output import ManifestWriter, ensure_dir
 
 log = logging.getLogger("avshooter")
@@ -51,106 +54,58 @@ class Item:
     """With a released per-video story: the segments to annotate (default all)."""
 
 
-@dataclass
-class Summary:
-    done: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    locked: list[tuple[str, str]] = field(default_factory=list)
-    """Videos another live run was annotating: ``(video_id, "locked by pid N on HOST since ...")``."""
-    missing: list[tuple[str, str]] = field(default_factory=list)
-    """``--dataset``: annotation files whose video was not found: ``(video ID, reason)``."""
-    shots: int = 0
-
-    def lines(self) -> list[str]:
-        extra = "".join(f", {what} {len(items)}" for what, items in
-                        (("skipped (locked by another run)", self.locked), ("missing videos", self.missing)) if items)
-        out = [f"done {len(self.done)}, skipped (already finished) {len(self.skipped)}{extra}, "
-               f"failed {len(self.failed)}; {self.shots} shots in the manifest"]
-        out += [f"skipped {video}: {reason}" for video, reason in self.locked]
-        out += [f"MISSING {video}: {reason}" for video, reason in self.missing]
-        out += [f"FAILED {video}: {reason}" for video, reason in self.failed]
-        return out
-
-
 def read_video_list(path: str | os.PathLike) -> list[Item]:
     """Read a manifest of videos: one per line, ``VIDEO`` or ``VIDEO<TAB>STORY``, or JSON lines
     ``{"video": ..., "story": ..., "id": ...}``. Blank lines and ``#`` comments are skipped; relative
-    paths are relative to the manifest's folder.
+    paths are relative to the manifest's folder. An ``id`` must name one folder inside OUT.
     """
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{p}: manifest not found") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{p}: manifest is not UTF-8 text") from None
-    base = p.parent
-    items = []
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("{"):
-            try:
-                obj = json.loads(line)
-                video, story, vid = obj["video"], obj.get("story"), obj.get("id")
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise InputError(f"{p}:{number}: a JSON line needs at least {{\"video\": path}}") from None
-        else:
-            parts = line.split("\t")
-            if len(parts) > 2:
-                raise InputError(f"{p}:{number}: expected 'VIDEO' or 'VIDEO<TAB>STORY', got {len(parts)} fields")
-            video, story, vid = parts[0], (parts[1] if len(parts) == 2 else None), None
-        items.append(Item(str(base / video), str(base / story) if story else None, vid))
-    if not items:
-        raise InputError(f"{p}: manifest lists no videos")
-    return _unique_ids(items)
+    return _unique_ids(read_list(path, _parse_line, what="videos"))
+
+
+def _parse_line(fields, base: Path, where: str) -> Item:
+    if isinstance(fields, dict):
+        video, story, vid = fields.get("video"), fields.get("story"), fields.get("id")
+        if not isinstance(video, str) or not isinstance(story, (str, type(None))) \
+                or not isinstance(vid, (str, type(None))):
+            raise InputError(f"{where}: a JSON line needs at least {{\"video\": path}} (story and id: strings)")
+    else:
+        if len(fields) > 2:
+            raise InputError(f"{where}: expected 'VIDEO' or 'VIDEO<TAB>STORY', got {len(fields)} fields")
+        video, story, vid = fields[0], (fields[1] if len(fields) == 2 else None), None
+    if vid is not None:
+        check_folder_name(vid, where=where)  # a path from a manifest never leaves OUT: refused before any write
+    return Item(str(base / video), str(base / story) if story else None, vid)
 
 
 def _unique_ids(items: list[Item]) -> list[Item]:
-    import hashlib
+    from .resume import video_id_for
 
-    from .pipeline import video_id_for
-
-    seen: dict[str, int] = {}
-    out = []
-    for item in items:
-        vid = item.video_id or video_id_for(item.video)
-        if vid in seen:
-            vid = f"{vid}-{hashlib.sha1(os.path.abspath(item.video).encode()).hexdigest()[:6]}"
-        seen[vid] = 1
-        out.append(Item(item.video, item.story, vid, item.segments))
-    return out
+    seen: set[str] = set()
+    return [Item(i.video, i.story, unique_id(i.video_id, video_id_for(i.video), i.video, seen), i.segments)
+            for i in items]
 
 
 def _run_one(item: Item, out_dir: str, config: AnnotateConfig, debug: bool,
              lock_max_age_s: float = DEFAULT_MAX_AGE_S) -> tuple[str, str, str | None]:
     """Worker: annotate one video under its lock. Returns ``(video_id, status, reason)``; never raises."""
-    from .pipeline import annotate
 
-    try:
-        lock = VideoLock(out_dir, item.video_id, max_age_s=lock_max_age_s)
-        try:
-            acquired = lock.acquire()
-        except OSError as exc:
-            return item.video_id, "failed", f"{out_dir}: cannot lock the video ({system_error(exc)})"
-        if not acquired:
-            return item.video_id, "locked", lock.describe()
-        with lock:
-            segments = list(item.segments) if item.segments else None
-            annotate(item.video, out_dir=out_dir, story=item.story, config=config, video_id=item.video_id,
-                     segments=segments)
-        return item.video_id, "done", None
-    except OSError as exc:  # the system's fault while annotating (disk full, ...): told as such
-        return item.video_id, "failed", system_error(exc)
-    except AvshooterError as exc:
-        return item.video_id, "failed", str(exc)
-    except Exception as exc:  # a bug, not bad input: keep the batch going, say what happened
-        reason = f"internal error {type(exc).__name__}: {exc}"
-        if debug:
-            reason += "\n" + traceback.format_exc()
-        return item.video_id, "failed", reason
+    def work(lock) -> str:
+        from .pipeline import annotate
+        from .resume import is_finished
+
+        segments = list(item.segments) if item.segments else None
+        if is_finished(item.video, out_dir=out_dir, config=config, video_id=item.video_id, story=item.story,
+                       segments=segments):
+            return "skipped"  # another run finished it while we waited
+        annotate(item.video, out_dir=out_dir, story=item.story, config=config, video_id=item.video_id,
+                 segments=segments, lock=lock)
+        return "done"
+
+    return run_locked(item.video_id, out_dir, work, debug=debug, lock_max_age_s=lock_max_age_s)
+
+
+def _dead(item: Item) -> tuple[str, str, str]:
+    return dead_worker(item.video_id)
 
 
 def manifest_records(out_dir: Path, video_id: str) -> list[dict]:
@@ -183,7 +138,7 @@ def annotate_many(
     A video is annotated under its lock; one whose lock a live run holds (not refreshed for less than
     ``lock_max_age_s``) is reported in ``summary.locked`` and not touched.
     """
-    from .pipeline import is_finished
+    from .resume import is_finished
 
     config = config or AnnotateConfig()
     if workers < 1:
@@ -196,22 +151,15 @@ def annotate_many(
         # each worker process (a Ray task has one CPU) gets its share of the CPUs for its video's shots
         share = 1 if engine == "ray" else max(1, default_threads(limit=64) // workers)
         config = dataclasses.replace(config, shot_threads=min(share, 4))
+    items = _unique_ids(items)  # ids checked before anything is written
     out = ensure_dir(out_dir)
-    items = _unique_ids(items)
     writer = ManifestWriter(out / "manifest.jsonl")
-    summary = Summary()
+    summary = Summary(shots=0)
 
     def record(video_id: str, status: str, reason: str | None) -> None:
-        if status == "failed":
-            summary.failed.append((video_id, reason or "unknown"))
-            log.info("%s failed: %s", video_id, reason)  # the CLI prints failures once, in its summary
-            return
-        if status == "locked":
-            summary.locked.append((video_id, reason or "locked"))
-            return
-        (summary.done if status == "done" else summary.skipped).append(video_id)
-        for rec in manifest_records(out, video_id):
-            writer.write(rec)
+        summary.record(video_id, status, reason)
+        if status in ("done", "skipped"):  # its lines, as its records now say (replaced when redone)
+            writer.write_video(video_id, manifest_records(out, video_id))
 
     todo = []
     for item in items:
@@ -236,7 +184,8 @@ def annotate_many(
                    for r in run_ray(rows, _RayRow(str(out), config, debug, lock_max_age_s), workers=workers,
                                     gpus=gpus, address=ray_address))
     else:
-        results = run_local(todo, _run_one, str(out), config, debug, lock_max_age_s, workers=workers)
+        results = run_local(todo, _run_one, str(out), config, debug, lock_max_age_s, workers=workers,
+                            on_dead=_dead)
     for video_id, status, reason in results:
         record(video_id, status, reason)
         bar.update(1)
@@ -267,7 +216,7 @@ def dataset_items(annotations_dir: str | os.PathLike, videos_dir: str | os.PathL
     whose video is not there, ``bad`` lists ``(file, reason)`` for annotation files that cannot be read.
     """
     from ..io.released import load_released
-    from .pipeline import video_id_for
+    from .resume import video_id_for
 
     ann, vids = Path(annotations_dir), Path(videos_dir)
     for folder, what in ((ann, "annotations"), (vids, "videos")):
@@ -309,7 +258,7 @@ def annotate_dataset(annotations_dir: str | os.PathLike, videos_dir: str | os.Pa
                      out_dir: str | os.PathLike, segments: list[int] | None = None, **kwargs) -> Summary:
     """Annotate a whole release (see :func:`dataset_items`); keyword arguments go to :func:`annotate_many`."""
     items, missing, bad = dataset_items(annotations_dir, videos_dir, segments=segments)
-    summary = annotate_many(items, out_dir=out_dir, **kwargs) if items else Summary()
+    summary = annotate_many(items, out_dir=out_dir, **kwargs) if items else Summary(shots=0)
     summary.missing += missing
     summary.failed += bad
     return summary

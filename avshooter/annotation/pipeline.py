@@ -13,11 +13,8 @@ returns its story dict; :func:`iter_annotate` yields one record per shot as it g
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import re
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -33,34 +30,14 @@ from ..errors import MediaError, ShotError
 from ..io.output import atomic_write_json, ensure_dir, write_audio
 from ..io.records import STEMS
 from ..units import format_mmss, span_samples
+from .resume import DONE_MARKER, finished_story, fingerprint, is_finished, read_marker, resume_key, video_id_for
 
 log = logging.getLogger("avshooter")
 
-__all__ = ["annotate", "iter_annotate", "video_id_for", "fingerprint"]
+__all__ = ["annotate", "iter_annotate", "video_id_for", "fingerprint", "is_finished"]
 
-DONE_MARKER = "shot.json"
 # A shot may end this far past the decoded audio (container rounding); it is then clamped, with a warning.
 END_TOLERANCE_S = 0.05
-
-
-def video_id_for(path: str | os.PathLike) -> str:
-    """Folder-safe id of a video: its file stem, with characters other than letters, digits, ``-_.`` replaced."""
-    stem = Path(path).stem
-    safe = re.sub(r"[^\w.\-]+", "_", stem, flags=re.UNICODE).strip("._") or "video"
-    return safe[:120]
-
-
-def fingerprint(path: str | os.PathLike) -> str:
-    """Cheap content key of a file: SHA-256 of its size, first and last MiB (16 hex digits)."""
-    p = Path(path)
-    size = p.stat().st_size
-    h = hashlib.sha256(str(size).encode())
-    with open(p, "rb") as f:
-        h.update(f.read(1 << 20))
-        if size > 2 << 20:
-            f.seek(size - (1 << 20))
-            h.update(f.read())
-    return h.hexdigest()[:16]
 
 
 def iter_annotate(
@@ -71,18 +48,22 @@ def iter_annotate(
     config: AnnotateConfig | None = None,
     video_id: str | None = None,
     segments: list[int] | None = None,
+    lock=None,
 ) -> Iterator[dict]:
     """Annotate one video, yielding one shot record (paper shot dict + ``"avshooter"`` object) per shot.
 
     The generator form of :func:`annotate` (nothing happens until it is iterated). Files go to
     ``out_dir/<video_id>/``: ``audio/<shot>/{mix,dialogue,music,effects}.flac`` and, once every shot is
-    done, ``story.json``. Shots already finished by an earlier run with the same input and config are
-    read back, not recomputed. Raises :class:`~avshooter.errors.AvshooterError` on bad input. A story in
+    done, ``story.json``. Shots already finished by an earlier run with the same resume key (input,
+    story, segments, config, backends that run: :mod:`avshooter.annotation.resume`) are read back, not
+    recomputed. Raises :class:`~avshooter.errors.AvshooterError` on bad input. A story in
     the released per-video layout (``avshooter.io.released``) also writes ``released.json``; ``segments``
-    selects some of its segments (default all).
+    selects some of its segments (default all). ``lock``: the :class:`~avshooter.io.locks.VideoLock` held on
+    the video; before each shot and the story are committed it is checked to be still ours (a run whose
+    lock was taken over stops with :class:`~avshooter.errors.OutputError` and writes nothing more).
     """
     config = config or AnnotateConfig()
-    run = _VideoRun(Path(video), Path(out_dir), story, config, video_id, segments)
+    run = _VideoRun(Path(video), Path(out_dir), story, config, video_id, segments, lock)
     yield from run.shots()
 
 
@@ -94,13 +75,14 @@ def annotate(
     config: AnnotateConfig | None = None,
     video_id: str | None = None,
     segments: list[int] | None = None,
+    lock=None,
 ) -> dict:
     """Annotate one video to the end; return the written story dict (also in ``out_dir/<video_id>/story.json``).
 
     Parameters as :func:`iter_annotate`, which yields the shot records as they are done.
     """
     config = config or AnnotateConfig()
-    run = _VideoRun(Path(video), Path(out_dir), story, config, video_id, segments)
+    run = _VideoRun(Path(video), Path(out_dir), story, config, video_id, segments, lock)
     for _ in run.shots():
         pass
     return run.result
@@ -110,8 +92,10 @@ class _VideoRun:
     """State of one video's annotation (paths, config, the decoded audio)."""
 
     def __init__(self, video: Path, out_dir: Path, story, config: AnnotateConfig, video_id: str | None,
-                 segments: list[int] | None = None):
+                 segments: list[int] | None = None, lock=None):
         self.segments = segments
+        self.lock = lock
+        self.key = ""  # the resume key (resume.py), set once the video is fingerprinted
         self.released = None  # the plan of a released-layout story (avshooter.io.released)
         self.video = video
         self.config = config
@@ -132,7 +116,8 @@ class _VideoRun:
             kinds = ("video" if info.has_video else "no")
             raise MediaError(f"{self.video}: no audio stream ({kinds} streams only); nothing to annotate")
         fp = fingerprint(self.video)
-        done = self._finished(fp)
+        self.key = resume_key(fp, self.story_src, self.segments, self.config)
+        done = finished_story(self.root, self.key, self.story_src, self.segments)
         if done is not None:
             self.result = done
             yield from done["shots"]
@@ -216,27 +201,10 @@ class _VideoRun:
 
             prime([(shot.caption or "", shot.plot or "") for shot in (story.shots if story else [])])
 
-    def _finished(self, fp: str) -> dict | None:
-        path = self.root / "story.json"
-        if not path.exists():
-            return None
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            ext = data["avshooter"]
-            if ext["input_fingerprint"] == fp and ext["provenance"]["config_hash"] == self.chash:
-                from ..io.released import RELEASED_FILE, released_key
-
-                key = released_key(self.story_src, self.segments)
-                if key is None or (ext.get("released", {}).get("key") == key
-                                   and (self.root / RELEASED_FILE).exists()):
-                    return data
-        except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
-            pass
-        return None
-
     def _load_story(self, info):
         from ..errors import InputError
-        from ..io.released import is_released, plan_released
+        from ..io.released import is_released
+        from ..io.released_plan import plan_released
         from ..io.jsonfile import read_json
         from ..io.story import load_story
 
@@ -324,7 +292,7 @@ class _VideoRun:
             raise ShotError(f"{self.video}: shots[{shot.index}] is empty at {sr} Hz")
         shot_dir = self.root / "audio" / f"{shot.index:04d}"
         marker = shot_dir / DONE_MARKER
-        cached = _read_marker(marker, fp, self.chash)
+        cached = read_marker(marker, self.key)
         if cached is not None and (cached["avshooter"].get("start_sample"),
                                    cached["avshooter"].get("end_sample")) != (a, b):
             cached = None  # the story changed this shot's span: redo it
@@ -392,6 +360,7 @@ class _VideoRun:
         record.setdefault("start time", format_mmss(a / sr))
         record.setdefault("end time", format_mmss(b / sr))
         record["avshooter"] = {**record.get("avshooter", {}), **ext}
+        self._check_lock()
         atomic_write_json(marker, record)
         return record
 
@@ -421,6 +390,11 @@ class _VideoRun:
             return f"prolonged music (music stem holds {music_share:.0%} of the energy)"
         return None
 
+    def _check_lock(self) -> None:
+        """Stop before a commit when the video's lock is no longer ours (another run took it over)."""
+        if self.lock is not None:
+            self.lock.check()
+
     def _provenance(self) -> dict:
         if self._provenance_cache is None:  # the same for every shot of a run (shared, never changed)
             self._provenance_cache = self._build_provenance()
@@ -435,6 +409,7 @@ class _VideoRun:
             "versions": {"avshooter": __version__, "python": sys.version.split()[0], **package_versions()},
             "params": self.config.to_dict(),
             "config_hash": self.chash,
+            "resume_key": self.key,  # inputs + story + segments + config + backends that ran (resume.py)
         }
 
     def _write_story(self, story, records, dropped, info, decoded, fp, t_start) -> dict:
@@ -457,6 +432,7 @@ class _VideoRun:
         from ..io.schema import validate_record
 
         validate_record(out, source=str(self.root / "story.json"))
+        self._check_lock()
         if self.released is not None:  # before story.json, which marks the video finished
             self.released.write(self.root, out)
         atomic_write_json(self.root / "story.json", out)
@@ -474,29 +450,3 @@ def _remove_if_empty(folder: Path) -> None:
         folder.rmdir()
     except OSError:
         pass
-
-
-def _read_marker(marker: Path, fp: str, chash: str) -> dict | None:
-    if not marker.exists():
-        return None
-    try:
-        record = json.loads(marker.read_text(encoding="utf-8"))
-        ext = record["avshooter"]
-        if ext["input_fingerprint"] == fp and ext["provenance"]["config_hash"] == chash:
-            root = marker.parent.parent.parent
-            if all((root / rel).exists() for rel in ext["audio"].values()):
-                return record
-    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
-        pass
-    return None
-
-
-def is_finished(video, *, out_dir, config: AnnotateConfig | None = None, video_id: str | None = None,
-                story=None, segments: list[int] | None = None) -> bool:
-    """True when ``out_dir/<video_id>/story.json`` was written for this very input and config."""
-    config = config or AnnotateConfig()
-    run = _VideoRun(Path(video), Path(out_dir), story, config, video_id, segments)
-    p = Path(video)
-    if not p.is_file():
-        raise MediaError(f"{p}: file not found")
-    return run._finished(fingerprint(p)) is not None

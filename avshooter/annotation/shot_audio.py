@@ -188,8 +188,12 @@ def annotate_shot_audio(
         try:
             answer = _backend("captioner", config, backends).caption(
                 wav, sample_rate, frames=frames or [], context={**(story_context or {}), "measured": measured})
-        except BackendError as exc:  # the shot keeps its measured annotation and is marked
-            flags.append("captioner_failed")
+        except BackendError as exc:
+            if not config.captioner_fallback:  # a failure is never saved as a finished result
+                raise BackendError(f"captioner {config.captioner} failed: {exc} "
+                                   "(the video is retried on the next run; captioner_fallback: true keeps "
+                                   "the measured annotation instead)") from exc
+            flags.append("captioner_failed")  # asked for: the measured annotation, marked
             context["captioner_error"] = str(exc)
         else:
             kind = answer.get("type") or kind

@@ -73,6 +73,12 @@ _COMPUTE_TYPES = {"default", "auto", "int8", "int8_float32", "int8_float16", "in
                   "float16", "bfloat16", "float32"}
 
 
+def _decoding(kind: str, opts: FasterWhisperOptions) -> dict:
+    """The one rule: float16 on CUDA, int8 on CPU (unless given); batched on CUDA with batch_size > 1."""
+    return {"compute_type": opts.compute_type or ("float16" if kind == "cuda" else "int8"),
+            "batched": kind == "cuda" and opts.batch_size > 1}
+
+
 class FasterWhisperASR:
     """Whisper through faster-whisper (CTranslate2).
 
@@ -122,7 +128,7 @@ class FasterWhisperASR:
         if kind == "auto":
             kind = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
         self.device = kind if not index else f"{kind}:{index}"
-        self.compute_type = opts.compute_type or ("float16" if kind == "cuda" else "int8")
+        self.compute_type = _decoding(kind, opts)["compute_type"]
         self._packaged = None
         path = opts.model
         if is_packaged(opts.model):
@@ -137,13 +143,39 @@ class FasterWhisperASR:
             raise BackendError(f"faster-whisper cannot load model {opts.model!r} on {self.device} "
                                f"({self.compute_type}): {str(exc).splitlines()[0] if str(exc) else type(exc).__name__} "
                                "(give a size name, a hub id, or a CTranslate2 folder with model.bin)") from None
-        self._batched = BatchedInferencePipeline(self._model) if kind == "cuda" and opts.batch_size > 1 else None
+        self._batched = BatchedInferencePipeline(self._model) if _decoding(kind, opts)["batched"] else None
         self._remember_last_encoding()
         supported = set(self._model.supported_languages)
         for code in [opts.language, *(opts.languages or ())]:
             if code is not None and code not in supported:
                 raise BackendError(f"faster-whisper: language {code!r} is not known to model {opts.model!r} "
                                    f"(known: {', '.join(sorted(supported))})")
+
+    @staticmethod
+    def decoding(device: str = "cpu", options: dict | None = None) -> dict:
+        """What shapes the transcript besides the options, as a run on ``device`` would resolve it
+        (without loading anything): ``{"compute_type", "batched", "versions"}``. The resume key compares
+        it, so int8 on CPU and float16 on CUDA never share a result, while the SAME precision on another
+        device does."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        options = dict(options or {})
+        dtype = options.pop("dtype", None)
+        if dtype is not None and options.get("compute_type") is None:
+            options["compute_type"] = _DTYPE_ALIASES.get(str(dtype), str(dtype))
+        kind = str(device).partition(":")[0]
+        if kind == "auto":
+            import ctranslate2
+
+            kind = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+        known = {f.name for f in fields(FasterWhisperOptions)}
+        opts = FasterWhisperOptions(**{k: v for k, v in options.items() if k in known})
+        out = _decoding(kind, opts)
+        try:
+            out["versions"] = {p: version(p) for p in ("faster-whisper", "ctranslate2")}
+        except PackageNotFoundError:
+            out["versions"] = None
+        return out
 
     def info(self) -> dict:
         from importlib.metadata import version

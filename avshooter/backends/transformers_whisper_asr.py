@@ -130,6 +130,25 @@ class TransformersWhisperASR:
                 raise BackendError(f"whisper: language {code!r} is not known to model {opts.model!r} "
                                    f"(known: {', '.join(sorted(self._lang_ids))})")
 
+    @staticmethod
+    def decoding(device: str = "cpu", options: dict | None = None) -> dict:
+        """The dtype a run on ``device`` resolves (float16 on CUDA, float32 on CPU, unless given) and the
+        versions that shape the transcript, without loading anything (compared by the resume key)."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        dtype = (options or {}).get("dtype")
+        kind = str(device).partition(":")[0]
+        if kind == "auto":
+            import torch
+
+            kind = "cuda" if torch.cuda.is_available() else "cpu"
+        try:
+            versions = {p: version(p) for p in ("transformers", "torch")}
+        except PackageNotFoundError:
+            versions = None
+        return {"dtype": _DTYPES.get(str(dtype), str(dtype)) if dtype else ("float16" if kind == "cuda" else "float32"),
+                "versions": versions}
+
     def info(self) -> dict:
         from importlib.metadata import version
 

@@ -18,22 +18,25 @@ once in their constructor and keep it for every story they get.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from ..batching import Summary, dead_worker, read_list, run_locked, unique_id
 from ..config import GenerateConfig, config_hash
 from ..engine import progress as progress_bar
 from ..engine import run_local, run_ray
 from ..errors import AvshooterError, InputError
-from ..io.locks import DEFAULT_MAX_AGE_S, VideoLock
-from ..io.output import ensure_dir
+from ..io.locks import DEFAULT_MAX_AGE_S
+from ..io.output import clean_stages, ensure_dir
+from ..io.paths import check_folder_name
 
 log = logging.getLogger("avshooter")
+
+STAGE_PREFIX = ".avshooter-generate-"
+"""Prefix of :func:`avshooter.generation.pipeline.generate`'s staging folders."""
 
 __all__ = ["StoryItem", "Summary", "generate_many", "is_finished", "read_story_list"]
 
@@ -48,70 +51,31 @@ class StoryItem:
     story_id: str | None = None
 
 
-@dataclass
-class Summary:
-    done: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    locked: list[tuple[str, str]] = field(default_factory=list)
-
-    def lines(self) -> list[str]:
-        out = [f"done {len(self.done)}, skipped (already finished) {len(self.skipped)}, failed {len(self.failed)}"
-               + (f", skipped (locked by another run) {len(self.locked)}" if self.locked else "")]
-        out += [f"skipped {sid}: {reason}" for sid, reason in self.locked]
-        out += [f"FAILED {sid}: {reason}" for sid, reason in self.failed]
-        return out
-
-
 def read_story_list(path: str | os.PathLike) -> list[StoryItem]:
     """Read a manifest of stories (see the module docstring). Blank lines and ``#`` comments are skipped."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{p}: manifest not found") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{p}: manifest is not UTF-8 text") from None
-    except OSError as exc:
-        raise InputError(f"{p}: cannot read the manifest ({exc.strerror or exc})") from None
-    base = p.parent
-    items = []
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("{"):
-            try:
-                obj = json.loads(line)
-                story, videos, prompts, sid = obj["story"], obj["videos"], obj.get("prompts"), obj.get("id")
-                if not all(isinstance(v, str) for v in (story, videos)):
-                    raise TypeError
-            except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
-                raise InputError(f"{p}:{number}: a JSON line needs {{\"story\": path, \"videos\": path}}") from None
-        else:
-            parts = line.split("\t")
-            if len(parts) not in (2, 3):
-                raise InputError(f"{p}:{number}: expected 'STORY<TAB>VIDEOS' or 'STORY<TAB>VIDEOS<TAB>PROMPTS', "
-                                 f"got {len(parts)} field(s)")
-            story, videos, prompts, sid = parts[0], parts[1], (parts[2] if len(parts) == 3 else None), None
-        items.append(StoryItem(str(base / story), str(base / videos), str(base / prompts) if prompts else None, sid))
-    if not items:
-        raise InputError(f"{p}: manifest lists no stories")
-    return _unique_ids(items)
+    return _unique_ids(read_list(path, _parse_line, what="stories"))
+
+
+def _parse_line(fields, base: Path, where: str) -> StoryItem:
+    if isinstance(fields, dict):
+        story, videos, prompts, sid = (fields.get(k) for k in ("story", "videos", "prompts", "id"))
+        if not all(isinstance(v, str) for v in (story, videos)) \
+                or not all(isinstance(v, (str, type(None))) for v in (prompts, sid)):
+            raise InputError(f"{where}: a JSON line needs {{\"story\": path, \"videos\": path}}")
+    else:
+        if len(fields) not in (2, 3):
+            raise InputError(f"{where}: expected 'STORY<TAB>VIDEOS' or 'STORY<TAB>VIDEOS<TAB>PROMPTS', "
+                             f"got {len(fields)} field(s)")
+        story, videos, prompts, sid = fields[0], fields[1], (fields[2] if len(fields) == 3 else None), None
+    if sid is not None:
+        check_folder_name(sid, where=where)  # a path from a manifest never leaves OUT: refused before any write
+    return StoryItem(str(base / story), str(base / videos), str(base / prompts) if prompts else None, sid)
 
 
 def _unique_ids(items: list[StoryItem]) -> list[StoryItem]:
     seen: set[str] = set()
-    out = []
-    for item in items:
-        sid = item.story_id or Path(item.story).stem
-        if not sid or sid in (".", "..") or "/" in sid or "\\" in sid:
-            raise InputError(f"story id {sid!r} is not a folder name")
-        if sid in seen:
-            sid = f"{sid}-{hashlib.sha1(os.path.abspath(item.story).encode()).hexdigest()[:6]}"
-        seen.add(sid)
-        out.append(StoryItem(item.story, item.videos, item.prompts, sid))
-    return out
+    return [StoryItem(i.story, i.videos, i.prompts, unique_id(i.story_id, Path(i.story).stem, i.story, seen))
+            for i in items]
 
 
 def is_finished(item: StoryItem, out_dir: str | os.PathLike, config: GenerateConfig) -> bool:
@@ -132,25 +96,23 @@ def is_finished(item: StoryItem, out_dir: str | os.PathLike, config: GenerateCon
 def _run_one(item: StoryItem, out_dir: str, config: GenerateConfig, debug: bool,
              lock_max_age_s: float = DEFAULT_MAX_AGE_S) -> tuple[str, str, str | None]:
     """Worker: generate one story under its lock. Returns ``(story_id, status, reason)``; never raises."""
-    from .pipeline import generate
 
-    try:
-        lock = VideoLock(out_dir, item.story_id, max_age_s=lock_max_age_s)
-        if not lock.acquire():
-            return item.story_id, "locked", lock.describe()
-        with lock:
-            generate(item.story, item.videos, out_dir=Path(out_dir) / item.story_id, config=config,
-                     prompts=item.prompts)
-        return item.story_id, "done", None
-    except AvshooterError as exc:
-        return item.story_id, "failed", str(exc)
-    except OSError as exc:
-        return item.story_id, "failed", f"{exc.filename or out_dir}: {exc.strerror or exc}"
-    except Exception as exc:  # a bug, not bad input: keep the batch going, say what happened
-        reason = f"internal error {type(exc).__name__}: {exc}"
-        if debug:
-            reason += "\n" + traceback.format_exc()
-        return item.story_id, "failed", reason
+    def work(lock) -> str:
+        from .pipeline import generate
+
+        if is_finished(item, out_dir, config):
+            return "skipped"  # another run finished it while we waited
+        if (Path(out_dir) / item.story_id).is_dir():  # under the story's lock: any staging folder is a dead run's
+            clean_stages(Path(out_dir) / item.story_id, STAGE_PREFIX, held=True)
+        generate(item.story, item.videos, out_dir=Path(out_dir) / item.story_id, config=config,
+                 prompts=item.prompts)
+        return "done"
+
+    return run_locked(item.story_id, out_dir, work, debug=debug, lock_max_age_s=lock_max_age_s)
+
+
+def _dead(item: StoryItem) -> tuple[str, str, str]:
+    return dead_worker(item.story_id)
 
 
 def _warm(config: GenerateConfig) -> None:
@@ -183,18 +145,10 @@ def generate_many(
         raise InputError(f"workers must be an integer >= 1, got {workers!r}")
     if engine not in ("local", "ray"):
         raise InputError(f"engine must be 'local' or 'ray', got {engine!r}")
+    items = _unique_ids(items)  # ids checked before anything is written
     out = ensure_dir(out_dir)
-    items = _unique_ids(items)
     summary = Summary()
-
-    def record(story_id: str, status: str, reason: str | None) -> None:
-        if status == "failed":
-            summary.failed.append((story_id, reason or "unknown"))
-            log.info("%s failed: %s", story_id, reason)  # the CLI prints failures once, in its summary
-        elif status == "locked":
-            summary.locked.append((story_id, reason or "locked"))
-        else:
-            (summary.done if status == "done" else summary.skipped).append(story_id)
+    record = summary.record
 
     todo = []
     for item in items:
@@ -222,7 +176,8 @@ def generate_many(
                                     constructor_kwargs={"out": str(out), "config": config, "debug": debug,
                                                         "lock_max_age_s": lock_max_age_s}))
     else:
-        results = run_local(todo, _run_one, str(out), config, debug, lock_max_age_s, workers=workers)
+        results = run_local(todo, _run_one, str(out), config, debug, lock_max_age_s, workers=workers,
+                            on_dead=_dead)
     for story_id, status, reason in results:
         record(story_id, status, reason)
         bar.update(1)

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import InputError
+from .paths import check_folder_name
 from .records import ShotRecord
 
 __all__ = ["iter_shots", "read_story", "shot_records", "video_ids"]
@@ -32,32 +33,26 @@ def _root(root: str | os.PathLike) -> Path:
 
 
 def _check_id(root: Path, video_id: str, where: str) -> str:
-    if (not isinstance(video_id, str) or not video_id or video_id in (".", "..") or "/" in video_id
-            or "\\" in video_id or "\x00" in video_id):
-        raise InputError(f"{where}: video_id {video_id!r} is not a folder name inside {root}")
-    return video_id
+    return check_folder_name(video_id, where=where, root=root)
 
 
 def video_ids(root: str | os.PathLike) -> list[str]:
     """The finished videos under ``root``: in manifest order, then any other ``*/story.json``."""
     root = _root(root)
     ids: list[str] = []
+    known: set[str] = set()
     manifest = root / MANIFEST
     if manifest.exists():
-        with open(manifest, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    vid = json.loads(line)["video_id"]
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    if not line.endswith("\n"):  # a torn last line of a killed run
-                        break
-                    raise InputError(f"{manifest}: line {n} is not a manifest record with 'video_id'") from None
-                if vid not in ids:
-                    ids.append(_check_id(root, vid, f"{manifest}: line {n}"))
-    seen = set(ids)
-    ids += sorted(p.parent.name for p in root.glob(f"*/{STORY_FILE}") if p.parent.name not in seen)
+        from .output import read_manifest
+
+        for n, record in enumerate(read_manifest(manifest), 1):
+            vid = record.get("video_id") if isinstance(record, dict) else None
+            if vid is None:
+                raise InputError(f"{manifest}: record {n} is not a manifest record with 'video_id'")
+            if vid not in known:
+                known.add(_check_id(root, vid, f"{manifest}: record {n}"))
+                ids.append(vid)
+    ids += sorted(p.parent.name for p in root.glob(f"*/{STORY_FILE}") if p.parent.name not in known)
     return ids
 
 

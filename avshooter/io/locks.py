@@ -24,13 +24,19 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..errors import OutputError
+
 log = logging.getLogger("avshooter")
 
-__all__ = ["exclusive", "VideoLock", "LOCK_DIR", "DEFAULT_MAX_AGE_S"]
+__all__ = ["exclusive", "VideoLock", "LockLost", "LOCK_DIR", "DEFAULT_MAX_AGE_S"]
 
 LOCK_DIR = ".locks"
 DEFAULT_MAX_AGE_S = 3600.0
 _warned = False
+
+
+class LockLost(OutputError):
+    """Our lock was taken over (we were thought dead or stuck): stop before writing anything more."""
 
 
 @contextlib.contextmanager
@@ -148,6 +154,7 @@ class VideoLock:
         self.holder: dict | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.lost: str | None = None  # why the lock is no longer ours (seen by the heartbeat or check())
 
     def _stale(self, holder: dict) -> str | None:
         """Why ``holder`` no longer holds the lock, or None while it does."""
@@ -175,6 +182,7 @@ class VideoLock:
             _write_fd(fd, {"pid": pid, "host": socket.gethostname(), "pid_start": _pid_start(pid),
                            "time": now, "started": now, "token": self.token})
         self.holder = None
+        self.lost = None
         self._stop.clear()
         self._thread = threading.Thread(target=self._beat, name=f"lock-{self.path.stem}", daemon=True)
         self._thread.start()
@@ -186,7 +194,8 @@ class VideoLock:
                 with exclusive(self.path) as fd:
                     data = _read_fd(fd)
                     if not data or data.get("token") != self.token:
-                        log.warning("%s: our lock was taken over by pid %s", self.path, (data or {}).get("pid"))
+                        self.lost = f"taken over by pid {(data or {}).get('pid')} on {(data or {}).get('host')}"
+                        log.warning("%s: our lock was %s", self.path, self.lost)
                         if not data:
                             os.unlink(self.path)  # we just created it by opening: leave nothing
                         return
@@ -194,6 +203,24 @@ class VideoLock:
                     _write_fd(fd, data)
             except OSError as exc:
                 log.warning("%s: cannot refresh the lock (%s)", self.path, exc)
+
+    def check(self) -> None:
+        """Raise :class:`LockLost` unless the lock file still holds our token (call before each commit)."""
+        if self.token is None:
+            raise LockLost(f"{self.path}: the lock is not held")
+        if self.lost is None:
+            try:
+                with exclusive(self.path) as fd:
+                    data = _read_fd(fd)
+                    if not data:
+                        os.unlink(self.path)  # we just created it by opening: leave nothing
+                    if not data or data.get("token") != self.token:
+                        self.lost = f"taken over by pid {(data or {}).get('pid')} on {(data or {}).get('host')}"
+            except OSError as exc:
+                raise LockLost(f"{self.path}: cannot check the lock ({exc})") from exc
+        if self.lost is not None:
+            raise LockLost(f"{self.path}: our lock was {self.lost}; stopped without writing more "
+                           "(the other run finishes the video)")
 
     def release(self) -> None:
         """Free the lock if we still hold it (its file is removed, and ``.locks`` when empty)."""
@@ -220,6 +247,10 @@ class VideoLock:
         return f"locked by pid {h.get('pid')} on {h.get('host')} since {since}"
 
     def __enter__(self) -> VideoLock:
+        """Acquire (unless already held): raise :class:`~avshooter.errors.OutputError` naming the holder when
+        another live run holds the lock."""
+        if self.token is None and not self.acquire():
+            raise OutputError(f"{self.path.stem}: {self.describe()}")
         return self
 
     def __exit__(self, *exc) -> None:

@@ -51,7 +51,7 @@ from .schema import validate_input
 from .story import EXT
 
 __all__ = ["RELEASED_FILE", "ReleasedVideo", "Segment", "is_released", "load_released", "save_released",
-           "parse_segments", "released_key", "validate_released", "ROUNDING_S"]  # + Plan, plan_released (lazily)
+           "parse_segments", "released_key", "validate_released", "ROUNDING_S"]  # planning: avshooter.io.released_plan
 
 RELEASED_FILE = "released.json"
 ROUNDING_S = 1.0
@@ -221,12 +221,3 @@ def parse_segments(text: str) -> list[int]:
     if not out or min(out) < 0:
         raise InputError(f"--segments {text!r}: use indices and ranges like '0,2' or '1-3' (from 0)")
     return sorted(out)
-
-
-def __getattr__(name: str):
-    """``Plan`` and ``plan_released`` live in :mod:`avshooter.io.released_plan` (imported on first use)."""
-    if name in ("Plan", "SegmentPlan", "plan_released"):
-        from . import released_plan
-
-        return getattr(released_plan, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
