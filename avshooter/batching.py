@@ -10,12 +10,11 @@ import hashlib
 import json
 import logging
 import os
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import AvshooterError, InputError, system_error
+from .errors import AvshooterError, InputError, format_chain, system_error
 from .io.locks import DEFAULT_MAX_AGE_S, VideoLock
 from .io.paths import check_folder_name
 
@@ -126,12 +125,12 @@ def run_locked(item_id: str, out_dir: str, work: Callable[[VideoLock], str | Non
         return item_id, status, None
     except OSError as exc:  # the system's fault (disk full, ...): told as such
         return item_id, "failed", system_error(exc)
-    except AvshooterError as exc:
-        return item_id, "failed", str(exc)
+    except AvshooterError as exc:  # one line; with --debug the chain that led to it (errors.format_chain)
+        return item_id, "failed", str(exc) + ("\n" + format_chain(exc) if debug else "")
     except Exception as exc:  # a bug, not bad input: keep the batch going, say what happened
         reason = f"internal error {type(exc).__name__}: {exc}"
         if debug:
-            reason += "\n" + traceback.format_exc()
+            reason += "\n" + format_chain(exc)
         return item_id, "failed", reason
 
 

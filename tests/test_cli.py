@@ -189,3 +189,20 @@ def test_version_is_bumped_and_the_same_everywhere(capsys):
         main(["--version"])
     assert capsys.readouterr().out.strip() == f"avshooter {project}"
 
+
+
+def test_debug_shows_the_cause_of_a_failed_video(tmp_path, capsys):
+    """A video's error travels through the batch worker (batching.run_locked) as text: --debug keeps its chain."""
+    story = tmp_path / "s.json"
+    story.write_text('{"shots": [')  # malformed JSON: InputError raised `from None` over json's own error
+    video = tmp_path / "v.wav"
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(video, np.zeros(8000, dtype=np.float32), 8000)
+    argv = ["annotate", str(video), "--story", str(story), "--out", str(tmp_path / "o"), "--no-progress"]
+    assert main(argv) == 1
+    assert "JSONDecodeError" not in capsys.readouterr().err
+    assert main(argv + ["--debug"]) == 1
+    err = capsys.readouterr().err
+    assert "JSONDecodeError" in err and "During handling" in err, err

@@ -122,12 +122,18 @@ def test_edited_prompts_are_used(demo, demo_out, gen_out, story_with_lines, tmp_
 
 
 def test_one_video_cut_by_story_times(demo, demo_out, tmp_path):
+    from avshooter.io.output import _host_tag
+
+    # a staging folder that a killed run (a pid that no longer exists) left behind: the next run removes it
+    stale = tmp_path / f".avshooter-generate-999999999.0.{_host_tag()}.x"
+    (stale / "stems").mkdir(parents=True)
     assert main(["generate", "--story", str(demo["story"]), "--videos", str(demo["video"]), "--bank",
                  str(demo_out), "--out", str(tmp_path), "--no-sync"]) == 0
     report = json.loads((tmp_path / "generate.json").read_text())
     assert report["mux"]["story"]["video"] == "copied"
     assert all(s["video"] == "re-encoded" for s in report["mux"]["shots"])
     assert abs(_streams(tmp_path / "shots" / "shot_001.mp4")["video"]["duration_s"] - 4.5) < FRAME_S
+    assert not stale.exists() and not list(tmp_path.glob(".avshooter-generate-*"))
 
 
 @pytest.fixture(scope="module")

@@ -20,15 +20,10 @@ MAX_LINES = 500
 
 # Cycles that other work in flight removes (issue 16): each entry is the sorted set of a cycle's modules.
 # The lead empties this list once those branches are merged; nothing may be added to it.
-KNOWN_CYCLES: list[frozenset[str]] = [
-    # io/released.py hands out released_plan's names lazily, released_plan imports released (other helper)
-    frozenset({"avshooter.io.released", "avshooter.io.released_plan"}),
-]
+KNOWN_CYCLES: list[frozenset[str]] = []
 
 # Modules over MAX_LINES that other work in flight splits (issue 16); emptied by the lead the same way.
-KNOWN_LONG: set[str] = {
-    "avshooter/annotation/pipeline.py",  # _VideoRun split (other helper)
-}
+KNOWN_LONG: set[str] = set()
 
 
 def module_names() -> dict[str, Path]:

@@ -27,7 +27,6 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,7 +35,7 @@ import numpy as np
 from .. import __version__
 from ..config import GenerateConfig, config_hash
 from ..errors import BackendError, InputError
-from ..io.output import atomic_write_json, ensure_dir, write_audio
+from ..io.output import atomic_write_json, ensure_dir, staging_dir, write_audio
 from .layers import to_channels
 from .timeline import input_fingerprint, resolve_shot_videos, timeline
 
@@ -63,7 +62,7 @@ def generate(
     """
     config = config or GenerateConfig()
     final = ensure_dir(out_dir)
-    stage = Path(tempfile.mkdtemp(prefix=".avshooter-generate-", dir=final))
+    stage = staging_dir(final, ".avshooter-generate-")  # removes the stages of killed runs first
     try:
         report = _json_safe(_generate(story, videos, stage, config, prompts, final))
         for path in sorted(p for p in stage.rglob("*") if p.is_file()):
