@@ -19,10 +19,11 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage, signal
 
+from ..audio.fit import _fade_out
 from ..errors import InputError
 from ..units import check_audio, to_samples
 
-__all__ = ["apply_shift", "audio_onsets", "estimate_offset", "sync_effects"]
+__all__ = ["apply_shift", "audio_onsets", "estimate_offset", "onset_strength", "sync_effects"]
 
 
 # -------------------------------------------------------------------------------------------- audio
@@ -53,16 +54,12 @@ def audio_onsets(wav: np.ndarray, sample_rate: int, *, hop_s: float = 0.005, win
     hop, win = max(1, to_samples(hop_s, sr)), max(16, to_samples(win_s, sr))
     if mono.size < win or not np.any(mono):
         return []
-    _, _, spec = signal.stft(mono, fs=sr, window="hann", nperseg=win, noverlap=win - hop, boundary=None,
-                             padded=False)
-    mag = np.abs(spec)
-    logmag = np.log1p(100.0 * mag / max(float(mag.max()), 1e-12))
-    flux = np.concatenate([[0.0], np.maximum(np.diff(logmag, axis=1), 0.0).sum(axis=0)])
+    flux = _flux(mono, hop, win, sr)
     if flux.max() <= 0:
         return []
     med = ndimage.median_filter(flux, size=max(3, int(round(0.5 / hop_s)) | 1), mode="nearest")
     csum = np.concatenate([[0.0], np.cumsum(mono * mono)])
-    starts = np.arange(mag.shape[1]) * hop
+    starts = np.arange(flux.size) * hop
     level = 10 * np.log10((csum[np.minimum(starts + win, mono.size)] - csum[starts]) / win + 1e-20)
     peaks, _ = signal.find_peaks(flux, height=med + delta * flux.max(), distance=max(1, int(round(min_gap_s / hop_s))))
     env = ndimage.maximum_filter1d(np.abs(mono), size=max(1, to_samples(0.001, sr)))
@@ -79,6 +76,40 @@ def audio_onsets(wav: np.ndarray, sample_rate: int, *, hop_s: float = 0.005, win
         if not out or t - out[-1] >= min_gap_s * 0.5:
             out.append(t)
     return out
+
+
+def _flux(mono: np.ndarray, hop: int, win: int, sr: int) -> np.ndarray:
+    """Spectral flux of a mono signal, one value per STFT frame (frame ``j`` starts at sample ``j * hop``)."""
+    _, _, spec = signal.stft(mono, fs=sr, window="hann", nperseg=win, noverlap=win - hop, boundary=None,
+                             padded=False)
+    mag = np.abs(spec)
+    logmag = np.log1p(100.0 * mag / max(float(mag.max()), 1e-12))
+    return np.concatenate([[0.0], np.maximum(np.diff(logmag, axis=1), 0.0).sum(axis=0)])
+
+
+def onset_strength(wav: np.ndarray, sample_rate: int, *, hop_s: float = 0.005,
+                   win_s: float = 0.023) -> tuple[np.ndarray, np.ndarray]:
+    """The onset-strength envelope of :func:`audio_onsets` (spectral flux) and its times.
+
+    Parameters
+    ----------
+    wav : np.ndarray, shape (channels, samples), float
+    sample_rate : int
+
+    Returns
+    -------
+    (np.ndarray, np.ndarray), shapes (frames,)
+        Flux (>= 0, in units of the log-magnitude change) and the time (s) of each value: the centre of
+        its STFT frame. Empty arrays for a clip shorter than one window.
+    """
+    wav = check_audio(wav, sample_rate)
+    sr = int(sample_rate)
+    mono = wav.astype(np.float64).mean(axis=0)
+    hop, win = max(1, to_samples(hop_s, sr)), max(16, to_samples(win_s, sr))
+    if mono.size < win:
+        return np.zeros(0), np.zeros(0)
+    flux = _flux(mono, hop, win, sr) if np.any(mono) else np.zeros(1 + (mono.size - win) // hop)
+    return flux, (np.arange(flux.size) * hop + win / 2) / sr
 
 
 def _refine(env: np.ndarray, centre: int, win: int, sr: int) -> float:
@@ -161,15 +192,22 @@ def estimate_offset(events_s: Sequence[float], onsets_s: Sequence[float], *, max
     return float(np.clip(refined, -max_shift_s, max_shift_s))
 
 
-def apply_shift(wav: np.ndarray, sample_rate: int, shift_s: float) -> np.ndarray:
+def apply_shift(wav: np.ndarray, sample_rate: int, shift_s: float, *, fade_s: float = 0.0) -> np.ndarray:
     """Shift audio in time, keeping its length: positive delays (zeros in front, the tail is cut),
     negative advances (the head is cut, zeros at the end).
+
+    A shift cuts the clip at one edge: the fade-out that :func:`avshooter.audio.fit.fit_to_duration` put
+    at its end (a delay), or the start of a sound (an advance). With ``fade_s > 0`` the cut edge is faded
+    AFTER the shift (half-cosine, the fit's own fade): a delayed clip ends with a fade-out, an advanced one
+    starts with a fade-in, so the shot boundary does not click.
 
     Parameters
     ----------
     wav : np.ndarray, shape (channels, samples), float
     sample_rate : int
     shift_s : float
+    fade_s : float
+        Fade over the cut edge (s, >= 0; 0: none, the plain shift).
 
     Returns
     -------
@@ -178,15 +216,21 @@ def apply_shift(wav: np.ndarray, sample_rate: int, shift_s: float) -> np.ndarray
     wav = check_audio(wav, sample_rate)
     if not (isinstance(shift_s, (int, float, np.floating)) and math.isfinite(shift_s)):
         raise InputError(f"shift_s={shift_s!r} is not allowed (a finite number of seconds)")
+    if not (isinstance(fade_s, (int, float, np.floating)) and math.isfinite(fade_s) and fade_s >= 0):
+        raise InputError(f"fade_s={fade_s!r} is not allowed (a finite number of seconds >= 0)")
     n = to_samples(abs(float(shift_s)), int(sample_rate))
     out = np.zeros(wav.shape, np.float32)
     length = wav.shape[1]
     if n >= length:
         return out
+    fade = min(to_samples(float(fade_s), int(sample_rate)), length - n)
     if shift_s > 0:
         out[:, n:] = wav[:, : length - n]
+        _fade_out(out, fade)
     elif n:
         out[:, : length - n] = wav[:, n:]
+        if fade > 0:  # the head was cut: fade in over the first samples
+            out[:, :fade] *= (0.5 - 0.5 * np.cos(np.pi * np.arange(fade) / fade)).astype(np.float32)
     else:
         out[:] = wav
     return out

@@ -34,7 +34,7 @@ from ..errors import InputError
 from .cuts import CutDetector
 from .frames import grey_frames
 
-__all__ = ["VisualEvent", "anchor_times", "visual_events"]
+__all__ = ["VisualEvent", "anchor_times", "change_signal", "visual_events"]
 
 _KIND_RANK = {"impact": 0, "cut": 1, "motion": 2}
 
@@ -92,17 +92,7 @@ def visual_events(path_or_frames, *, fps: float | None = None, start_s: float = 
     -------
     list of VisualEvent, by time
     """
-    if isinstance(path_or_frames, (str, os.PathLike)):
-        start = float(start_s)
-        if not math.isfinite(start) or start < 0:
-            raise InputError(f"start_s={start_s!r} is not allowed (a finite number of seconds >= 0)")
-        if end_s is not None and not (math.isfinite(float(end_s)) and float(end_s) > start):
-            raise InputError(f"end_s={end_s!r} is not allowed (a time after start_s={start_s!r})")
-        frames, times = grey_frames(path_or_frames, start_s=start, end_s=None if end_s is None else float(end_s),
-                                    max_side=max_side)
-        frames = frames.astype(np.float32)
-    else:
-        frames, times = _frames_input(path_or_frames, fps)
+    frames, times = _load(path_or_frames, fps, start_s, end_s, max_side)
     n = frames.shape[0]
     if n < 2:
         return []
@@ -120,6 +110,98 @@ def visual_events(path_or_frames, *, fps: float | None = None, start_s: float = 
         events += _impacts(frames[a:b], times[a:b], impact_threshold)
     events += _motion_peaks(energy, times, motion_prominence)
     return _merge(events, merge_frames * frame_dt)
+
+
+def _load(path_or_frames, fps, start_s, end_s, max_side) -> tuple[np.ndarray, np.ndarray]:
+    """Grey float32 frames ``(n, h, w)`` and their window-local times, from a file window or raw frames."""
+    if isinstance(path_or_frames, (str, os.PathLike)):
+        start = float(start_s)
+        if not math.isfinite(start) or start < 0:
+            raise InputError(f"start_s={start_s!r} is not allowed (a finite number of seconds >= 0)")
+        if end_s is not None and not (math.isfinite(float(end_s)) and float(end_s) > start):
+            raise InputError(f"end_s={end_s!r} is not allowed (a time after start_s={start_s!r})")
+        frames, times = grey_frames(path_or_frames, start_s=start, end_s=None if end_s is None else float(end_s),
+                                    max_side=max_side)
+        return frames.astype(np.float32), times
+    return _frames_input(path_or_frames, fps)
+
+
+def change_signal(path_or_frames, *, fps: float | None = None, start_s: float = 0.0, end_s: float | None = None,
+                  max_side: int = 160, grid: tuple[int, int] = (6, 8)) -> tuple[np.ndarray, np.ndarray]:
+    """How suddenly something LOCAL changes on screen, per frame: the picture side of offset estimation.
+
+    Per frame ``i`` (change from frame ``i-1``):
+
+    1. Global motion is removed: the translation between the two frames is found by phase correlation
+       and frame ``i-1`` moved by it; the residual ``|f[i] - moved f[i-1]|`` is what the camera (a pan, a
+       tilt) does not explain.
+    2. Spatial concentration: the residual's mean in each cell of a ``grid`` (rows, columns); the local
+       change ``c[i]`` is the mean of the top 10 % of cells minus the median cell. A change spread
+       evenly over the picture (a fade, a zoom's slow drift, grain) scores ~0; an object that lands, is
+       hit or flashes in one place scores high.
+    3. Suddenness: ``|c[i] - c[i-1]|``: a local change that starts or stops from one frame to the next.
+    4. Hard cuts (:class:`avshooter.media.cuts.CutDetector`) and impacts (see the module docstring) are
+       sudden by definition: their frames get at least the signal's largest value.
+
+    Parameters
+    ----------
+    path_or_frames, fps, start_s, end_s, max_side
+        As :func:`visual_events`.
+    grid : (int, int)
+        Cells (rows, columns) of the spatial concentration.
+
+    Returns
+    -------
+    (np.ndarray, np.ndarray), shapes (n,)
+        The signal (>= 0; 0 at the first frame) and the frame times (s, window-local).
+    """
+    frames, times = _load(path_or_frames, fps, start_s, end_s, max_side)
+    n = frames.shape[0]
+    out = np.zeros(n)
+    if n < 3:
+        return out, times
+    local = np.zeros(n)
+    for i in range(1, n):
+        local[i] = _local_change(frames[i - 1], frames[i], grid)
+    out[2:] = np.abs(np.diff(local[1:]))
+    top = float(out.max())
+    det = CutDetector()
+    for t, f in zip(times, frames):
+        det.update(float(t), np.clip(f, 0, 255).astype(np.uint8))
+    cut_idx = sorted({int(np.searchsorted(times, t - 1e-6)) for t in det.cuts()} - {0})
+    sharp = [int(np.searchsorted(times, e.time_s - 1e-6)) for a, b in zip([0] + cut_idx, cut_idx + [n])
+             for e in _impacts(frames[a:b], times[a:b], 1.0)] + cut_idx
+    for i in sharp:
+        out[i] = max(out[i], top)
+    return out, times
+
+
+def _global_shift(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
+    """Integer translation (dy, dx) that moves picture ``a`` onto ``b``: peak of the phase correlation."""
+    win = np.outer(np.hanning(a.shape[0]), np.hanning(a.shape[1]))
+    fa, fb = np.fft.rfft2((a - a.mean()) * win), np.fft.rfft2((b - b.mean()) * win)
+    cross = fb * np.conj(fa)
+    corr = np.fft.irfft2(cross / np.maximum(np.abs(cross), 1e-9), s=a.shape)
+    dy, dx = np.unravel_index(int(np.argmax(corr)), corr.shape)
+    h, w = a.shape
+    return (dy - h if dy > h // 2 else dy), (dx - w if dx > w // 2 else dx)
+
+
+def _local_change(prev: np.ndarray, cur: np.ndarray, grid: tuple[int, int]) -> float:
+    dy, dx = _global_shift(prev, cur)
+    h, w = cur.shape
+    if abs(dy) > h // 4 or abs(dx) > w // 4:  # no plausible camera move: compare as is
+        dy = dx = 0
+    moved = np.roll(prev, (dy, dx), axis=(0, 1))
+    m = max(abs(dy), abs(dx))
+    res = np.abs(cur - moved)[m: h - m or None, m: w - m or None]
+    rows, cols = grid
+    hh, ww = res.shape[0] // rows * rows, res.shape[1] // cols * cols
+    if hh == 0 or ww == 0:
+        return float(res.mean())
+    cells = res[:hh, :ww].reshape(rows, hh // rows, cols, ww // cols).mean(axis=(1, 3)).ravel()
+    k = max(1, int(round(0.1 * cells.size)))
+    return float(np.sort(cells)[-k:].mean() - np.median(cells))
 
 
 def _impacts(frames: np.ndarray, times: np.ndarray, threshold: float) -> list[VisualEvent]:
