@@ -26,6 +26,7 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy import ndimage
 
 from ..errors import InputError
 from ..units import check_audio
@@ -69,13 +70,27 @@ def _abstain(reason: str, frames: int) -> OffsetEstimate:
     return OffsetEstimate(0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, True, reason, frames)
 
 
+def _sharp(x: np.ndarray, size: int) -> np.ndarray:
+    """What rises above the signal's running median over ``size`` values: sharp events, not slow trends."""
+    return np.maximum(x - ndimage.median_filter(x, size=max(3, size | 1), mode="nearest"), 0.0)
+
+
+def _margins(rows: np.ndarray, guard: int) -> np.ndarray:
+    """Per row: its maximum minus the largest value farther than ``guard`` places from that maximum."""
+    if rows.size == 0:
+        return np.zeros(0)
+    best = np.argmax(rows, axis=1)
+    far = np.abs(np.arange(rows.shape[1])[None, :] - best[:, None]) > guard
+    return rows.max(axis=1) - np.where(far, rows, -np.inf).max(axis=1)
+
+
 def _standard(x: np.ndarray) -> np.ndarray | None:
     sd = float(x.std())
     return None if not math.isfinite(sd) or sd <= 1e-12 else (x - x.mean()) / sd
 
 
 def estimate_av_offset(visual: np.ndarray, frame_times_s: np.ndarray, wav: np.ndarray, sample_rate: int, *,
-                       max_shift_s: float = 0.5, alpha: float = 0.05, n_boot: int = 400,
+                       max_shift_s: float = 0.5, alpha: float = 0.01, n_boot: int = 400,
                        seed: int = 0) -> OffsetEstimate:
     """The shift that brings ``wav`` into sync with the picture whose change signal is ``visual``.
 
@@ -121,40 +136,41 @@ def estimate_av_offset(visual: np.ndarray, frame_times_s: np.ndarray, wav: np.nd
         return _abstain("no sound onsets", n)
     hop = float(env_t[1] - env_t[0])
     width = max(1, int(round(frame_s / hop)))  # one frame of envelope per frame: max over the frame
-    env = np.convolve(env, np.ones(width) / width, mode="same")
-    v = _standard(visual)
+    env = _sharp(np.convolve(env, np.ones(width) / width, mode="same"), int(round(0.5 / hop)))
+    v = _standard(_sharp(visual, int(round(0.5 / frame_s))))
     if v is None:
         return _abstain("no change in the picture", n)
-    step = hop
-    lags = np.arange(-round(max_shift_s / step), round(max_shift_s / step) + 1) * step
-    period = env_t[-1] + hop  # circular time base of the null: the audio window itself
-    a_mean, a_sd = float(env.mean()), float(env.std())
-    if a_sd <= 1e-12:
+    a = _standard(env)
+    if a is None:
         return _abstain("no sound onsets", n)
-
-    def products(circ: float) -> np.ndarray:
-        """(frames, lags): v[i] * standardised a(t_i - s - circ), 0 where the audio has no value."""
-        at = times[:, None] - lags[None, :] - circ
-        if circ:
-            at = np.mod(at - env_t[0], period) + env_t[0]
-        inside = (at >= env_t[0]) & (at <= env_t[-1])
-        a = (np.interp(at, env_t, env) - a_mean) / a_sd
-        return np.where(inside, a, 0.0) * v[:, None]
-
-    prod = products(0.0)
-    r = prod.mean(axis=0)
+    # circular cross-correlation on the envelope's grid, for the null: R[u] = mean_i v[i] * a[(k_i - u) mod M],
+    # where k_i is frame i's place on that grid; R[u] is the audio shifted by u hops
+    m = a.size
+    k = np.clip(np.round((times - env_t[0]) / hop).astype(int), 0, m - 1)
+    impulses = np.zeros(m)
+    np.add.at(impulses, k, v)
+    big = np.fft.irfft(np.fft.rfft(impulses) * np.conj(np.fft.rfft(a)), n=m) / n  # big[u] = sum_j imp[j] a[j-u]
+    guard = max(1, int(round(2 * frame_s / hop)))
+    half = int(round(max_shift_s / hop)) + guard  # searched a little past max_shift_s: a peak AT the edge is seen
+    if 2 * half + 1 > m:
+        return _abstain("window shorter than the shifts searched", n)
+    lags = np.arange(-half, half + 1)
+    at = k[:, None] - lags[None, :]  # the observed search is not circular: frames whose audio is outside count 0
+    inside = (at >= 0) & (at < m)
+    prod = np.where(inside, a[np.clip(at, 0, m - 1)], 0.0) * v[:, None]
+    r = prod.sum(axis=0) / np.maximum(inside.sum(axis=0), 1)
     best = int(np.argmax(r))
-    zero = int(np.argmin(np.abs(lags)))
-    guard = max(1, int(round(2 * frame_s / step)))
-    far = np.abs(np.arange(lags.size) - best) > guard
+    zero = half
+    far = np.abs(lags - lags[best]) > guard
     runner = float(r[far].max()) if far.any() else float(r.min())
-    score, best_s = float(r[best]), float(lags[best])
-    # null: the same search on circularly shifted audio (never the true alignment)
-    lo = max_shift_s + 2 * frame_s
-    circs = np.arange(lo, period - lo, frame_s)
-    null = np.array([products(c).mean(axis=0).max() for c in circs]) if circs.size else np.zeros(0)
-    p_peak = (1 + int((null >= score).sum())) / (1 + null.size)
-    # zero-shift test: block bootstrap of frames, r(best) - r(0)
+    score, best_s = float(r[best]), float(lags[best] * hop)
+    # null: the margin of the same search around every circular shift farther than max_shift_s + 2 frames
+    dist = np.minimum(np.arange(m), m - np.arange(m))
+    centres = np.flatnonzero(dist > 2 * half + guard)
+    null = _margins(big[(centres[:, None] + lags[None, :]) % m], guard)
+    margin = score - runner
+    p_peak = (1 + int((null >= margin).sum())) / (1 + null.size)
+    # zero-shift test: block bootstrap over frames of v[i] * (a(t_i - s*) - a(t_i))
     diff = prod[:, best] - prod[:, zero]
     block = max(1, int(round(0.5 / frame_s)))
     rng = np.random.default_rng(seed)
@@ -165,20 +181,22 @@ def estimate_av_offset(visual: np.ndarray, frame_times_s: np.ndarray, wav: np.nd
     margin_zero = score - float(r[zero])
     if abs(best_s) <= frame_s + 1e-9:
         reason = "best shift within one frame of 0: in sync"
-        return OffsetEstimate(0.0, best_s, score, score - runner, margin_zero, p_peak, p_zero, True, reason, n)
-    if null.size == 0:
+        return OffsetEstimate(0.0, best_s, score, margin, margin_zero, p_peak, p_zero, True, reason, n)
+    if abs(best_s) > max_shift_s + 1e-9:
+        reason = f"best shift {best_s:+.3f} s is outside +-{max_shift_s} s"
+    elif null.size == 0:
         reason = "window too short for the null distribution"
     elif p_peak > alpha:
         reason = f"peak not significant (p={p_peak:.3f} > {alpha})"
     elif p_zero > alpha:
         reason = f"shift does not beat no shift (p={p_zero:.3f} > {alpha})"
     else:
-        return OffsetEstimate(best_s, best_s, score, score - runner, margin_zero, p_peak, p_zero, False, None, n)
-    return OffsetEstimate(0.0, best_s, score, score - runner, margin_zero, p_peak, p_zero, True, reason, n)
+        return OffsetEstimate(best_s, best_s, score, margin, margin_zero, p_peak, p_zero, False, None, n)
+    return OffsetEstimate(0.0, best_s, score, margin, margin_zero, p_peak, p_zero, True, reason, n)
 
 
 def check_sync(video, audio=None, *, start_s: float = 0.0, end_s: float | None = None, max_shift_s: float = 0.5,
-               alpha: float = 0.05, visual: tuple[np.ndarray, np.ndarray] | None = None) -> OffsetEstimate:
+               alpha: float = 0.01, visual: tuple[np.ndarray, np.ndarray] | None = None) -> OffsetEstimate:
     """How far ``audio`` is out of sync with the picture of ``video`` in the window ``[start_s, end_s)``.
 
     Parameters
