@@ -1,21 +1,26 @@
 """Audio-visual offset: how far a soundtrack is out of sync with its picture, from the whole window.
 
-This module owns the estimator (the picture side is :func:`avshooter.media.visual_events.change_signal`,
-the sound side :func:`avshooter.generation.sync.onset_strength`):
+This module owns the estimator (the picture side is :func:`avshooter.media.visual_events.change_signal`
+built from :func:`avshooter.media.visual_events.sharp_events`; the sound side
+:func:`avshooter.generation.sync.onset_strength`):
 
 1. The audio onset-strength envelope is smoothed over one frame and read at every frame time moved by
-   each candidate shift ``s`` (a grid of ``step_s`` within ``[-max_shift_s, max_shift_s]``):
+   each candidate shift ``s`` (the envelope's 5 ms grid, within ``[-max_shift_s, max_shift_s]``):
    ``r(s) = mean_i v[i] * a(t_i - s)`` with both signals standardised over the window, i.e. the
    cross-correlation of the visual change signal with the audio shifted by ``s``.
-2. The best shift ``s*`` maximises ``r``; its ``score`` is ``r(s*)``, ``margin`` is ``r(s*)`` minus the
-   runner-up peak (outside two frames of ``s*``), ``margin_zero`` is ``r(s*) - r(0)``.
-3. The decision is a test, not a fitted threshold. It shifts only when both hold at level ``alpha``:
-   - the picture and the sound are related at all: the peak beats the null distribution of peaks of
-     the same search run on circularly shifted audio (shifts farther than ``max_shift_s`` plus two
-     frames, so none of them can be the true alignment): ``p_peak = (1 + #{null >= score}) / (1 + N)``;
-   - ``s*`` beats no shift: over ``n_boot`` block-bootstrap resamplings of the frames (blocks of half a
-     second keep the signals' own correlation), the fraction where ``r(s*) <= r(0)`` is ``p_zero``.
-   A best shift within one frame of 0 is no shift. Otherwise it ABSTAINS: ``shift_s`` is 0.
+2. The top peak of ``r`` is tested against a null distribution: the same search with the picture's
+   frames randomly permuted (its events at random frames), ``p_peak = (1 + #{null >= top}) / (1 + N)``.
+   This asks whether the picture and the sound are related at all.
+3. Periodic events (steps, bounces) give equal peaks one period apart: every other peak that a block
+   bootstrap of the frames (blocks of half a second, ``n_boot`` resamplings) cannot tell from the top
+   one at level ``alpha`` is a tie, and the smallest shift among the ties is taken: ``s*``.
+   ``score = r(s*)``, ``margin`` = ``r(s*)`` minus the largest ``r`` farther than two frames from it,
+   ``margin_zero = r(s*) - r(0)``.
+4. ``s*`` must beat no shift: the bootstrap fraction where ``r(s*) <= r(0)`` is ``p_zero``.
+5. It shifts only when ``p_peak <= alpha`` and ``p_zero <= alpha`` and ``s*`` is more than one frame
+   from 0 and within ``max_shift_s`` (the search reaches two frames past it, so that a peak at the edge
+   is seen as one). Otherwise it ABSTAINS: ``shift_s`` is 0. The levels are the test's, not constants
+   fitted to any clip.
 
 The convention of :func:`avshooter.generation.sync.estimate_offset`: ``shift_s`` is the shift to ADD to
 the audio (a soundtrack 0.2 s late gives -0.2).
@@ -26,7 +31,7 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, signal
 
 from ..errors import InputError
 from ..units import check_audio
@@ -75,15 +80,6 @@ def _sharp(x: np.ndarray, size: int) -> np.ndarray:
     return np.maximum(x - ndimage.median_filter(x, size=max(3, size | 1), mode="nearest"), 0.0)
 
 
-def _margins(rows: np.ndarray, guard: int) -> np.ndarray:
-    """Per row: its maximum minus the largest value farther than ``guard`` places from that maximum."""
-    if rows.size == 0:
-        return np.zeros(0)
-    best = np.argmax(rows, axis=1)
-    far = np.abs(np.arange(rows.shape[1])[None, :] - best[:, None]) > guard
-    return rows.max(axis=1) - np.where(far, rows, -np.inf).max(axis=1)
-
-
 def _standard(x: np.ndarray) -> np.ndarray | None:
     sd = float(x.std())
     return None if not math.isfinite(sd) or sd <= 1e-12 else (x - x.mean()) / sd
@@ -91,7 +87,7 @@ def _standard(x: np.ndarray) -> np.ndarray | None:
 
 def estimate_av_offset(visual: np.ndarray, frame_times_s: np.ndarray, wav: np.ndarray, sample_rate: int, *,
                        max_shift_s: float = 0.5, alpha: float = 0.01, n_boot: int = 400,
-                       seed: int = 0) -> OffsetEstimate:
+                       n_null: int = 400, seed: int = 0) -> OffsetEstimate:
     """The shift that brings ``wav`` into sync with the picture whose change signal is ``visual``.
 
     Parameters
@@ -108,7 +104,9 @@ def estimate_av_offset(visual: np.ndarray, frame_times_s: np.ndarray, wav: np.nd
         Level of both tests (0 < alpha < 1): the chance of moving a soundtrack that is unrelated to the
         picture, or in sync with it, is about ``alpha`` per test.
     n_boot : int
-        Bootstrap resamplings of the zero-shift test.
+        Bootstrap resamplings of the paired tests (a shift against no shift, or against another peak).
+    n_null : int
+        Permutations of the picture's frames in the null distribution of the peak.
     seed : int
         Seed of the bootstrap (the result is deterministic).
 
@@ -143,49 +141,51 @@ def estimate_av_offset(visual: np.ndarray, frame_times_s: np.ndarray, wav: np.nd
     a = _standard(env)
     if a is None:
         return _abstain("no sound onsets", n)
-    # circular cross-correlation on the envelope's grid, for the null: R[u] = mean_i v[i] * a[(k_i - u) mod M],
-    # where k_i is frame i's place on that grid; R[u] is the audio shifted by u hops
     m = a.size
-    k = np.clip(np.round((times - env_t[0]) / hop).astype(int), 0, m - 1)
-    impulses = np.zeros(m)
-    np.add.at(impulses, k, v)
-    big = np.fft.irfft(np.fft.rfft(impulses) * np.conj(np.fft.rfft(a)), n=m) / n  # big[u] = sum_j imp[j] a[j-u]
+    k = np.clip(np.round((times - env_t[0]) / hop).astype(int), 0, m - 1)  # each frame's place on a's grid
     guard = max(1, int(round(2 * frame_s / hop)))
     half = int(round(max_shift_s / hop)) + guard  # searched a little past max_shift_s: a peak AT the edge is seen
-    if 2 * half + 1 > m:
-        return _abstain("window shorter than the shifts searched", n)
     lags = np.arange(-half, half + 1)
-    at = k[:, None] - lags[None, :]  # the observed search is not circular: frames whose audio is outside count 0
+    at = k[:, None] - lags[None, :]  # frames whose shifted audio falls outside the clip count 0
     inside = (at >= 0) & (at < m)
-    prod = np.where(inside, a[np.clip(at, 0, m - 1)], 0.0) * v[:, None]
-    r = prod.sum(axis=0) / np.maximum(inside.sum(axis=0), 1)
-    best = int(np.argmax(r))
+    table = np.where(inside, a[np.clip(at, 0, m - 1)], 0.0)  # (frames, lags): a(t_i - s)
+    count = np.maximum(inside.sum(axis=0), 1)
+    prod = table * v[:, None]
+    r = prod.sum(axis=0) / count
+    top = int(np.argmax(r))
+    rng = np.random.default_rng(seed)
+    # null of the peak: the same search with the picture's frames permuted (events at random frames)
+    perms = np.argsort(rng.random((n_null, n)), axis=1)
+    null = ((v[perms] @ table) / count).max(axis=1)
+    p_peak = (1 + int((null >= r[top]).sum())) / (1 + n_null)
+    # block bootstrap of frames (blocks of half a second): paired comparisons between shifts
+    block = max(1, int(round(0.5 / frame_s)))
+    starts = rng.integers(0, max(1, n - block + 1), size=(n_boot, math.ceil(n / block)))
+    idx = np.minimum((starts[:, :, None] + np.arange(block)[None, None, :]).reshape(n_boot, -1)[:, :n], n - 1)
+
+    def p_not_above(i: int, j: int) -> float:
+        """Bootstrap p-value of 'shift i is no better than shift j'."""
+        boot = (prod[:, i] - prod[:, j])[idx].mean(axis=1)
+        return (1 + int((boot <= 0).sum())) / (1 + n_boot)
+
+    # periodic events (steps, bounces) give equal peaks one period apart: among the peaks that the data
+    # cannot tell from the top one, the smallest shift is taken
+    peaks = [int(j) for j in signal.find_peaks(np.concatenate([[-np.inf], r, [-np.inf]]))[0] - 1
+             if j - 1 != top and abs(j - 1 - top) > guard]
+    ties = [j for j in peaks if p_not_above(top, j) > alpha]
+    best = min([top] + ties, key=lambda j: (abs(lags[j]), -r[j]))
     zero = half
     far = np.abs(lags - lags[best]) > guard
     runner = float(r[far].max()) if far.any() else float(r.min())
     score, best_s = float(r[best]), float(lags[best] * hop)
-    # null: the margin of the same search around every circular shift farther than max_shift_s + 2 frames
-    dist = np.minimum(np.arange(m), m - np.arange(m))
-    centres = np.flatnonzero(dist > 2 * half + guard)
-    null = _margins(big[(centres[:, None] + lags[None, :]) % m], guard)
     margin = score - runner
-    p_peak = (1 + int((null >= margin).sum())) / (1 + null.size)
-    # zero-shift test: block bootstrap over frames of v[i] * (a(t_i - s*) - a(t_i))
-    diff = prod[:, best] - prod[:, zero]
-    block = max(1, int(round(0.5 / frame_s)))
-    rng = np.random.default_rng(seed)
-    starts = rng.integers(0, max(1, n - block + 1), size=(n_boot, math.ceil(n / block)))
-    idx = (starts[:, :, None] + np.arange(block)[None, None, :]).reshape(n_boot, -1)[:, :n]
-    boot = diff[np.minimum(idx, n - 1)].mean(axis=1)
-    p_zero = float((1 + int((boot <= 0).sum())) / (1 + n_boot)) if best != zero else 1.0
+    p_zero = p_not_above(best, zero) if best != zero else 1.0
     margin_zero = score - float(r[zero])
     if abs(best_s) <= frame_s + 1e-9:
         reason = "best shift within one frame of 0: in sync"
         return OffsetEstimate(0.0, best_s, score, margin, margin_zero, p_peak, p_zero, True, reason, n)
     if abs(best_s) > max_shift_s + 1e-9:
         reason = f"best shift {best_s:+.3f} s is outside +-{max_shift_s} s"
-    elif null.size == 0:
-        reason = "window too short for the null distribution"
     elif p_peak > alpha:
         reason = f"peak not significant (p={p_peak:.3f} > {alpha})"
     elif p_zero > alpha:
@@ -202,7 +202,8 @@ def check_sync(video, audio=None, *, start_s: float = 0.0, end_s: float | None =
     Parameters
     ----------
     video : str or Path
-        The picture (decoded grey at 160 px, see :func:`avshooter.media.visual_events.change_signal`).
+        The picture (decoded grey at 160 px; its cuts and local impacts, see
+        :func:`avshooter.media.visual_events.sharp_events`).
     audio : None, str, Path, or (np.ndarray, int)
         ``None``: the video's own sound track; a file: its same window ``[start_s, end_s)``; a pair
         ``(wav (channels, samples), sample_rate)``: audio that already starts at ``start_s``.
@@ -218,11 +219,12 @@ def check_sync(video, audio=None, *, start_s: float = 0.0, end_s: float | None =
     OffsetEstimate
     """
     from ..media.decode import load_audio
-    from ..media.visual_events import change_signal
+    from ..media.visual_events import change_signal, sharp_events
     from ..units import to_samples
 
     if visual is None:
-        visual = change_signal(video, start_s=start_s, end_s=end_s)
+        events, times = sharp_events(video, start_s=start_s, end_s=end_s)
+        visual = change_signal(events, times), times
     signal_, times = visual
     if isinstance(audio, tuple):
         wav, sr = audio

@@ -4,10 +4,13 @@ This module owns audio-visual alignment of a generated effects clip with its sho
 themselves come from :mod:`avshooter.media.visual_events`):
 
 - :func:`audio_onsets` finds sound onsets (spectral flux peaks, refined on the waveform to ~1 ms);
-- :func:`estimate_offset` finds the one shift, within a bounded window, that best aligns onsets to events;
-- :func:`apply_shift` shifts a clip, keeping its length;
+- :func:`onset_strength` is their envelope, the sound side of
+  :func:`avshooter.generation.offset.estimate_av_offset` (the whole-shot estimator that may abstain);
+- :func:`estimate_offset` finds the one shift, within a bounded window, that best aligns onsets to
+  events (used to refine a kept shift to the millisecond);
+- :func:`apply_shift` shifts a clip, keeping its length, and fades the edge it cuts;
 - :func:`sync_effects` estimates, applies and measures the shift, and rejects a shift that does not bring
-  the onsets closer to the events (the decision is in its report).
+  the onsets closer to the events (the decision and the estimator's evidence are in its report).
 
 Times are shot-local seconds: sample 0 of the clip is the start of the shot's window.
 """
@@ -242,13 +245,18 @@ def _median_offset(events: np.ndarray, onsets: list[float]) -> float | None:
     return float(np.median(np.abs(_nearest_residuals(np.sort(events), np.asarray(onsets)))))
 
 
-def sync_effects(wav: np.ndarray, sample_rate: int, events_s: Sequence[float], *, max_shift_s: float = 0.5,
-                 tolerance_s: float = 0.042) -> tuple[np.ndarray, dict]:
-    """Shift an effects clip so its onsets meet the shot's visual events, and measure the result.
+def sync_effects(wav: np.ndarray, sample_rate: int, events_s: Sequence[float], frame_times_s: Sequence[float], *,
+                 max_shift_s: float = 0.5, tolerance_s: float = 0.042, fade_s: float = 0.0,
+                 alpha: float = 0.01) -> tuple[np.ndarray, dict]:
+    """Shift an effects clip onto the shot's sharp visual events when the evidence is clear; measure it.
 
-    The shift of :func:`estimate_offset` is kept only when it brings the onsets closer to the events
-    (the median offset after is smaller than before); otherwise the clip is returned unshifted and the
-    report says which shift was rejected.
+    1. :func:`avshooter.generation.offset.estimate_av_offset` cross-correlates the clip's onset strength
+       with the events (as a per-frame signal on ``frame_times_s``) over the whole shot and tests the
+       peak; it ABSTAINS (no shift) unless the shift is significant at ``alpha``.
+    2. A kept shift is refined to the millisecond: :func:`estimate_offset` of the shifted onsets against
+       the events, within one frame.
+    3. A shift that does not lower the median onset-to-event distance is still rejected.
+    4. :func:`apply_shift` with ``fade_s``: the edge the shift cuts is faded after the shift.
 
     Parameters
     ----------
@@ -256,43 +264,59 @@ def sync_effects(wav: np.ndarray, sample_rate: int, events_s: Sequence[float], *
         The shot's effects, shot-local (sample 0 = shot start).
     sample_rate : int
     events_s : sequence of float
-        Shot-local visual event times (e.g. :func:`avshooter.media.visual_events.anchor_times`).
-    max_shift_s : float
-        Largest shift either way (default 0.5 s).
+        Shot-local sharp visual event times (:func:`avshooter.media.visual_events.sharp_events`).
+    frame_times_s : sequence of float
+        Shot-local times of the shot's frames.
+    max_shift_s, alpha
+        See :func:`avshooter.generation.offset.estimate_av_offset`.
     tolerance_s : float
-        Matching tolerance, see :func:`estimate_offset`.
+        Matching tolerance of the refinement and of ``matched``, see :func:`estimate_offset`.
+    fade_s : float
+        Fade over the edge a shift cuts (the fit's own fade length).
 
     Returns
     -------
     (np.ndarray, dict)
-        The clip (same shape, float32; shifted when the shift was kept) and a report ``{"shift_s",
-        "offset_before_s", "offset_after_s", "matched", "events", "onsets", "rejected_shift_s", "note"}``:
-        ``shift_s`` is the shift applied (0.0 when none); offsets are the median ``|onset - nearest event|``
-        measured on the clip before and on the returned clip (None when there is nothing to measure);
-        ``matched`` counts onsets of the returned clip within ``tolerance_s`` of an event;
-        ``rejected_shift_s`` is the shift found but not applied (else None); ``note`` says why nothing
-        was shifted when that is the case.
+        The clip (same shape, float32; shifted when a shift was kept) and a report ``{"shift_s",
+        "offset_before_s", "offset_after_s", "matched", "events", "onsets", "rejected_shift_s", "note",
+        "evidence"}``: ``shift_s`` is the shift applied (0.0 when none); offsets are the median
+        ``|onset - nearest event|`` before and after (None when there is nothing to measure); ``matched``
+        counts onsets of the returned clip within ``tolerance_s`` of an event; ``rejected_shift_s`` is a
+        shift found but not applied (else None); ``note`` says why nothing was shifted; ``evidence`` is
+        the estimator's :class:`~avshooter.generation.offset.OffsetEstimate` as a dict (score, margin,
+        p-values, abstained, reason).
     """
+    from .offset import estimate_av_offset
+
     wav = check_audio(wav, sample_rate)
     events = np.sort(np.asarray(list(events_s), dtype=np.float64))
+    times = np.asarray(list(frame_times_s), dtype=np.float64)
     onsets = audio_onsets(wav, sample_rate)
     before = _median_offset(events, onsets)
-    report = {"shift_s": 0.0, "offset_before_s": before, "offset_after_s": before, "matched": 0,
-              "events": int(events.size), "onsets": len(onsets), "rejected_shift_s": None, "note": None}
-    if events.size == 0 or not onsets:
-        report["note"] = "no visual events: not shifted" if events.size == 0 else "no audio onsets: not shifted"
+    report = {"shift_s": 0.0, "offset_before_s": before, "offset_after_s": before,
+              "matched": _matched(events, onsets, tolerance_s) if events.size else 0, "events": int(events.size),
+              "onsets": len(onsets), "rejected_shift_s": None, "note": None, "evidence": None}
+    if events.size == 0 or not onsets or max_shift_s == 0:
+        report["note"] = ("no visual events: not shifted" if events.size == 0 else
+                          "no audio onsets: not shifted" if not onsets else "max_shift_s is 0: not shifted")
         return wav.astype(np.float32, copy=True), report
-    shift = estimate_offset(events, onsets, max_shift_s=max_shift_s, tolerance_s=tolerance_s)
-    shifted = apply_shift(wav, sample_rate, shift)
+    signal_ = np.zeros(times.size)
+    signal_[np.clip(np.searchsorted(times, events - 1e-6), 0, times.size - 1)] = 1.0
+    est = estimate_av_offset(signal_, times, wav, sample_rate, max_shift_s=max_shift_s, alpha=alpha)
+    report["evidence"] = est.to_dict()
+    if est.abstained:
+        report["note"] = f"abstained: {est.reason}"
+        return wav.astype(np.float32, copy=True), report
+    fine = estimate_offset(events, np.asarray(onsets) + est.shift_s, max_shift_s=tolerance_s, tolerance_s=tolerance_s)
+    shift = float(np.clip(est.shift_s + fine, -max_shift_s, max_shift_s))
+    shifted = apply_shift(wav, sample_rate, shift, fade_s=fade_s)
     after = audio_onsets(shifted, sample_rate)
     offset_after = _median_offset(events, after)
-    if shift != 0.0 and (before is None or offset_after is None or offset_after >= before):
-        report.update(matched=_matched(events, onsets, tolerance_s), rejected_shift_s=round(shift, 6),
+    if before is None or offset_after is None or offset_after >= before:
+        report.update(rejected_shift_s=round(shift, 6),
                       note="shift rejected: it did not reduce the offset to the visual events")
         return wav.astype(np.float32, copy=True), report
     report.update(shift_s=round(shift, 6), offset_after_s=offset_after, matched=_matched(events, after, tolerance_s))
-    if shift == 0.0:
-        report["note"] = "no shift within the window matched an onset to an event"
     return shifted, report
 
 

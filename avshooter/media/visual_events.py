@@ -36,7 +36,7 @@ from ..errors import InputError
 from .cuts import CutDetector
 from .frames import grey_frames
 
-__all__ = ["VisualEvent", "anchor_times", "change_signal", "visual_events"]
+__all__ = ["VisualEvent", "anchor_times", "change_signal", "sharp_events", "visual_events"]
 
 _KIND_RANK = {"impact": 0, "cut": 1, "motion": 2}
 
@@ -119,13 +119,9 @@ def _load(path_or_frames, fps, start_s, end_s, max_side) -> tuple[np.ndarray, np
     return _frames_input(path_or_frames, fps)
 
 
-def change_signal(path_or_frames, *, fps: float | None = None, start_s: float = 0.0, end_s: float | None = None,
-                  max_side: int = 160) -> tuple[np.ndarray, np.ndarray]:
-    """The picture side of offset estimation: 1.0 at frames where the picture shows a sharp event, else 0.
-
-    Sharp events are the hard cuts and the LOCAL impacts of :func:`visual_events` (see
-    :func:`_local_impacts`: not camera moves, not a change spread over the picture). A window without
-    any gives all zeros: nothing on screen to sync a sound to.
+def sharp_events(path_or_frames, *, fps: float | None = None, start_s: float = 0.0, end_s: float | None = None,
+                 max_side: int = 160) -> tuple[list[VisualEvent], np.ndarray]:
+    """The moments a sound can be synced to: hard cuts and LOCAL impacts (:func:`_local_impacts`).
 
     Parameters
     ----------
@@ -134,14 +130,21 @@ def change_signal(path_or_frames, *, fps: float | None = None, start_s: float = 
 
     Returns
     -------
-    (np.ndarray, np.ndarray), shapes (n,)
-        The signal and the frame times (s, window-local).
+    (list of VisualEvent, np.ndarray)
+        The events by time (kinds ``cut`` and ``impact``) and every frame's time (s, window-local).
     """
     frames, times = _load(path_or_frames, fps, start_s, end_s, max_side)
-    out = np.zeros(frames.shape[0])
-    for e in _sharp_events(frames, times):
-        out[int(np.searchsorted(times, e.time_s - 1e-6))] = 1.0
-    return out, times
+    return sorted(_sharp_events(frames, times), key=lambda e: e.time_s), times
+
+
+def change_signal(events: list[VisualEvent], frame_times_s: np.ndarray) -> np.ndarray:
+    """The picture side of offset estimation: 1.0 at the frames of ``events`` (e.g. :func:`sharp_events`),
+    0 elsewhere; shape ``(frames,)``. A window without events gives all zeros: nothing to sync to."""
+    times = np.asarray(frame_times_s, np.float64)
+    out = np.zeros(times.size)
+    for e in events:
+        out[min(times.size - 1, int(np.searchsorted(times, e.time_s - 1e-6)))] = 1.0
+    return out
 
 
 def _sharp_events(frames: np.ndarray, times: np.ndarray, impact_threshold: float = 1.0) -> list[VisualEvent]:
