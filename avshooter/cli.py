@@ -93,6 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--debug", action="store_true", help="show tracebacks")
     r.add_argument("-v", "--verbose", action="store_true", help="log each step")
+
+    y = sub.add_parser("sync", help="how far a video's sound (or another audio file) is out of sync with its picture")
+    y.add_argument("video", help="the video (its picture; its own sound track unless --audio)")
+    y.add_argument("--audio", help="an audio (or video) file to check against the picture instead")
+    y.add_argument("--start", type=float, default=0.0, help="window start in seconds, of picture and audio (default 0)")
+    y.add_argument("--end", type=float, default=None, help="window end in seconds (default: the end of the video)")
+    y.add_argument("--max-shift", type=float, default=0.5, help="largest shift searched either way, s (default 0.5)")
+    y.add_argument("--alpha", type=float, default=0.01, help="significance level of a shift (default 0.01)")
+    y.add_argument("--json", action="store_true", help="print the result as JSON (shift_s: the shift to ADD to the audio)")
+    y.add_argument("--debug", action="store_true", help="show tracebacks")
+    y.add_argument("-v", "--verbose", action="store_true", help="log each step")
     return parser
 
 
@@ -104,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import AvshooterError, system_error
 
     command = {"annotate": _annotate, "generate": _generate, "prompts": _prompts, "export": _export,
-               "report": _report}[args.command]
+               "report": _report, "sync": _sync}[args.command]
     try:
         return command(args)
     except AvshooterError as exc:
@@ -227,6 +238,25 @@ def _report(args) -> int:
 
     pages = report(args.path, dest=args.dest, progress=not args.no_progress)
     print(f"wrote {len(pages)} pages; open {pages[0]}")
+    return 0
+
+
+def _sync(args) -> int:
+    import json
+
+    from .generation.offset import check_sync
+
+    est = check_sync(args.video, args.audio, start_s=args.start, end_s=args.end, max_shift_s=args.max_shift,
+                     alpha=args.alpha)
+    if args.json:
+        print(json.dumps(est.to_dict()))
+    elif est.abstained:
+        print(f"no shift: {est.reason} (best {est.best_shift_s:+.3f} s, score {est.score:.3f}, "
+              f"margin {est.margin:.3f}, p {est.p_peak:.3f}/{est.p_zero:.3f})")
+    else:
+        late = "late" if est.shift_s < 0 else "early"
+        print(f"the audio is {abs(est.shift_s):.3f} s {late}: shift it by {est.shift_s:+.3f} s (score {est.score:.3f}, "
+              f"margin {est.margin:.3f}, p {est.p_peak:.3f}/{est.p_zero:.3f})")
     return 0
 
 

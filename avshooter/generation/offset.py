@@ -4,7 +4,8 @@ This module owns the estimator (the picture side is :func:`avshooter.media.visua
 built from :func:`avshooter.media.visual_events.sharp_events`; the sound side
 :func:`avshooter.generation.sync.onset_strength`):
 
-1. The audio onset-strength envelope is smoothed over one frame and read at every frame time moved by
+1. The audio onset-strength envelope is spread over one frame (a centred running max), what rises above
+   its running median over half a second is kept (sharp onsets, not a swell), and it is read at every frame time moved by
    each candidate shift ``s`` (the envelope's 5 ms grid, within ``[-max_shift_s, max_shift_s]``):
    ``r(s) = mean_i v[i] * a(t_i - s)`` with both signals standardised over the window, i.e. the
    cross-correlation of the visual change signal with the audio shifted by ``s``.
@@ -17,10 +18,10 @@ built from :func:`avshooter.media.visual_events.sharp_events`; the sound side
    ``score = r(s*)``, ``margin`` = ``r(s*)`` minus the largest ``r`` farther than two frames from it,
    ``margin_zero = r(s*) - r(0)``.
 4. ``s*`` must beat no shift: the bootstrap fraction where ``r(s*) <= r(0)`` is ``p_zero``.
-5. It shifts only when ``p_peak <= alpha`` and ``p_zero <= alpha`` and ``s*`` is more than one frame
-   from 0 and within ``max_shift_s`` (the search reaches two frames past it, so that a peak at the edge
-   is seen as one). Otherwise it ABSTAINS: ``shift_s`` is 0. The levels are the test's, not constants
-   fitted to any clip.
+5. ``p_peak > alpha``: it ABSTAINS (``shift_s`` 0). Else ``s*`` within one frame of 0: in sync
+   (``shift_s`` 0, not an abstention). Else it shifts by ``s*`` when ``p_zero <= alpha`` and ``s*`` is
+   within ``max_shift_s`` (the search reaches two frames past it, so that a peak at the edge is seen as
+   one); otherwise it abstains. The levels are the tests', not constants fitted to any clip.
 
 The convention of :func:`avshooter.generation.sync.estimate_offset`: ``shift_s`` is the shift to ADD to
 the audio (a soundtrack 0.2 s late gives -0.2).
@@ -38,7 +39,7 @@ from ..units import check_audio
 
 __all__ = ["OffsetEstimate", "check_sync", "estimate_av_offset"]
 
-ESTIMATOR = "xcorr-local-change-v1"
+ESTIMATOR = "xcorr-sharp-events-v1"
 """Name and version of the estimator: recorded with every result."""
 
 
@@ -46,9 +47,12 @@ ESTIMATOR = "xcorr-local-change-v1"
 class OffsetEstimate:
     """What the estimator found and whether it trusts it (see the module docstring).
 
-    ``shift_s``: the shift to add to the audio (0.0 when it abstains); ``best_shift_s``: the best shift
-    whether trusted or not; ``score``, ``margin``, ``margin_zero``: correlations (-1..1 scale);
-    ``p_peak``, ``p_zero``: the two tests' p-values; ``abstained`` and ``reason``.
+    ``shift_s``: the shift to add to the audio (0.0 when it abstains or finds the audio in sync);
+    ``best_shift_s``: the best shift whether trusted or not; ``score``, ``margin``, ``margin_zero``:
+    cross-correlations of standardised signals (``margin`` is negative where a tie between periodic
+    peaks went to the smaller shift); ``p_peak``, ``p_zero``: the two tests' p-values; ``abstained``:
+    True when the evidence is not clear (no shift is then a default, not a finding); ``reason``: why
+    no shift (None when shifted).
     """
 
     shift_s: float
@@ -72,7 +76,8 @@ class OffsetEstimate:
 
 
 def _abstain(reason: str, frames: int) -> OffsetEstimate:
-    return OffsetEstimate(0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, True, reason, frames)
+    return OffsetEstimate(0.0, best_shift_s=0.0, score=0.0, margin=0.0, margin_zero=0.0, p_peak=1.0, p_zero=1.0,
+                          abstained=True, reason=reason, frames=frames)
 
 
 def _sharp(x: np.ndarray, size: int) -> np.ndarray:
@@ -133,8 +138,10 @@ def estimate_av_offset(visual: np.ndarray, frame_times_s: np.ndarray, wav: np.nd
     if env.size < 2 or not env.any():
         return _abstain("no sound onsets", n)
     hop = float(env_t[1] - env_t[0])
-    width = max(1, int(round(frame_s / hop)))  # one frame of envelope per frame: max over the frame
-    env = _sharp(np.convolve(env, np.ones(width) / width, mode="same"), int(round(0.5 / hop)))
+    # a sound within half a frame of a frame's time belongs to that frame: a centred running max over one
+    # frame (a mean would move a sharp attack's peak late, toward its decay)
+    width = max(1, int(round(frame_s / hop))) | 1
+    env = _sharp(ndimage.maximum_filter1d(env, size=width, mode="nearest"), int(round(0.5 / hop)))
     v = _standard(_sharp(visual, int(round(0.5 / frame_s))))
     if v is None:
         return _abstain("no change in the picture", n)
@@ -181,18 +188,19 @@ def estimate_av_offset(visual: np.ndarray, frame_times_s: np.ndarray, wav: np.nd
     margin = score - runner
     p_zero = p_not_above(best, zero) if best != zero else 1.0
     margin_zero = score - float(r[zero])
+    est = dict(best_shift_s=best_s, score=score, margin=margin, margin_zero=score - float(r[zero]),
+               p_peak=p_peak, p_zero=p_zero, frames=n)
+    if p_peak > alpha:
+        return OffsetEstimate(0.0, abstained=True, reason=f"peak not significant (p={p_peak:.3f} > {alpha})", **est)
     if abs(best_s) <= frame_s + 1e-9:
-        reason = "best shift within one frame of 0: in sync"
-        return OffsetEstimate(0.0, best_s, score, margin, margin_zero, p_peak, p_zero, True, reason, n)
+        return OffsetEstimate(0.0, abstained=False, reason="in sync: the best shift is within one frame of 0", **est)
     if abs(best_s) > max_shift_s + 1e-9:
-        reason = f"best shift {best_s:+.3f} s is outside +-{max_shift_s} s"
-    elif p_peak > alpha:
-        reason = f"peak not significant (p={p_peak:.3f} > {alpha})"
-    elif p_zero > alpha:
-        reason = f"shift does not beat no shift (p={p_zero:.3f} > {alpha})"
-    else:
-        return OffsetEstimate(best_s, best_s, score, margin, margin_zero, p_peak, p_zero, False, None, n)
-    return OffsetEstimate(0.0, best_s, score, margin, margin_zero, p_peak, p_zero, True, reason, n)
+        return OffsetEstimate(0.0, abstained=True, reason=f"best shift {best_s:+.3f} s is outside +-{max_shift_s} s",
+                              **est)
+    if p_zero > alpha:
+        return OffsetEstimate(0.0, abstained=True, reason=f"shift does not beat no shift (p={p_zero:.3f} > {alpha})",
+                              **est)
+    return OffsetEstimate(best_s, abstained=False, reason=None, **est)
 
 
 def check_sync(video, audio=None, *, start_s: float = 0.0, end_s: float | None = None, max_shift_s: float = 0.5,

@@ -316,7 +316,8 @@ def sync_effects(wav: np.ndarray, sample_rate: int, events_s: Sequence[float], f
         report.update(rejected_shift_s=round(shift, 6),
                       note="shift rejected: it did not reduce the offset to the visual events")
         return wav.astype(np.float32, copy=True), report
-    report.update(shift_s=round(shift, 6), offset_after_s=offset_after, matched=_matched(events, after, tolerance_s))
+    report.update(shift_s=round(shift, 6), offset_after_s=offset_after, matched=_matched(events, after, tolerance_s),
+                  note=est.reason)
     return shifted, report
 
 
