@@ -250,8 +250,8 @@ def _sync(args) -> int:
                      alpha=args.alpha)
     if args.json:
         print(json.dumps(est.to_dict()))
-    elif est.abstained:
-        print(f"no shift: {est.reason} (best {est.best_shift_s:+.3f} s, score {est.score:.3f}, "
+    elif est.shift_s == 0.0:
+        print(f"{'no shift (abstained)' if est.abstained else 'no shift'}: {est.reason} (best {est.best_shift_s:+.3f} s, score {est.score:.3f}, "
               f"margin {est.margin:.3f}, p {est.p_peak:.3f}/{est.p_zero:.3f})")
     else:
         late = "late" if est.shift_s < 0 else "early"
