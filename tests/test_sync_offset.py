@@ -98,25 +98,24 @@ def test_nothing_to_go_on_abstains():
         estimate_av_offset(v, frames[:-1], _clicks([1.0], 4.0), SR)
 
 
-# --------------------------------------------------------------------- picture: local impacts only
-def _panning_camera(n=72, h=90, w=160):
-    """A textured background under a camera that bobs up and down (turning sharply at the bottom): the
-    whole picture moves, nothing lands."""
-    rng = np.random.default_rng(3)
-    world = (rng.random((h + 40, w)) * 255).astype(np.float32)
-    frames = []
+# ----------------------------------------------------------------------- picture: landings only
+def _flicker(n=48, h=90, w=160):
+    """A character drifting slowly sideways and a one-frame sparkle low in the picture at frames 10, 25, 37:
+    the moving region's centre jumps down for one frame and back, which is not a landing."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    frames = np.full((n, h, w), 200, np.uint8)
     for f in range(n):
-        phase = (f % 18) / 18
-        dy = int(round(30 * 4 * phase * (1 - phase)))
-        frames.append(world[dy: dy + h])
-    return np.stack(frames)
+        frames[f][(xx - 50 - f // 4) ** 2 + (yy - 40) ** 2 <= 12 ** 2] = 40
+        if f in (10, 25, 37):
+            frames[f][(xx - 120) ** 2 + (yy - 75) ** 2 <= 16] = 255
+    return frames
 
 
-def test_camera_bobbing_is_not_an_impact_but_a_landing_ball_is():
-    frames = _panning_camera()
-    assert [e for e in visual_events(frames, fps=FPS) if e.kind == "impact"] == []
-    # the demo-like ball on a still background is still found (the frames of tests/test_visual_events.py)
-    n, period, first = 72, 18, 7
+def test_a_one_frame_jump_is_not_an_impact_but_a_landing_ball_is():
+    """Before issue 19 each sparkle was an "impact" (and a sync anchor); on Big Buck Bunny's first 30 s
+    the impacts went from 15 to 4."""
+    assert [e for e in visual_events(_flicker(), fps=FPS) if e.kind == "impact"] == []
+    n, period, first = 72, 18, 7  # the bouncing ball of tests/test_visual_events.py is still found
     ball = np.full((n, 90, 160), 200, np.uint8)
     yy, xx = np.mgrid[0:90, 0:160]
     for f in range(n):

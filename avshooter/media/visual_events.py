@@ -13,7 +13,9 @@ Three kinds of events are reported, strongest kind first when two fall within ``
    centroid of pixels that differ from the window's median frame, i.e. from the static background) and
    take peaks of its *upward* acceleration ``-(y[i+1] - 2 y[i] + y[i-1])`` (image ``y`` grows down).
    Under gravity that acceleration is small and constant; at a landing the fall turns into a rise within
-   one frame, so the peak sits exactly on the frame where the object touches the floor. A bouncing ball,
+   one frame, so the peak sits exactly on the frame where the object touches the floor. A peak counts
+   only where the centre fell over the two frames before (the last by at least ``impact_threshold``
+   pixels) and does not keep falling after it: a one-frame jump of the centre is not a landing. A bouncing ball,
    a foot set down, an object dropped onto a table all look like this. A peak counts only where the
    change is concentrated in a few places of the picture (:func:`_local_impacts`): camera
    moves and slow character motion made most "impacts" of real film before that rule (issue 19).
@@ -214,7 +216,11 @@ def _impacts(frames: np.ndarray, times: np.ndarray, threshold: float) -> list[Vi
     up = np.where(ok, up, 0.0)
     floor = 4.0 * float(np.median(np.abs(up[ok])))
     peaks, props = signal.find_peaks(up, height=max(threshold, floor))
-    return [VisualEvent(float(times[p + 1]), "impact", float(props["peak_heights"][k])) for k, p in enumerate(peaks)]
+    # a landing: falling for two frames into the frame (the last at >= ``threshold`` px per frame), and
+    # not falling out of it; a one-frame jump of the centre (a blink, a flicker, coding noise) is not one
+    fall = np.diff(y)  # fall[j] = y[j+1] - y[j]
+    return [VisualEvent(float(times[p + 1]), "impact", float(props["peak_heights"][k])) for k, p in enumerate(peaks)
+            if p >= 1 and fall[p] >= threshold and fall[p - 1] > 0 and not fall[p + 1] > 0]
 
 
 def _motion_peaks(energy: np.ndarray, times: np.ndarray, prominence: float) -> list[VisualEvent]:
