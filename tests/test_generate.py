@@ -126,6 +126,11 @@ def test_generate_pulls_late_thuds_onto_the_landings(demo, demo_out, tmp_path, m
     truth = np.array(demo["truth_data"]["shots"][2]["impact_times_s"]) - demo["truth_data"]["shots"][2]["start_s"]
     assert len(onsets) >= 5
     assert np.median([np.min(np.abs(truth - t)) for t in onsets]) <= 0.001
+    # the report's sync table says the evidence
+    from avshooter.report import report as render
+
+    page = next(p for p in render(out, progress=False) if p.name == "generate.html").read_text()
+    assert "p (vs no shift)" in page and "decided" in page
 
 
 def test_dialogue_is_placed_in_its_shot(gen_out):
