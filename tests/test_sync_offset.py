@@ -203,3 +203,12 @@ def test_sync_effects_fades_the_edge_it_cuts(ball):
     out, report = sync_effects(clip, ball["sr"], [e.time_s for e in events], times, fade_s=0.05)
     assert report["shift_s"] == pytest.approx(0.2, abs=0.002)
     assert np.abs(out[:, -1]).max() < 1e-3 < np.abs(clip[:, -1]).max()
+
+
+def test_sync_alpha_is_in_the_config_and_its_hash():
+    from avshooter.config import GenerateConfig, config_hash
+
+    assert GenerateConfig().sync_alpha == 0.01
+    assert config_hash(GenerateConfig(sync_alpha=0.05)) != config_hash(GenerateConfig())
+    with pytest.raises(InputError, match="sync_alpha"):
+        GenerateConfig(sync_alpha=0.0)

@@ -125,6 +125,9 @@ def estimate_av_offset(visual: np.ndarray, frame_times_s: np.ndarray, wav: np.nd
         raise InputError(f"max_shift_s={max_shift_s!r} is not allowed (a finite number of seconds > 0)")
     if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
         raise InputError(f"alpha={alpha!r} is not allowed (a level between 0 and 1)")
+    for name, value in (("n_boot", n_boot), ("n_null", n_null)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InputError(f"{name}={value!r} is not allowed (a whole number >= 1)")
     wav = check_audio(wav, sample_rate)
     visual = np.asarray(visual, np.float64).ravel()
     times = np.asarray(frame_times_s, np.float64).ravel()
@@ -187,7 +190,6 @@ def estimate_av_offset(visual: np.ndarray, frame_times_s: np.ndarray, wav: np.nd
     score, best_s = float(r[best]), float(lags[best] * hop)
     margin = score - runner
     p_zero = p_not_above(best, zero) if best != zero else 1.0
-    margin_zero = score - float(r[zero])
     est = dict(best_shift_s=best_s, score=score, margin=margin, margin_zero=score - float(r[zero]),
                p_peak=p_peak, p_zero=p_zero, frames=n)
     if p_peak > alpha:
