@@ -101,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--end", type=float, default=None, help="window end in seconds (default: the end of the video)")
     y.add_argument("--max-shift", type=float, default=0.5, help="largest shift searched either way, s (default 0.5)")
     y.add_argument("--alpha", type=float, default=0.01, help="significance level of a shift (default 0.01)")
+    y.add_argument("--model", help="a learned sync model instead (synchformer: a folder or hub id with config.json "
+                                   "+ model.safetensors); default: the offline cross-correlation")
+    y.add_argument("--device", default="cpu", help="with --model: cpu, cuda, cuda:N or mps")
+    y.add_argument("--dtype", default="float32", help="with --model: float32, float16 or bfloat16 (cuda)")
     y.add_argument("--json", action="store_true", help="print the result as JSON (shift_s: the shift to ADD to the audio)")
     y.add_argument("--debug", action="store_true", help="show tracebacks")
     y.add_argument("-v", "--verbose", action="store_true", help="log each step")
@@ -246,8 +250,13 @@ def _sync(args) -> int:
 
     from .generation.offset import check_sync
 
+    model = None
+    if args.model:
+        from .backends.synchformer_sync import SynchformerSync
+
+        model = SynchformerSync.from_pretrained(args.model, device=args.device, dtype=args.dtype)
     est = check_sync(args.video, args.audio, start_s=args.start, end_s=args.end, max_shift_s=args.max_shift,
-                     alpha=args.alpha)
+                     alpha=args.alpha, model=model)
     if args.json:
         print(json.dumps(est.to_dict()))
     elif est.shift_s == 0.0:

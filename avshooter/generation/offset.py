@@ -206,7 +206,8 @@ def estimate_av_offset(visual: np.ndarray, frame_times_s: np.ndarray, wav: np.nd
 
 
 def check_sync(video, audio=None, *, start_s: float = 0.0, end_s: float | None = None, max_shift_s: float = 0.5,
-               alpha: float = 0.01, visual: tuple[np.ndarray, np.ndarray] | None = None) -> OffsetEstimate:
+               alpha: float = 0.01, visual: tuple[np.ndarray, np.ndarray] | None = None,
+               model=None) -> OffsetEstimate:
     """How far ``audio`` is out of sync with the picture of ``video`` in the window ``[start_s, end_s)``.
 
     Parameters
@@ -223,6 +224,10 @@ def check_sync(video, audio=None, *, start_s: float = 0.0, end_s: float | None =
         See :func:`estimate_av_offset`.
     visual : (np.ndarray, np.ndarray), optional
         The window's change signal and frame times when already computed (it is then not decoded again).
+    model : optional
+        A learned estimator used instead of the cross-correlation, e.g. a loaded
+        :class:`avshooter.backends.synchformer_sync.SynchformerSync` (anything with its
+        ``estimate_window(video, wav, sample_rate, start_s=, end_s=, max_shift_s=, alpha=)``).
 
     Returns
     -------
@@ -232,10 +237,6 @@ def check_sync(video, audio=None, *, start_s: float = 0.0, end_s: float | None =
     from ..media.visual_events import change_signal, sharp_events
     from ..units import to_samples
 
-    if visual is None:
-        events, times = sharp_events(video, start_s=start_s, end_s=end_s)
-        visual = change_signal(events, times), times
-    signal_, times = visual
     if isinstance(audio, tuple):
         wav, sr = audio
     else:
@@ -245,4 +246,11 @@ def check_sync(video, audio=None, *, start_s: float = 0.0, end_s: float | None =
         if a >= wav.shape[1]:
             raise InputError(f"start_s={start_s} is past the end of the audio ({wav.shape[1] / sr:.3f} s)")
         wav = wav[:, a:b]
+    if model is not None:
+        return model.estimate_window(video, wav, sr, start_s=start_s, end_s=end_s, max_shift_s=max_shift_s,
+                                     alpha=alpha)
+    if visual is None:
+        events, times = sharp_events(video, start_s=start_s, end_s=end_s)
+        visual = change_signal(events, times), times
+    signal_, times = visual
     return estimate_av_offset(signal_, times, wav, sr, max_shift_s=max_shift_s, alpha=alpha)
