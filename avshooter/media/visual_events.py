@@ -1,8 +1,10 @@
 """Visual events: when something happens on screen (impacts, cuts, bursts of motion), from pictures.
 
 :func:`visual_events` reads grey frames of a time window (:func:`avshooter.media.frames.grey_frames`) or
-takes raw frames, and returns :class:`VisualEvent` s; :func:`anchor_times` picks the times that sounds are
-synced to (:func:`avshooter.generation.sync.sync_effects`).
+takes raw frames, and returns :class:`VisualEvent` s. :func:`sharp_events` returns only the moments a sound
+is synced to (cuts and landings) with every frame's time, and :func:`change_signal` turns them into the
+per-frame signal of the offset estimator (:mod:`avshooter.generation.offset`, used by
+:func:`avshooter.generation.sync.sync_effects`); :func:`anchor_times` picks impacts and cuts from a list.
 
 Visual events
 -------------
