@@ -126,6 +126,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("path", help="the --out folder of `avshooter annotate` or of `avshooter generate`")
     _out_options(r, required=False, help="folder of the pages (default PATH/report)")
     _on_off(r, "progress", "a progress bar (default: on)", default=True)
+
+    y = command("sync", help="how far a video's sound (or another audio file) is out of sync with its picture")
+    y.add_argument("video", help="the video (its picture; its own sound track unless --audio)")
+    y.add_argument("--audio", help="an audio (or video) file to check against the picture instead")
+    y.add_argument("--start", type=float, default=0.0, help="window start in seconds, of picture and audio (default 0)")
+    y.add_argument("--end", type=float, default=None, help="window end in seconds (default: the end of the video)")
+    y.add_argument("--max-shift", type=float, default=0.5, help="largest shift searched either way, s (default 0.5)")
+    y.add_argument("--alpha", type=float, default=0.01, help="significance level of a shift (default 0.01)")
+    y.add_argument("--model", help="a learned sync model instead (synchformer: a folder or hub id with config.json "
+                                   "+ model.safetensors); default: the offline cross-correlation")
+    y.add_argument("--device", default="cpu", help="with --model: cpu, cuda, cuda:N or mps")
+    y.add_argument("--dtype", default="float32", help="with --model: float32, float16 or bfloat16 (cuda)")
+    y.add_argument("--json", action="store_true", help="print the result as JSON (shift_s: the shift to ADD to the audio)")
     return parser
 
 
@@ -145,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import AvshooterError, format_chain, system_error
 
     command = {"annotate": _annotate, "generate": _generate, "prompts": _prompts, "export": _export,
-               "report": _report}[args.command]
+               "report": _report, "sync": _sync}[args.command]
     try:
         return command(args)
     except AvshooterError as exc:
@@ -275,6 +288,30 @@ def _report(args) -> int:
 
     pages = report(args.path, dest=args.dest, progress=args.progress)
     print(f"wrote {len(pages)} pages; open {pages[0]}")
+    return 0
+
+
+def _sync(args) -> int:
+    import json
+
+    from .generation.offset import check_sync
+
+    model = None
+    if args.model:
+        from .backends.synchformer_sync import SynchformerSync
+
+        model = SynchformerSync.from_pretrained(args.model, device=args.device, dtype=args.dtype)
+    est = check_sync(args.video, args.audio, start_s=args.start, end_s=args.end, max_shift_s=args.max_shift,
+                     alpha=args.alpha, model=model)
+    if args.json:
+        print(json.dumps(est.to_dict()))
+    elif est.shift_s == 0.0:
+        print(f"{'no shift (abstained)' if est.abstained else 'no shift'}: {est.reason} (best {est.best_shift_s:+.3f} s, score {est.score:.3f}, "
+              f"margin {est.margin:.3f}, p {est.p_peak:.3f}/{est.p_zero:.3f})")
+    else:
+        late = "late" if est.shift_s < 0 else "early"
+        print(f"the audio is {abs(est.shift_s):.3f} s {late}: shift it by {est.shift_s:+.3f} s (score {est.score:.3f}, "
+              f"margin {est.margin:.3f}, p {est.p_peak:.3f}/{est.p_zero:.3f})")
     return 0
 
 

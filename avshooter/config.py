@@ -115,6 +115,10 @@ class GenerateConfig:
     sync: bool = True
     """Shift each shot's effects so their onsets meet the visual events of its video."""
     max_shift_s: float = 0.5
+    sync_alpha: float = 0.01
+    """Significance level of a sync shift: the whole-shot offset estimator shifts the effects only when its
+    peak beats circularly shifted audio and no shift at this level, else it abstains
+    (:mod:`avshooter.generation.offset`)."""
     ambience: bool = True
     """One ambience bed per scene, carried across its shots, crossfaded at scene changes."""
     scene_crossfade_s: float = 1.0
@@ -147,6 +151,9 @@ class GenerateConfig:
             raise InputError(f"target_lufs must be within [-70, -5], got {self.target_lufs}")
         if not -20.0 <= self.max_true_peak_dbtp <= 0.0:
             raise InputError(f"max_true_peak_dbtp must be within [-20, 0], got {self.max_true_peak_dbtp}")
+        if isinstance(self.sync_alpha, bool) or not isinstance(self.sync_alpha, (int, float)) \
+                or not 0.0 < self.sync_alpha < 1.0:
+            raise InputError(f"sync_alpha must be a level between 0 and 1, got {self.sync_alpha!r}")
         if not 0.0 <= self.max_shift_s <= 2.0:
             raise InputError(f"max_shift_s must be within [0, 2] s, got {self.max_shift_s}")
         if self.num_candidates < 1:

@@ -157,7 +157,7 @@ STAGES = [
     ("prompts", "prompts: build (rules) + check"),
     ("tta", "text-to-audio model: backend.generate"),
     ("fit", "fit: generate_layer minus the model (checks, chunks, soxr, fit_to_duration)"),
-    ("sync", "sync: visual_events (decode video, motion, impacts)"),
+    ("sync", "sync: sharp_events (decode video, cuts, local impacts)"),
     ("sync", "sync: sync_effects (onsets, offset, shift)"),
     ("sync", "sync: glue (_sync)"),
     ("mix", "mix: crossfade_beds (ambience)"),
@@ -183,7 +183,7 @@ def install_stage_timer(tta) -> StageTimer:
     t.wrap(pipe, "_prompts", "prompts: build (rules) + check")
     t.wrap(tta, "generate", "text-to-audio model: backend.generate")  # instance attribute
     t.wrap(layers, "generate_layer", "fit: generate_layer minus the model (checks, chunks, soxr, fit_to_duration)")
-    t.wrap(visual_events, "visual_events", "sync: visual_events (decode video, motion, impacts)")
+    t.wrap(visual_events, "sharp_events", "sync: sharp_events (decode video, cuts, local impacts)")
     t.wrap(sync, "sync_effects", "sync: sync_effects (onsets, offset, shift)")
     t.wrap(pipe, "_sync", "sync: glue (_sync)")
     t.wrap(mix, "crossfade_beds", "mix: crossfade_beds (ambience)")

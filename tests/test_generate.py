@@ -78,13 +78,15 @@ def test_loudness_target_and_true_peak(gen_out):
 
 
 def test_the_balls_own_thuds_stay_on_the_impacts(gen_out):
-    """The bank's thuds come from the same demo, so they start aligned: this proves generate keeps them
-    there (and never keeps a shift that does not help). That sync FINDS an offset is proven on shifted
-    thuds through the same public calls in tests/test_sync.py."""
+    """The bank's thuds come from the same demo, so they start aligned: the estimator must find them in
+    sync (a significant peak at 0, not an abstention) and leave them within a millisecond. That generate
+    FINDS an offset is the next test."""
     report = json.loads((gen_out / "generate.json").read_text())
     ball = report["shots"][2]
     assert ball["layers"]["effects"]["source"]["id"] == "demo/0002"
-    assert ball["sync"]["matched"] >= 5 and ball["sync"]["offset_after_s"] <= FRAME_S
+    assert ball["sync"]["matched"] >= 5 and ball["sync"]["offset_after_s"] <= 0.001
+    evidence = ball["sync"]["evidence"]
+    assert evidence["abstained"] is False and "in sync" in evidence["reason"] and abs(ball["sync"]["shift_s"]) < 0.001
     for shot in report["shots"]:  # a shift is only kept when it brings the onsets closer
         sync = shot["sync"]
         if sync is None:  # no effects clip in this shot: nothing to sync
@@ -92,6 +94,44 @@ def test_the_balls_own_thuds_stay_on_the_impacts(gen_out):
             continue
         if sync["offset_before_s"] is not None and sync["offset_after_s"] is not None:
             assert sync["offset_after_s"] <= sync["offset_before_s"] + 1e-9
+
+
+def test_generate_pulls_late_thuds_onto_the_landings(demo, demo_out, tmp_path, monkeypatch):
+    """The ball's thuds handed to generate 0.2 s late (the bank clip, delayed): generate's sync must move
+    them back onto the true landings to the millisecond, and say with what evidence. Fails if sync does
+    nothing (the residual would be 0.2 s)."""
+    from avshooter.generation import layers
+    from avshooter.generation.sync import apply_shift, audio_onsets
+
+    real = layers.effects_clips
+
+    def late_ball(tta, prompt_set, spans, config, relative_to=None):
+        clips = real(tta, prompt_set, spans, config, relative_to=relative_to)
+        wav, meta = clips[2]
+        clips[2] = (apply_shift(wav, config.sample_rate, 0.2), meta)
+        return clips
+
+    monkeypatch.setattr(layers, "effects_clips", late_ball)
+    out = tmp_path / "gen"
+    assert main(["generate", "--story", str(demo["story"]), "--videos", str(demo["shots"]),
+                 "--bank", str(demo_out), "--out", str(out)]) == 0
+    report = json.loads((out / "generate.json").read_text())
+    sync = report["shots"][2]["sync"]
+    assert sync["shift_s"] == pytest.approx(-0.2, abs=0.002) and sync["evidence"]["abstained"] is False
+    assert sync["evidence"]["p_peak"] <= 0.01 and sync["evidence"]["p_zero"] <= 0.01
+    assert sync["offset_before_s"] > 0.15 and sync["offset_after_s"] <= 0.001
+    # measured on the written effects stem against the demo's true landing times
+    stem, sr = sf.read(out / "stems" / "effects.flac", always_2d=True)
+    shot = report["shots"][2]
+    onsets = audio_onsets(stem[shot["start_sample"]: shot["end_sample"]].T, sr)
+    truth = np.array(demo["truth_data"]["shots"][2]["impact_times_s"]) - demo["truth_data"]["shots"][2]["start_s"]
+    assert len(onsets) >= 5
+    assert np.median([np.min(np.abs(truth - t)) for t in onsets]) <= 0.001
+    # the report's sync table says the evidence
+    from avshooter.report import report as render
+
+    page = next(p for p in render(out, progress=False) if p.name == "generate.html").read_text()
+    assert "p (vs no shift)" in page and "decided" in page
 
 
 def test_dialogue_is_placed_in_its_shot(gen_out):

@@ -1,13 +1,15 @@
 """Sync: audio onsets, offset estimation, the shift decision, and syncing thuds to the demo clip's bounces."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from avshooter.errors import InputError
 from avshooter.generation.sync import apply_shift, audio_onsets, estimate_offset, sync_effects
 from avshooter.media.decode import load_audio
-from avshooter.media.visual_events import anchor_times, visual_events
+from avshooter.media.visual_events import sharp_events
 from avshooter.units import to_samples
 
 SR = 44100
@@ -33,9 +35,9 @@ def test_audio_onsets_of_the_true_thuds_within_a_millisecond(ball_shot):
 @pytest.mark.parametrize("offset_s", [0.3, -0.2])
 def test_sync_moves_shifted_thuds_onto_the_impacts(demo, ball_shot, offset_s):
     shot, sr = ball_shot["shot"], ball_shot["sr"]
-    events = [e.time_s for e in visual_events(demo["video"], start_s=shot["start_s"], end_s=shot["end_s"])]
+    events, times = sharp_events(demo["video"], start_s=shot["start_s"], end_s=shot["end_s"])
     late = apply_shift(ball_shot["wav"], sr, offset_s)
-    synced, report = sync_effects(late, sr, events, max_shift_s=0.5)
+    synced, report = sync_effects(late, sr, [e.time_s for e in events], times, max_shift_s=0.5)
     assert synced.shape == late.shape and synced.dtype == np.float32
     frame = 1 / ball_shot["fps"]
     assert report["offset_before_s"] >= abs(offset_s) - frame  # it was badly off
@@ -43,6 +45,7 @@ def test_sync_moves_shifted_thuds_onto_the_impacts(demo, ball_shot, offset_s):
     assert report["shift_s"] == pytest.approx(-offset_s, abs=frame)
     assert report["matched"] >= len(ball_shot["impacts"]) - 1 and report["note"] is None
     assert report["rejected_shift_s"] is None
+    assert report["evidence"]["abstained"] is False and report["evidence"]["p_peak"] <= 0.01
     # measured against the truth too, not only against our own events
     after = audio_onsets(synced, sr)
     residual = [min(abs(o - t) for t in ball_shot["impacts"]) for o in after]
@@ -51,10 +54,11 @@ def test_sync_moves_shifted_thuds_onto_the_impacts(demo, ball_shot, offset_s):
 
 def test_nothing_to_align_gives_zero_shift():
     wav = np.random.default_rng(0).standard_normal((1, SR)).astype(np.float32) * 0.1
-    out, report = sync_effects(wav, SR, [])
+    frames = np.arange(24) / 24
+    out, report = sync_effects(wav, SR, [], frames)
     assert report["shift_s"] == 0.0 and report["events"] == 0 and "no visual events" in report["note"]
     np.testing.assert_array_equal(out, wav)
-    out, report = sync_effects(np.zeros((2, SR), np.float32), SR, [0.2, 0.5])
+    out, report = sync_effects(np.zeros((2, SR), np.float32), SR, [0.2, 0.5], frames)
     assert report["shift_s"] == 0.0 and report["onsets"] == 0 and "no audio onsets" in report["note"]
     assert report["offset_before_s"] is None
     assert estimate_offset([], [1.0]) == 0.0 and estimate_offset([1.0], []) == 0.0
@@ -102,27 +106,35 @@ def test_sync_pulls_shifted_effects_back(demo, demo_out):
 
     stem, sr = sf.read(demo_out / "demo" / "audio" / "0002" / "effects.flac", always_2d=True)
     late = apply_shift(stem.T.astype(np.float32), sr, 0.3)
-    events = visual_events(demo["shots"] / "shot_002.mp4", start_s=0.0, end_s=4.5)
-    _, report = sync_effects(late, sr, anchor_times(events), max_shift_s=0.5)
+    events, times = sharp_events(demo["shots"] / "shot_002.mp4", start_s=0.0, end_s=4.5)
+    _, report = sync_effects(late, sr, [e.time_s for e in events], times, max_shift_s=0.5)
     assert report["offset_before_s"] > 0.25 and report["offset_after_s"] <= 1 / demo["truth_data"]["fps"]
 
 
 def test_rejection_rule_on_a_clip_whose_shift_makes_it_worse(monkeypatch):
     """sync_effects itself holds the rule: a shift that does not lower the median offset is not applied."""
+    import avshooter.generation.offset as offset
     import avshooter.generation.sync as sync
 
     wav = np.zeros((1, 3 * SR), np.float32)
     for at in (0.5, 1.5, 2.5):
         wav[0, to_samples(at, SR): to_samples(at, SR) + 200] = 0.8
-    events = [0.5, 1.5, 2.5]
-    monkeypatch.setattr(sync, "estimate_offset", lambda *a, **k: 0.2)  # a bad estimate, forced
-    out, report = sync.sync_effects(wav, SR, events)
+    events, frames = [0.5, 1.5, 2.5], np.arange(72) / 24
+    real = offset.estimate_av_offset
+
+    def forced(shift):  # a confident estimate of ``shift``, whatever the data say
+        def estimate(*a, **k):
+            return replace(real(*a, **k), shift_s=shift, abstained=False, reason=None)
+        return estimate
+
+    monkeypatch.setattr(offset, "estimate_av_offset", forced(0.2))  # a bad estimate, forced
+    out, report = sync.sync_effects(wav, SR, events, frames)
     np.testing.assert_array_equal(out, wav)
     assert report["shift_s"] == 0.0 and report["rejected_shift_s"] == pytest.approx(0.2)
     assert report["offset_after_s"] == report["offset_before_s"] <= 0.002
     assert report["matched"] == 3 and "rejected" in report["note"]
-    monkeypatch.setattr(sync, "estimate_offset", lambda *a, **k: -0.1)  # a good one is kept
+    monkeypatch.setattr(offset, "estimate_av_offset", forced(-0.1))  # a good one is kept
     late = apply_shift(wav, SR, 0.1)
-    out, report = sync.sync_effects(late, SR, events)
-    assert report["shift_s"] == pytest.approx(-0.1) and report["rejected_shift_s"] is None
+    out, report = sync.sync_effects(late, SR, events, frames)
+    assert report["shift_s"] == pytest.approx(-0.1, abs=0.002) and report["rejected_shift_s"] is None
     assert report["offset_after_s"] < report["offset_before_s"]

@@ -211,11 +211,12 @@ def _load_tta(config):
 def _sync(wav, sr, where, config):
     if not config.sync:
         return None
-    from ..media.visual_events import anchor_times, visual_events
+    from ..media.visual_events import sharp_events
     from .sync import sync_effects
 
-    events = visual_events(where["video"], start_s=where["start_s"], end_s=where["end_s"])
-    synced, report = sync_effects(wav, sr, anchor_times(events), max_shift_s=config.max_shift_s)
+    events, times = sharp_events(where["video"], start_s=where["start_s"], end_s=where["end_s"])
+    synced, report = sync_effects(wav, sr, [e.time_s for e in events], times, max_shift_s=config.max_shift_s,
+                                  fade_s=config.fade_s, alpha=config.sync_alpha)
     report["visual_events"] = [{"time_s": round(e.time_s, 4), "kind": e.kind} for e in events]
     return synced, report
 

@@ -4,10 +4,13 @@ This module owns audio-visual alignment of a generated effects clip with its sho
 themselves come from :mod:`avshooter.media.visual_events`):
 
 - :func:`audio_onsets` finds sound onsets (spectral flux peaks, refined on the waveform to ~1 ms);
-- :func:`estimate_offset` finds the one shift, within a bounded window, that best aligns onsets to events;
-- :func:`apply_shift` shifts a clip, keeping its length;
+- :func:`onset_strength` is their envelope, the sound side of
+  :func:`avshooter.generation.offset.estimate_av_offset` (the whole-shot estimator that may abstain);
+- :func:`estimate_offset` finds the one shift, within a bounded window, that best aligns onsets to
+  events (used to refine a kept shift to the millisecond);
+- :func:`apply_shift` shifts a clip, keeping its length, and fades the edge it cuts;
 - :func:`sync_effects` estimates, applies and measures the shift, and rejects a shift that does not bring
-  the onsets closer to the events (the decision is in its report).
+  the onsets closer to the events (the decision and the estimator's evidence are in its report).
 
 Times are shot-local seconds: sample 0 of the clip is the start of the shot's window.
 """
@@ -19,10 +22,11 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage, signal
 
+from ..audio.fit import _fade_out
 from ..errors import InputError
 from ..units import check_audio, to_samples
 
-__all__ = ["apply_shift", "audio_onsets", "estimate_offset", "sync_effects"]
+__all__ = ["apply_shift", "audio_onsets", "estimate_offset", "onset_strength", "sync_effects"]
 
 
 # -------------------------------------------------------------------------------------------- audio
@@ -53,16 +57,12 @@ def audio_onsets(wav: np.ndarray, sample_rate: int, *, hop_s: float = 0.005, win
     hop, win = max(1, to_samples(hop_s, sr)), max(16, to_samples(win_s, sr))
     if mono.size < win or not np.any(mono):
         return []
-    _, _, spec = signal.stft(mono, fs=sr, window="hann", nperseg=win, noverlap=win - hop, boundary=None,
-                             padded=False)
-    mag = np.abs(spec)
-    logmag = np.log1p(100.0 * mag / max(float(mag.max()), 1e-12))
-    flux = np.concatenate([[0.0], np.maximum(np.diff(logmag, axis=1), 0.0).sum(axis=0)])
+    flux = _flux(mono, hop, win, sr)
     if flux.max() <= 0:
         return []
     med = ndimage.median_filter(flux, size=max(3, int(round(0.5 / hop_s)) | 1), mode="nearest")
     csum = np.concatenate([[0.0], np.cumsum(mono * mono)])
-    starts = np.arange(mag.shape[1]) * hop
+    starts = np.arange(flux.size) * hop
     level = 10 * np.log10((csum[np.minimum(starts + win, mono.size)] - csum[starts]) / win + 1e-20)
     peaks, _ = signal.find_peaks(flux, height=med + delta * flux.max(), distance=max(1, int(round(min_gap_s / hop_s))))
     env = ndimage.maximum_filter1d(np.abs(mono), size=max(1, to_samples(0.001, sr)))
@@ -79,6 +79,40 @@ def audio_onsets(wav: np.ndarray, sample_rate: int, *, hop_s: float = 0.005, win
         if not out or t - out[-1] >= min_gap_s * 0.5:
             out.append(t)
     return out
+
+
+def _flux(mono: np.ndarray, hop: int, win: int, sr: int) -> np.ndarray:
+    """Spectral flux of a mono signal, one value per STFT frame (frame ``j`` starts at sample ``j * hop``)."""
+    _, _, spec = signal.stft(mono, fs=sr, window="hann", nperseg=win, noverlap=win - hop, boundary=None,
+                             padded=False)
+    mag = np.abs(spec)
+    logmag = np.log1p(100.0 * mag / max(float(mag.max()), 1e-12))
+    return np.concatenate([[0.0], np.maximum(np.diff(logmag, axis=1), 0.0).sum(axis=0)])
+
+
+def onset_strength(wav: np.ndarray, sample_rate: int, *, hop_s: float = 0.005,
+                   win_s: float = 0.023) -> tuple[np.ndarray, np.ndarray]:
+    """The onset-strength envelope of :func:`audio_onsets` (spectral flux) and its times.
+
+    Parameters
+    ----------
+    wav : np.ndarray, shape (channels, samples), float
+    sample_rate : int
+
+    Returns
+    -------
+    (np.ndarray, np.ndarray), shapes (frames,)
+        Flux (>= 0, in units of the log-magnitude change) and the time (s) of each value: the centre of
+        its STFT frame. Empty arrays for a clip shorter than one window.
+    """
+    wav = check_audio(wav, sample_rate)
+    sr = int(sample_rate)
+    mono = wav.astype(np.float64).mean(axis=0)
+    hop, win = max(1, to_samples(hop_s, sr)), max(16, to_samples(win_s, sr))
+    if mono.size < win:
+        return np.zeros(0), np.zeros(0)
+    flux = _flux(mono, hop, win, sr) if np.any(mono) else np.zeros(1 + (mono.size - win) // hop)
+    return flux, (np.arange(flux.size) * hop + win / 2) / sr
 
 
 def _refine(env: np.ndarray, centre: int, win: int, sr: int) -> float:
@@ -161,15 +195,22 @@ def estimate_offset(events_s: Sequence[float], onsets_s: Sequence[float], *, max
     return float(np.clip(refined, -max_shift_s, max_shift_s))
 
 
-def apply_shift(wav: np.ndarray, sample_rate: int, shift_s: float) -> np.ndarray:
+def apply_shift(wav: np.ndarray, sample_rate: int, shift_s: float, *, fade_s: float = 0.0) -> np.ndarray:
     """Shift audio in time, keeping its length: positive delays (zeros in front, the tail is cut),
     negative advances (the head is cut, zeros at the end).
+
+    A shift cuts the clip at one edge: the fade-out that :func:`avshooter.audio.fit.fit_to_duration` put
+    at its end (a delay), or the start of a sound (an advance). With ``fade_s > 0`` the cut edge is faded
+    AFTER the shift (half-cosine, the fit's own fade): a delayed clip ends with a fade-out, an advanced one
+    starts with a fade-in, so the shot boundary does not click.
 
     Parameters
     ----------
     wav : np.ndarray, shape (channels, samples), float
     sample_rate : int
     shift_s : float
+    fade_s : float
+        Fade over the cut edge (s, >= 0; 0: none, the plain shift).
 
     Returns
     -------
@@ -178,15 +219,21 @@ def apply_shift(wav: np.ndarray, sample_rate: int, shift_s: float) -> np.ndarray
     wav = check_audio(wav, sample_rate)
     if not (isinstance(shift_s, (int, float, np.floating)) and math.isfinite(shift_s)):
         raise InputError(f"shift_s={shift_s!r} is not allowed (a finite number of seconds)")
+    if not (isinstance(fade_s, (int, float, np.floating)) and math.isfinite(fade_s) and fade_s >= 0):
+        raise InputError(f"fade_s={fade_s!r} is not allowed (a finite number of seconds >= 0)")
     n = to_samples(abs(float(shift_s)), int(sample_rate))
     out = np.zeros(wav.shape, np.float32)
     length = wav.shape[1]
     if n >= length:
         return out
+    fade = min(to_samples(float(fade_s), int(sample_rate)), length - n)
     if shift_s > 0:
         out[:, n:] = wav[:, : length - n]
+        _fade_out(out, fade)
     elif n:
         out[:, : length - n] = wav[:, n:]
+        if fade > 0:  # the head was cut: fade in over the first samples
+            out[:, :fade] *= (0.5 - 0.5 * np.cos(np.pi * np.arange(fade) / fade)).astype(np.float32)
     else:
         out[:] = wav
     return out
@@ -198,13 +245,18 @@ def _median_offset(events: np.ndarray, onsets: list[float]) -> float | None:
     return float(np.median(np.abs(_nearest_residuals(np.sort(events), np.asarray(onsets)))))
 
 
-def sync_effects(wav: np.ndarray, sample_rate: int, events_s: Sequence[float], *, max_shift_s: float = 0.5,
-                 tolerance_s: float = 0.042) -> tuple[np.ndarray, dict]:
-    """Shift an effects clip so its onsets meet the shot's visual events, and measure the result.
+def sync_effects(wav: np.ndarray, sample_rate: int, events_s: Sequence[float], frame_times_s: Sequence[float], *,
+                 max_shift_s: float = 0.5, tolerance_s: float = 0.042, fade_s: float = 0.0,
+                 alpha: float = 0.01) -> tuple[np.ndarray, dict]:
+    """Shift an effects clip onto the shot's sharp visual events when the evidence is clear; measure it.
 
-    The shift of :func:`estimate_offset` is kept only when it brings the onsets closer to the events
-    (the median offset after is smaller than before); otherwise the clip is returned unshifted and the
-    report says which shift was rejected.
+    1. :func:`avshooter.generation.offset.estimate_av_offset` cross-correlates the clip's onset strength
+       with the events (as a per-frame signal on ``frame_times_s``) over the whole shot and tests the
+       peak; it ABSTAINS (no shift) unless the shift is significant at ``alpha``.
+    2. A kept shift is refined to the millisecond: :func:`estimate_offset` of the shifted onsets against
+       the events, within one frame.
+    3. A shift that does not lower the median onset-to-event distance is still rejected.
+    4. :func:`apply_shift` with ``fade_s``: the edge the shift cuts is faded after the shift.
 
     Parameters
     ----------
@@ -212,43 +264,60 @@ def sync_effects(wav: np.ndarray, sample_rate: int, events_s: Sequence[float], *
         The shot's effects, shot-local (sample 0 = shot start).
     sample_rate : int
     events_s : sequence of float
-        Shot-local visual event times (e.g. :func:`avshooter.media.visual_events.anchor_times`).
-    max_shift_s : float
-        Largest shift either way (default 0.5 s).
+        Shot-local sharp visual event times (:func:`avshooter.media.visual_events.sharp_events`).
+    frame_times_s : sequence of float
+        Shot-local times of the shot's frames.
+    max_shift_s, alpha
+        See :func:`avshooter.generation.offset.estimate_av_offset`.
     tolerance_s : float
-        Matching tolerance, see :func:`estimate_offset`.
+        Matching tolerance of the refinement and of ``matched``, see :func:`estimate_offset`.
+    fade_s : float
+        Fade over the edge a shift cuts (the fit's own fade length).
 
     Returns
     -------
     (np.ndarray, dict)
-        The clip (same shape, float32; shifted when the shift was kept) and a report ``{"shift_s",
-        "offset_before_s", "offset_after_s", "matched", "events", "onsets", "rejected_shift_s", "note"}``:
-        ``shift_s`` is the shift applied (0.0 when none); offsets are the median ``|onset - nearest event|``
-        measured on the clip before and on the returned clip (None when there is nothing to measure);
-        ``matched`` counts onsets of the returned clip within ``tolerance_s`` of an event;
-        ``rejected_shift_s`` is the shift found but not applied (else None); ``note`` says why nothing
-        was shifted when that is the case.
+        The clip (same shape, float32; shifted when a shift was kept) and a report ``{"shift_s",
+        "offset_before_s", "offset_after_s", "matched", "events", "onsets", "rejected_shift_s", "note",
+        "evidence"}``: ``shift_s`` is the shift applied (0.0 when none); offsets are the median
+        ``|onset - nearest event|`` before and after (None when there is nothing to measure); ``matched``
+        counts onsets of the returned clip within ``tolerance_s`` of an event; ``rejected_shift_s`` is a
+        shift found but not applied (else None); ``note`` says why nothing was shifted; ``evidence`` is
+        the estimator's :class:`~avshooter.generation.offset.OffsetEstimate` as a dict (score, margin,
+        p-values, abstained, reason).
     """
+    from .offset import estimate_av_offset
+
     wav = check_audio(wav, sample_rate)
     events = np.sort(np.asarray(list(events_s), dtype=np.float64))
+    times = np.asarray(list(frame_times_s), dtype=np.float64)
     onsets = audio_onsets(wav, sample_rate)
     before = _median_offset(events, onsets)
-    report = {"shift_s": 0.0, "offset_before_s": before, "offset_after_s": before, "matched": 0,
-              "events": int(events.size), "onsets": len(onsets), "rejected_shift_s": None, "note": None}
-    if events.size == 0 or not onsets:
-        report["note"] = "no visual events: not shifted" if events.size == 0 else "no audio onsets: not shifted"
+    report = {"shift_s": 0.0, "offset_before_s": before, "offset_after_s": before,
+              "matched": _matched(events, onsets, tolerance_s) if events.size else 0, "events": int(events.size),
+              "onsets": len(onsets), "rejected_shift_s": None, "note": None, "evidence": None}
+    if events.size == 0 or not onsets or max_shift_s == 0:
+        report["note"] = ("no visual events: not shifted" if events.size == 0 else
+                          "no audio onsets: not shifted" if not onsets else "max_shift_s is 0: not shifted")
         return wav.astype(np.float32, copy=True), report
-    shift = estimate_offset(events, onsets, max_shift_s=max_shift_s, tolerance_s=tolerance_s)
-    shifted = apply_shift(wav, sample_rate, shift)
+    signal_ = np.zeros(times.size)
+    signal_[np.clip(np.searchsorted(times, events - 1e-6), 0, times.size - 1)] = 1.0
+    est = estimate_av_offset(signal_, times, wav, sample_rate, max_shift_s=max_shift_s, alpha=alpha)
+    report["evidence"] = est.to_dict()
+    if est.abstained:
+        report["note"] = f"abstained: {est.reason}"
+        return wav.astype(np.float32, copy=True), report
+    fine = estimate_offset(events, np.asarray(onsets) + est.shift_s, max_shift_s=tolerance_s, tolerance_s=tolerance_s)
+    shift = float(np.clip(est.shift_s + fine, -max_shift_s, max_shift_s))
+    shifted = apply_shift(wav, sample_rate, shift, fade_s=fade_s)
     after = audio_onsets(shifted, sample_rate)
     offset_after = _median_offset(events, after)
-    if shift != 0.0 and (before is None or offset_after is None or offset_after >= before):
-        report.update(matched=_matched(events, onsets, tolerance_s), rejected_shift_s=round(shift, 6),
+    if before is None or offset_after is None or offset_after >= before:
+        report.update(rejected_shift_s=round(shift, 6),
                       note="shift rejected: it did not reduce the offset to the visual events")
         return wav.astype(np.float32, copy=True), report
-    report.update(shift_s=round(shift, 6), offset_after_s=offset_after, matched=_matched(events, after, tolerance_s))
-    if shift == 0.0:
-        report["note"] = "no shift within the window matched an onset to an event"
+    report.update(shift_s=round(shift, 6), offset_after_s=offset_after, matched=_matched(events, after, tolerance_s),
+                  note=est.reason)
     return shifted, report
 
 

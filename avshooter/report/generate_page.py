@@ -143,16 +143,25 @@ def _sync(folder: Path, report: dict, out: Path, dest: Path) -> tuple[str, list[
             on = [t0 + t for t in audio_onsets(wav[:, shot["start_sample"]:shot["end_sample"]], sr)]
             after += on
             before += [t - shift for t in on]
-        rows.append([str(i), str(len(ev)), fmt(sync.get("shift_s"), 4), fmt(sync.get("offset_before_s"), 4),
-                     fmt(sync.get("offset_after_s"), 4), esc(sync.get("matched")), esc(sync.get("note") or "")])
+        evidence = sync.get("evidence") or {}  # older generate.json: no evidence recorded
+        verdict = "" if not evidence else "abstained" if evidence.get("abstained") else "decided"
+        rows.append([str(i), str(len(ev)), fmt(sync.get("shift_s"), 4), fmt(evidence.get("score"), 3),
+                     fmt(evidence.get("margin"), 3), fmt(evidence.get("p_peak"), 3), fmt(evidence.get("p_zero"), 3),
+                     verdict, fmt(sync.get("offset_before_s"), 4), fmt(sync.get("offset_after_s"), 4),
+                     esc(sync.get("matched")), esc(sync.get("note") or "")])
     png = out / "sync.png"
     images.timeline_png({"visual events": events, "effect onsets before sync": before,
                          "effect onsets after sync": after}, png, duration_s=report["duration_s"], bounds=bounds,
                         title="visual events and effect onsets (story time)")
     html = (img(rel(png, dest), "visual events and effect onsets before and after sync") +
-            table(["shot", "events", "shift (s)", "offset before (s)", "offset after (s)", "matched", "note"], rows) +
+            table(["shot", "events", "shift (s)", "score", "margin", "p (peak)", "p (vs no shift)", "estimator",
+                   "offset before (s)", "offset after (s)", "matched", "note"], rows) +
             '<p class="muted">Onsets are measured on stems/effects.flac (generate.json keeps only their count); '
-            'before sync = after minus the shift applied to the shot.</p>')
+            'before sync = after minus the shift applied to the shot. Evidence of the whole-shot offset '
+            'estimator (generation/offset.py): score = cross-correlation of the effects\' onset strength with '
+            'the shot\'s cuts and landings at the best shift, margin = over the runner-up peak, p-values of '
+            'the peak (against the picture\'s frames permuted) and of the shift against no shift; it '
+            'abstains (no shift) unless both are significant.</p>')
     return html, bounds
 
 
