@@ -180,8 +180,9 @@ def ambience_layer(tta, story, prompt_set, spans, total: int, config,
                    relative_to=None) -> tuple[np.ndarray | None, list[dict]]:
     """One bed per scene carried across its consecutive shots, crossfaded at scene changes.
 
-    The beds cover the timeline from the first shot's start to the last shot's end (a gap between shots
-    belongs to the run before it); before and after, silence. Returns ``(track or None, record per shot)``.
+    The beds cover the shots, from the first shot's start to the last shot's end; before, after and in a
+    gap between shots (one video whose story leaves parts out), silence, faded. Returns
+    ``(track or None, record per shot)``.
     """
     from ..audio.mix import crossfade_beds
 
@@ -214,7 +215,22 @@ def ambience_layer(tta, story, prompt_set, spans, total: int, config,
                                 crossfade_s=config.scene_crossfade_s, fade_s=config.fade_s)
     track = np.zeros((beds_track.shape[0], total), np.float32)
     track[:, origin:origin + beds_track.shape[1]] = beds_track
+    _silence_gaps(track, spans, to_samples(config.fade_s, sr))
     return track, per_shot
+
+
+def _silence_gaps(track: np.ndarray, spans, fade: int) -> None:
+    """In place: silence between shots that do not meet (one video with a story that leaves parts out: the
+    README's promise), with a half-cosine fade of ``fade`` samples out before and in after each gap."""
+    from ..audio.fit import _fade_out
+
+    for (_, b), (a, _) in zip(spans, spans[1:]):
+        if a <= b:
+            continue
+        _fade_out(track[:, max(0, b - fade):b], fade)
+        track[:, b:a] = 0.0
+        head = track[:, a:a + fade]
+        _fade_out(head[:, ::-1], fade)  # a fade in is a fade out read backwards (the view writes through)
 
 
 def music_layer(tta, prompt_set, spans, total: int, config, relative_to=None) -> tuple[np.ndarray | None, list[dict]]:

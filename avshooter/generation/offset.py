@@ -2,7 +2,7 @@
 
 This module owns the estimator (the picture side is :func:`avshooter.media.visual_events.change_signal`
 built from :func:`avshooter.media.visual_events.sharp_events`; the sound side
-:func:`avshooter.generation.sync.onset_strength`):
+:func:`avshooter.audio.onsets.onset_strength`):
 
 1. The audio onset-strength envelope is spread over one frame (a centred running max), what rises above
    its running median over half a second is kept (sharp onsets, not a swell), and it is read at every frame time moved by
@@ -119,7 +119,7 @@ def estimate_av_offset(visual: np.ndarray, frame_times_s: np.ndarray, wav: np.nd
     -------
     OffsetEstimate
     """
-    from .sync import onset_strength
+    from ..audio.onsets import onset_strength
 
     if not (isinstance(max_shift_s, (int, float)) and math.isfinite(max_shift_s) and max_shift_s > 0):
         raise InputError(f"max_shift_s={max_shift_s!r} is not allowed (a finite number of seconds > 0)")
