@@ -143,6 +143,7 @@ class SynchformerSync:
         if isinstance(config, dict):
             config = SynchformerConfig.from_dict(config)
         self.config = config or SynchformerConfig()
+        # Copied from avshooter.backends.clap_tagger.ClapTagger.__init__ (device and dtype checks)
         if not isinstance(device, str) or device.split(":")[0] not in ("cpu", "cuda", "mps"):
             raise BackendError(f"synchformer device={device!r} is not allowed (cpu, cuda, cuda:N or mps)")
         if device.startswith("cuda") and not torch.cuda.is_available():
