@@ -33,12 +33,12 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import fft as sfft
 from scipy import ndimage
 
 from ..errors import InputError
 from ..io.records import STEMS
 from ..units import check_audio, to_samples
+from .stft import fft_size, istft, stft
 
 __all__ = ["SeparationParams", "STEMS", "separate", "separation_masks"]
 
@@ -103,41 +103,6 @@ class SeparationParams:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-
-# ----------------------------------------------------------------------------------------------- STFT
-def _fft_size(sample_rate: int, window_s: float) -> int:
-    return max(16, 2 ** int(round(math.log2(max(window_s * sample_rate, 16.0)))))
-
-
-def _window(n_fft: int) -> np.ndarray:
-    # periodic sqrt-Hann: w^2 sums to exactly 1 at 50 % overlap
-    return np.sqrt(0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
-
-
-def _stft(x: np.ndarray, n_fft: int) -> np.ndarray:
-    """(channels, samples) -> (channels, bins, frames); frame k is centred on sample k * hop."""
-    hop = n_fft // 2
-    n = x.shape[1]
-    n_frames = n // hop + 2  # last frame centre at >= n, so every sample has full window weight
-    padded = np.zeros((x.shape[0], (n_frames + 1) * hop), dtype=np.float32)
-    padded[:, hop: hop + n] = x  # pad hop = n_fft / 2 in front: frame 0 centred on sample 0
-    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=1)[:, ::hop][:, :n_frames]
-    spec = sfft.rfft(frames * _window(n_fft), axis=-1)
-    return np.ascontiguousarray(spec.transpose(0, 2, 1))
-
-
-def _istft(spec: np.ndarray, n_fft: int, n: int) -> np.ndarray:
-    """Inverse of :func:`_stft` (overlap-add of two half-frames; exact for unmodified spectra)."""
-    hop = n_fft // 2
-    frames = sfft.irfft(spec.transpose(0, 2, 1), n=n_fft, axis=-1).astype(np.float32)
-    frames *= _window(n_fft)
-    c, t = frames.shape[0], frames.shape[1]
-    out = np.zeros((c, (t + 1) * hop), dtype=np.float32)
-    halves = frames.reshape(c, t, 2, hop)
-    out[:, : t * hop] += halves[:, :, 0].reshape(c, t * hop)
-    out[:, hop: (t + 1) * hop] += halves[:, :, 1].reshape(c, t * hop)
-    return out[:, hop: hop + n]
 
 
 # ---------------------------------------------------------------------------------------------- masks
@@ -272,9 +237,9 @@ def separate(wav: np.ndarray, sample_rate: int, *, speech_mask=None,
     c, n = x.shape
     if n == 0:
         return {name: np.zeros_like(x) for name in STEMS}
-    n_fft = _fft_size(sample_rate, params.window_s)
+    n_fft = fft_size(sample_rate, params.window_s)
     hop = n_fft // 2
-    spec = _stft(x, n_fft)                     # (c, bins, frames) complex64
+    spec = stft(x, n_fft)                     # (c, bins, frames) complex64
     mono = spec.mean(axis=0) if c > 1 else spec[0]
     power = mono.real ** 2 + mono.imag ** 2
     mh, mp, mr = separation_masks(power, sample_rate, n_fft, params)
@@ -283,7 +248,7 @@ def separate(wav: np.ndarray, sample_rate: int, *, speech_mask=None,
         speech_mask, n, sample_rate, hop, spec.shape[2], params)[None, :]
     dialogue_mask = vb * (mh + mr)
     music_mask = mh * (1.0 - vb)
-    dialogue = _istft(spec * dialogue_mask, n_fft, n)
-    music = _istft(spec * music_mask, n_fft, n)
+    dialogue = istft(spec * dialogue_mask, n_fft, n)
+    music = istft(spec * music_mask, n_fft, n)
     effects = x - dialogue - music
     return {"dialogue": dialogue, "music": music, "effects": effects}
