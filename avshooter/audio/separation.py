@@ -38,6 +38,7 @@ from scipy import ndimage
 from ..errors import InputError
 from ..io.records import STEMS
 from ..units import check_audio, to_samples
+from .dialogue_filter import dialogue_estimate
 from .stft import fft_size, istft, stft
 
 __all__ = ["SeparationParams", "STEMS", "separate", "separation_masks"]
@@ -78,6 +79,16 @@ class SeparationParams:
     speech_high_hz: float = 4000.0
     speech_edge_octaves: float = 0.5
     vad_smooth_s: float = 0.05
+    wiener: bool = True
+    centre: bool = True
+    speech_band: bool = True
+    noise_context_s: float = 3.0
+    noise_min_s: float = 0.3
+    noise_quantile: float = 0.2
+    over_subtraction: float = 1.0
+    gain_floor: float = 0.0
+    gain_smooth_bins: int = 3
+    gain_smooth_frames: int = 3
 
     def __post_init__(self):
         positive = ("window_s", "harmonic_kernel_s", "speech_low_hz", "speech_high_hz", "vad_smooth_s")
@@ -244,11 +255,20 @@ def separate(wav: np.ndarray, sample_rate: int, *, speech_mask=None,
     power = mono.real ** 2 + mono.imag ** 2
     mh, mp, mr = separation_masks(power, sample_rate, n_fft, params)
     freqs = np.arange(spec.shape[1]) * (sample_rate / n_fft)
-    vb = _speech_band_weight(freqs, params)[:, None] * _frame_activity(
-        speech_mask, n, sample_rate, hop, spec.shape[2], params)[None, :]
-    dialogue_mask = vb * (mh + mr)
-    music_mask = mh * (1.0 - vb)
-    dialogue = istft(spec * dialogue_mask, n_fft, n)
-    music = istft(spec * music_mask, n_fft, n)
+    activity = _frame_activity(speech_mask, n, sample_rate, hop, spec.shape[2], params)
+    band = _speech_band_weight(freqs, params) if params.speech_band else np.ones_like(freqs, dtype=np.float32)
+    vb = band[:, None] * activity[None, :]
+    if params.wiener:
+        hop_s = hop / sample_rate
+        d_spec = vb[None] * dialogue_estimate(
+            spec, activity, context_frames=max(1, int(round(params.noise_context_s / hop_s))),
+            min_frames=max(1.0, params.noise_min_s / hop_s), quantile=params.noise_quantile,
+            over_subtraction=params.over_subtraction, gain_floor=params.gain_floor,
+            smooth=(params.gain_smooth_bins, params.gain_smooth_frames), centre=params.centre)
+        dialogue = istft(d_spec, n_fft, n)
+        music = istft(mh[None] * (spec - d_spec), n_fft, n)
+    else:
+        dialogue = istft(spec * (vb * (mh + mr)), n_fft, n)
+        music = istft(spec * (mh * (1.0 - vb)), n_fft, n)
     effects = x - dialogue - music
     return {"dialogue": dialogue, "music": music, "effects": effects}
