@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["noise_statistics", "dialogue_estimate"]
+__all__ = ["noise_statistics", "dialogue_estimate", "enhancer_gain"]
 
 # frames with activity under this are background-only
 _PAUSE = 0.05
@@ -76,14 +76,15 @@ def noise_statistics(spec: np.ndarray, activity: np.ndarray, *, context_frames: 
 
 def dialogue_estimate(spec: np.ndarray, activity: np.ndarray, *, context_frames: int, min_frames: float,
                       quantile: float, over_subtraction: float, gain_floor: float, smooth: tuple[int, int],
-                      centre: bool) -> np.ndarray:
-    """The dialogue's STFT, same shape as ``spec`` (channels, bins, frames), before any band or time gate.
+                      centre: bool) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The dialogue as ``(gain, reference, centred)``: dialogue STFT = ``gain * reference``.
 
-    Mono (or ``centre=False``, or more than two channels): the Wiener gain of each channel's own power
-    against the background power of the downmix (the same gain on every channel). Stereo with ``centre``:
-    MVDR toward the centre, Wiener post-filter, the result put in both channels.
-    ``over_subtraction`` scales the noise power in the gain, ``gain_floor`` is its lower bound, ``smooth``
-    the (bins, frames) box over which the noisy power is averaged before the gain (less musical noise).
+    ``reference`` (complex ``(1, bins, frames)``) is the signal the gain applies to: for stereo with
+    ``centre``, the MVDR beam toward the centre (then the dialogue is that in both channels:
+    ``centred=True``); otherwise the downmix (and the same gain applies to every channel of ``spec``).
+    ``gain`` (float32 ``(bins, frames)``) is the Wiener post-filter against the background measured in the
+    pauses. ``over_subtraction`` scales the noise power in the gain, ``gain_floor`` is its lower bound,
+    ``smooth`` the (bins, frames) box over which the noisy power is averaged first (less musical noise).
     """
     c = spec.shape[0]
     if c == 2 and centre:
@@ -96,15 +97,56 @@ def dialogue_estimate(spec: np.ndarray, activity: np.ndarray, *, context_frames:
         denom = a + b - 2.0 * x.real                    # h^H adj(Phi) h
         y = ((b - np.conj(x)) * spec[0] + (a - x) * spec[1]) / denom
         residual = det / denom                          # background power left after the beamformer
-        out_power = np.abs(y) ** 2
-        gain = _wiener_gain(out_power, residual, over_subtraction, gain_floor, smooth)
-        d = (gain * y).astype(np.complex64)
-        return np.stack([d, d])
+        gain = _wiener_gain(np.abs(y) ** 2, residual, over_subtraction, gain_floor, smooth)
+        return gain, y[None].astype(np.complex64), True
     mono = spec.mean(axis=0, keepdims=True) if c > 1 else spec
     noise = noise_statistics(mono, activity, context_frames=context_frames, min_frames=min_frames,
                              quantile=quantile)
     gain = _wiener_gain(np.abs(mono[0]) ** 2, noise, over_subtraction, gain_floor, smooth)
-    return (spec * gain[None]).astype(np.complex64)
+    return gain, mono.astype(np.complex64, copy=False), False
+
+
+def enhancer_gain(reference: np.ndarray, activity: np.ndarray, enhancer, sample_rate: int, n_fft: int, n: int,
+                  *, pad_s: float, smooth: tuple[int, int]) -> np.ndarray:
+    """Wiener gain ``(bins, frames)`` from a learned speech enhancer run where the activity is non-zero.
+
+    The reference signal (see :func:`dialogue_estimate`) is resynthesised, and every run of active frames
+    (``pad_s`` more on each side, so the recurrent model has settled when speech starts) is resampled to
+    the enhancer's rate, enhanced, and resampled back. The enhancer's output ``E`` is the speech
+    estimate, ``reference - E`` the background: gain = ``|E|^2 / (|E|^2 + |R - E|^2)`` after a
+    ``smooth`` box average of both powers. No enhancer call, and gain 0, where nobody speaks.
+    """
+    from .resample import resample
+    from .stft import istft, stft
+
+    hop = n_fft // 2
+    on = np.flatnonzero(activity > 0)
+    if on.size == 0:
+        return np.zeros(reference.shape[1:], np.float32)
+    pad = int(round(pad_s * sample_rate))
+    breaks = np.flatnonzero(np.diff(on) > 1)
+    runs = [(on[i] * hop - hop, on[j] * hop + hop) for i, j in zip(np.r_[0, breaks + 1], np.r_[breaks, on.size - 1])]
+    merged: list[list[int]] = []
+    for a, b in runs:
+        a, b = max(0, a - pad), min(n, b + pad)
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    wav = istft(reference, n_fft, n)
+    speech = np.zeros_like(wav)
+    rate = enhancer.sample_rate
+    for a, b in merged:
+        piece = wav[:, a:b] if sample_rate == rate else resample(wav[:, a:b], sample_rate, rate)
+        out = enhancer.enhance(piece[0])[None]
+        if sample_rate != rate:
+            out = resample(out, rate, sample_rate)
+        length = min(b - a, out.shape[1])
+        speech[:, a: a + length] = out[:, :length]
+    est = stft(speech, n_fft)[0]
+    p_speech = ndimage.uniform_filter(np.abs(est) ** 2, size=smooth, mode="nearest")
+    p_rest = ndimage.uniform_filter(np.abs(reference[0] - est) ** 2, size=smooth, mode="nearest")
+    return (p_speech / (p_speech + p_rest + 1e-12)).astype(np.float32)
 
 
 def _wiener_gain(power: np.ndarray, noise: np.ndarray, over_subtraction: float, gain_floor: float,

@@ -38,7 +38,8 @@ from scipy import ndimage
 from ..errors import InputError
 from ..io.records import STEMS
 from ..units import check_audio, to_samples
-from .dialogue_filter import dialogue_estimate
+from .dialogue_filter import dialogue_estimate, enhancer_gain
+from .harmonic import comb_mask, pitch_track
 from .stft import fft_size, istft, stft
 
 __all__ = ["SeparationParams", "STEMS", "separate", "separation_masks"]
@@ -89,6 +90,17 @@ class SeparationParams:
     gain_floor: float = 0.0
     gain_smooth_bins: int = 3
     gain_smooth_frames: int = 3
+    enhancer: str = "gtcrn"
+    enhancer_pad_s: float = 0.5
+    enhancer_with_pauses: bool = False
+    harmonic: bool = False
+    f0_min_hz: float = 70.0
+    f0_max_hz: float = 400.0
+    comb_max_hz: float = 3000.0
+    comb_width: float = 0.08
+    comb_floor: float = 0.1
+    voicing_low: float = 0.3
+    voicing_high: float = 0.6
 
     def __post_init__(self):
         positive = ("window_s", "harmonic_kernel_s", "speech_low_hz", "speech_high_hz", "vad_smooth_s")
@@ -102,6 +114,8 @@ class SeparationParams:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"SeparationParams.{name}={value!r} is not allowed (an integer >= 1)")
+        if self.enhancer not in ("gtcrn", "none"):
+            raise InputError(f"SeparationParams.enhancer={self.enhancer!r} is not allowed (gtcrn, none)")
         if self.speech_high_hz <= self.speech_low_hz:
             raise InputError(
                 f"SeparationParams.speech_high_hz={self.speech_high_hz!r} is not allowed "
@@ -218,9 +232,20 @@ def separation_masks(mono_power: np.ndarray, sample_rate: int, n_fft: int,
     return mh, mp, mr
 
 
+def _harmonic_comb(d_spec: np.ndarray, sample_rate: int, n_fft: int, freqs: np.ndarray,
+                   params: SeparationParams) -> np.ndarray:
+    """Comb mask ``(bins, frames)`` on the f0 tracked in the dialogue estimate (see :mod:`.harmonic`)."""
+    magnitude = np.abs(d_spec).mean(axis=0)
+    f0, salience = pitch_track(magnitude, sample_rate, n_fft, f0_min_hz=params.f0_min_hz,
+                               f0_max_hz=params.f0_max_hz, max_hz=params.comb_max_hz)
+    voicing = np.clip((salience - params.voicing_low) / (params.voicing_high - params.voicing_low), 0.0, 1.0)
+    return comb_mask(f0, voicing, freqs, width=params.comb_width, floor=params.comb_floor,
+                     max_hz=params.comb_max_hz)
+
+
 # ----------------------------------------------------------------------------------------------- API
 def separate(wav: np.ndarray, sample_rate: int, *, speech_mask=None,
-             params: SeparationParams = SeparationParams()) -> dict[str, np.ndarray]:
+             params: SeparationParams = SeparationParams(), enhancer=None) -> dict[str, np.ndarray]:
     """Split a clip into dialogue, music and effects stems with soft time-frequency masks.
 
     Parameters
@@ -260,11 +285,21 @@ def separate(wav: np.ndarray, sample_rate: int, *, speech_mask=None,
     vb = band[:, None] * activity[None, :]
     if params.wiener:
         hop_s = hop / sample_rate
-        d_spec = vb[None] * dialogue_estimate(
+        smooth = (params.gain_smooth_bins, params.gain_smooth_frames)
+        gain, reference, centred = dialogue_estimate(
             spec, activity, context_frames=max(1, int(round(params.noise_context_s / hop_s))),
             min_frames=max(1.0, params.noise_min_s / hop_s), quantile=params.noise_quantile,
             over_subtraction=params.over_subtraction, gain_floor=params.gain_floor,
-            smooth=(params.gain_smooth_bins, params.gain_smooth_frames), centre=params.centre)
+            smooth=smooth, centre=params.centre)
+        if enhancer is not None:
+            learned = enhancer_gain(reference, activity, enhancer, sample_rate, n_fft, n,
+                                    pad_s=params.enhancer_pad_s, smooth=smooth)
+            gain = learned * gain if params.enhancer_with_pauses else learned
+        gain = gain * vb
+        d_spec = np.broadcast_to(gain * reference[0], spec.shape) if centred else spec * gain[None]
+        d_spec = np.ascontiguousarray(d_spec, dtype=np.complex64)
+        if params.harmonic:
+            d_spec *= _harmonic_comb(d_spec, sample_rate, n_fft, freqs, params)[None]
         dialogue = istft(d_spec, n_fft, n)
         music = istft(mh[None] * (spec - d_spec), n_fft, n)
     else:
