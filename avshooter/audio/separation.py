@@ -91,7 +91,7 @@ class SeparationParams:
     gain_smooth_bins: int = 3
     gain_smooth_frames: int = 3
     enhancer: str = "gtcrn"
-    enhancer_pad_s: float = 0.5
+    enhancer_pad_s: float = 0.2
     enhancer_with_pauses: bool = False
     harmonic: bool = False
     f0_min_hz: float = 70.0

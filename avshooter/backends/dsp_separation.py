@@ -10,12 +10,13 @@ import dataclasses
 import logging
 
 from ..audio.separation import SeparationParams, separate
+from ..config import OUTPUT_VERSIONS
 from ..errors import BackendError
 
 log = logging.getLogger("avshooter")
 
-VERSION = "2"
-"""Bumped whenever the dsp stems change for the same options (it is part of the config hash)."""
+VERSION = OUTPUT_VERSIONS["separation:dsp"]
+"""Bumped (in :data:`avshooter.config.OUTPUT_VERSIONS`) whenever the dsp stems change for the same options."""
 
 
 class DSPSeparator:
