@@ -93,6 +93,8 @@ class SeparationParams:
     enhancer: str = "gtcrn"
     enhancer_pad_s: float = 0.2
     enhancer_with_pauses: bool = False
+    presence_low: float = 0.02
+    presence_high: float = 0.1
     harmonic: bool = False
     f0_min_hz: float = 70.0
     f0_max_hz: float = 400.0
@@ -293,7 +295,8 @@ def separate(wav: np.ndarray, sample_rate: int, *, speech_mask=None,
             smooth=smooth, centre=params.centre)
         if enhancer is not None:
             learned = enhancer_gain(reference, activity, enhancer, sample_rate, n_fft, n,
-                                    pad_s=params.enhancer_pad_s, smooth=smooth)
+                                    pad_s=params.enhancer_pad_s, smooth=smooth,
+                                    presence=(params.presence_low, params.presence_high))
             gain = learned * gain if params.enhancer_with_pauses else learned
         gain = gain * vb
         d_spec = np.broadcast_to(gain * reference[0], spec.shape) if centred else spec * gain[None]
