@@ -311,9 +311,13 @@ def parse_variant(text: str) -> tuple[str, dict]:
     options = {}
     for item in filter(None, rest.split(",")):
         key, _, value = item.partition("=")
-        options[key] = {"true": True, "false": False}.get(value.lower(), None)
-        if options[key] is None:
-            options[key] = float(value) if "." in value else int(value)
+        if value.lower() in ("true", "false"):
+            options[key] = value.lower() == "true"
+        else:
+            try:
+                options[key] = float(value) if "." in value else int(value)
+            except ValueError:
+                options[key] = value
     return name, options
 
 

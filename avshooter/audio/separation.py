@@ -298,7 +298,9 @@ def separate(wav: np.ndarray, sample_rate: int, *, speech_mask=None,
                                     pad_s=params.enhancer_pad_s, smooth=smooth,
                                     presence=(params.presence_low, params.presence_high))
             gain = learned * gain if params.enhancer_with_pauses else learned
-        gain = gain * vb
+            gain = gain * activity[None, :]  # the model's estimate covers the whole band: no band mask
+        else:
+            gain = gain * vb
         d_spec = np.broadcast_to(gain * reference[0], spec.shape) if centred else spec * gain[None]
         d_spec = np.ascontiguousarray(d_spec, dtype=np.complex64)
         if params.harmonic:
