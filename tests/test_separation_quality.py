@@ -157,3 +157,35 @@ def test_config_hash_covers_the_dsp_output_version(monkeypatch):
     monkeypatch.setitem(config.OUTPUT_VERSIONS, "separation:dsp", "test-bump")
     assert config.config_hash(cfg) != before
     assert config.config_hash(demucs) == before_demucs  # another backend's results stay valid
+
+
+class _CountingEnhancer:
+    """Stands in for GTCRN: halves its input and counts the samples it was given."""
+
+    sample_rate = 16000
+
+    def __init__(self):
+        self.samples = 0
+
+    def enhance(self, wav):
+        self.samples += wav.size
+        return (0.5 * wav).astype(np.float32)
+
+
+def test_enhancer_runs_only_without_a_spatial_cue_and_only_in_speech(sources):
+    speech, music, bed = sources
+    film = np.stack([speech + _decorrelated(music, 1) + 0.9 * bed, speech + _decorrelated(music, 2) + 0.4 * bed])
+    dual_mono = np.stack([speech + music + bed] * 2)
+    mono = (speech + music + bed)[None]
+    runs = {}
+    for name, wav, params in (("film", film, SeparationParams()), ("dual", dual_mono, SeparationParams()),
+                              ("mono", mono, SeparationParams()),
+                              ("film_always", film, SeparationParams(enhance_stereo=True))):
+        fake = _CountingEnhancer()
+        stems = separate(wav, SR, speech_mask=[SPEECH_AT], params=params, enhancer=fake)
+        assert np.abs(sum(stems.values()) - wav).max() < 1e-4
+        runs[name] = fake.samples
+    assert runs["film"] == 0  # the centre beam is the cue; no model cost
+    speech_16k = (SPEECH_AT[1] - SPEECH_AT[0]) * 16000
+    for name in ("dual", "mono", "film_always"):
+        assert speech_16k <= runs[name] <= speech_16k + 1.2 * 16000  # the speech range (+ padding) only

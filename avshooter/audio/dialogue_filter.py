@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["noise_statistics", "dialogue_estimate", "enhancer_gain"]
+__all__ = ["noise_statistics", "dialogue_estimate", "enhancer_gain", "presence_gate"]
 
 # frames with activity under this are background-only
 _PAUSE = 0.05
@@ -107,8 +107,7 @@ def dialogue_estimate(spec: np.ndarray, activity: np.ndarray, *, context_frames:
 
 
 def enhancer_gain(reference: np.ndarray, activity: np.ndarray, enhancer, sample_rate: int, n_fft: int, n: int,
-                  *, pad_s: float, smooth: tuple[int, int], presence: tuple[float, float] = (0.0, 0.0)
-                  ) -> np.ndarray:
+                  *, pad_s: float, smooth: tuple[int, int]) -> np.ndarray:
     """Wiener gain ``(bins, frames)`` from a learned speech enhancer run where the activity is non-zero.
 
     The reference signal (see :func:`dialogue_estimate`) is resynthesised, and every run of active frames
@@ -116,9 +115,6 @@ def enhancer_gain(reference: np.ndarray, activity: np.ndarray, enhancer, sample_
     the enhancer's rate, enhanced, and resampled back. The enhancer's output ``E`` is the speech
     estimate, ``reference - E`` the background: gain = ``|E|^2 / (|E|^2 + |R - E|^2)`` after a
     ``smooth`` box average of both powers. No enhancer call, and gain 0, where nobody speaks.
-    ``presence = (low, high)``: the share of a frame's power the enhancer calls speech (averaged over
-    ``smooth[1]`` frames) is the model's own voice activity: the gain fades to 0 as it falls from
-    ``high`` to ``low`` (a VAD that fires on music or a crowd gives no dialogue where the model hears none).
     """
     from .resample import resample
     from .stft import istft, stft
@@ -151,12 +147,17 @@ def enhancer_gain(reference: np.ndarray, activity: np.ndarray, enhancer, sample_
     p_speech = ndimage.uniform_filter(np.abs(est) ** 2, size=smooth, mode="nearest")
     p_rest = ndimage.uniform_filter(np.abs(reference[0] - est) ** 2, size=smooth, mode="nearest")
     gain = p_speech / (p_speech + p_rest + 1e-12)
-    low, high = presence
-    if high > 0:
-        share = p_speech.sum(axis=0) / (np.abs(reference[0]) ** 2 + 1e-12).sum(axis=0)
-        share = ndimage.uniform_filter1d(share, smooth[1], mode="nearest")
-        gain = gain * np.clip((share - low) / max(high - low, 1e-6), 0.0, 1.0)[None, :]
     return gain.astype(np.float32)
+
+
+def presence_gate(gain: np.ndarray, reference: np.ndarray, *, low: float, high: float, frames: int) -> np.ndarray:
+    """Per-frame weight in [0, 1]: the share of a frame's power the gain keeps as speech (averaged over
+    ``frames``) is the estimate's own voice activity; the weight fades to 0 as it falls from ``high`` to
+    ``low`` (a VAD that fires on music or a crowd gives no dialogue where the estimate holds little)."""
+    power = np.abs(reference[0]) ** 2
+    share = (gain ** 2 * power).sum(axis=0) / (power.sum(axis=0) + 1e-12)
+    share = ndimage.uniform_filter1d(share, max(1, frames), mode="nearest")
+    return np.clip((share - low) / max(high - low, 1e-6), 0.0, 1.0).astype(np.float32)
 
 
 def _wiener_gain(power: np.ndarray, noise: np.ndarray, over_subtraction: float, gain_floor: float,

@@ -38,7 +38,7 @@ from scipy import ndimage
 from ..errors import InputError
 from ..io.records import STEMS
 from ..units import check_audio, to_samples
-from .dialogue_filter import dialogue_estimate, enhancer_gain
+from .dialogue_filter import dialogue_estimate, enhancer_gain, presence_gate
 from .harmonic import comb_mask, pitch_track
 from .stft import fft_size, istft, stft
 
@@ -93,6 +93,8 @@ class SeparationParams:
     enhancer: str = "gtcrn"
     enhancer_pad_s: float = 0.2
     enhancer_with_pauses: bool = False
+    enhance_stereo: bool = False
+    dual_mono_db: float = -30.0
     presence_low: float = 0.02
     presence_high: float = 0.1
     harmonic: bool = False
@@ -234,6 +236,15 @@ def separation_masks(mono_power: np.ndarray, sample_rate: int, n_fft: int,
     return mh, mp, mr
 
 
+def _dual_mono(x: np.ndarray, threshold_db: float) -> bool:
+    """True when a 2-channel clip has no spatial cue: its side (L - R) is ``threshold_db`` under its mid."""
+    if x.shape[0] != 2:
+        return False
+    side = float(np.sum(np.square(x[0] - x[1], dtype=np.float64)))
+    mid = float(np.sum(np.square(x[0] + x[1], dtype=np.float64)))
+    return side <= mid * 10 ** (threshold_db / 10)
+
+
 def _harmonic_comb(d_spec: np.ndarray, sample_rate: int, n_fft: int, freqs: np.ndarray,
                    params: SeparationParams) -> np.ndarray:
     """Comb mask ``(bins, frames)`` on the f0 tracked in the dialogue estimate (see :mod:`.harmonic`)."""
@@ -292,15 +303,17 @@ def separate(wav: np.ndarray, sample_rate: int, *, speech_mask=None,
             spec, activity, context_frames=max(1, int(round(params.noise_context_s / hop_s))),
             min_frames=max(1.0, params.noise_min_s / hop_s), quantile=params.noise_quantile,
             over_subtraction=params.over_subtraction, gain_floor=params.gain_floor,
-            smooth=smooth, centre=params.centre)
-        if enhancer is not None:
+            smooth=smooth, centre=params.centre and c == 2 and not _dual_mono(x, params.dual_mono_db))
+        if enhancer is not None and (params.enhance_stereo or not centred):
             learned = enhancer_gain(reference, activity, enhancer, sample_rate, n_fft, n,
-                                    pad_s=params.enhancer_pad_s, smooth=smooth,
-                                    presence=(params.presence_low, params.presence_high))
+                                    pad_s=params.enhancer_pad_s, smooth=smooth)
             gain = learned * gain if params.enhancer_with_pauses else learned
             gain = gain * activity[None, :]  # the model's estimate covers the whole band: no band mask
         else:
             gain = gain * vb
+        if params.presence_high > 0:
+            gain = gain * presence_gate(gain, reference, low=params.presence_low, high=params.presence_high,
+                                        frames=params.gain_smooth_frames)[None, :]
         d_spec = np.broadcast_to(gain * reference[0], spec.shape) if centred else spec * gain[None]
         d_spec = np.ascontiguousarray(d_spec, dtype=np.complex64)
         if params.harmonic:
