@@ -1,30 +1,23 @@
 """Separation (offline DSP default): split a clip into "dialogue", "music" and "effects" stems.
 
-This module owns the DSP separator that runs on a fresh machine with no model weights. It is honest,
-measurable signal processing, not a learned model:
+This module owns the separator that runs on a fresh machine with no torch; it measures each step
+(``benchmarks/bench_separation.py``: SI-SDR against known stems, with the mixture and the oracle mask):
 
-1. One STFT (sqrt-Hann window, 50 % overlap, so analysis + synthesis reconstruct exactly) of every
-   channel; the masks are computed ONCE from the mono downmix's magnitude and applied to every channel.
-2. Harmonic / percussive / residual split (Fitzgerald 2010, with Driedger's residual): on a
-   semi-log frequency grid (linear bins at low frequency, ``bands_per_octave`` bands above, which keeps
-   median filtering cheap) the magnitude is median-filtered along time (``harmonic_kernel_s``: sustained
-   partials survive) and along frequency (``percussive_kernel_bands``: broadband clicks survive).
-   With ``H``, ``P`` the filtered powers and margin ``b >= 1``::
+1. One STFT (:mod:`.stft`: sqrt-Hann, 50 % overlap, exact reconstruction) of every channel.
+2. Dialogue (:mod:`.dialogue_filter`): the voice-activity ranges from the caller mark the pauses; the
+   background's power (mono) or spatial covariance (stereo) measured there is the noise of a Wiener filter.
+   Stereo with a spatial cue (the film convention: dialogue in the centre) first steers an MVDR beam to
+   the centre. Where there is no spatial cue (mono, dual-mono, more than two channels), a learned speech
+   enhancer (GTCRN, passed in by the backend) gives the speech estimate inside the speech ranges instead.
+   Nothing outside the speech ranges; frames where the estimate holds almost nothing fade out.
+3. Music and effects: the harmonic / percussive / residual split of the mix (Fitzgerald 2010, with
+   Driedger's residual, median filters on a semi-log grid: :func:`separation_masks`) applied to what the
+   dialogue leaves: ``music = Mh (X - D)``; ``effects = wav - dialogue - music``, so the stems add back
+   to the input to float32 rounding.
 
-       Mh = H / (H + b P)      Mp = P / (P + b H)      Mr = 1 - Mh - Mp  (>= 0 because b >= 1)
-
-3. Dialogue = speech band ``B(f)`` (``speech_low_hz``..``speech_high_hz``, raised-cosine edges
-   ``speech_edge_octaves`` wide) times voice activity ``V(t)`` times the harmonic + residual share
-   (voiced partials + consonant noise). Music = the rest of the harmonic share. Effects = percussive
-   share plus the rest of the residual::
-
-       dialogue = V B (Mh + Mr)    music = Mh (1 - V B)    effects = Mp + Mr (1 - V B)
-
-   The three masks sum to 1 in every time-frequency bin. The effects stem is returned as
-   ``wav - dialogue - music``, so the stems add back to the input to float32 rounding.
-
-Voice activity comes from the caller (silero-vad in the pipeline); see :func:`separate`.
-A learned separator (demucs, a cinematic 3-stem model) lives in its own backend file.
+``wiener=False`` keeps the earlier masks for comparison: ``dialogue = V B (Mh + Mr)``,
+``music = Mh (1 - V B)`` (speech band ``B`` times voice activity ``V``). The pitch-tracked harmonic comb
+(:mod:`.harmonic`) is measured and off by default. demucs lives in its own backend file.
 """
 from __future__ import annotations
 
@@ -69,6 +62,32 @@ class SeparationParams:
         Width of the raised-cosine roll-off outside each speech band edge.
     vad_smooth_s : float
         Voice-activity weights are smoothed with a moving average this long (no clicks at edges).
+    wiener : bool
+        The dialogue estimate of :mod:`.dialogue_filter` (False: the older speech-band x harmonic+residual
+        mask, kept for comparison).
+    centre : bool
+        Stereo: MVDR beam toward the centre before the Wiener post-filter.
+    speech_band : bool
+        Band-limit the DSP-only dialogue (not the enhancer's estimate) to ``speech_low_hz..speech_high_hz``.
+    noise_context_s, noise_min_s, noise_quantile
+        Background model: average over the pause frames within ``noise_context_s``; trusted with at least
+        ``noise_min_s`` of pause nearby; ``noise_quantile`` of each bin when the clip has no pause.
+    over_subtraction, gain_floor, gain_smooth_bins, gain_smooth_frames
+        Wiener gain: noise scale, lower bound, and the (bins, frames) box the powers are averaged over.
+    enhancer : str
+        ``gtcrn`` (the learned speech enhancer, when its wheel is installed) or ``none``.
+    enhancer_pad_s : float
+        Context the enhancer gets before and after each speech range.
+    enhancer_with_pauses : bool
+        Multiply the enhancer's gain by the pause-learned Wiener gain (measured: no gain).
+    enhance_stereo : bool
+        Run the enhancer on the centre beam of stereo input too (by default only where no spatial cue
+        exists: mono, dual-mono whose side is ``dual_mono_db`` under its mid, more than 2 channels).
+    presence_low, presence_high : float
+        The dialogue fades out in frames where the estimate keeps less than ``presence_high`` (0 at
+        ``presence_low``) of the frame's power (0: no gate).
+    harmonic, f0_min_hz, f0_max_hz, comb_max_hz, comb_width, comb_floor, voicing_low, voicing_high
+        The pitch-tracked harmonic comb of :mod:`.harmonic` on the dialogue (measured worse: off).
     """
 
     window_s: float = 0.046
@@ -107,14 +126,33 @@ class SeparationParams:
     voicing_high: float = 0.6
 
     def __post_init__(self):
-        positive = ("window_s", "harmonic_kernel_s", "speech_low_hz", "speech_high_hz", "vad_smooth_s")
+        positive = ("window_s", "harmonic_kernel_s", "speech_low_hz", "speech_high_hz", "vad_smooth_s",
+                    "noise_context_s", "noise_min_s", "over_subtraction", "f0_min_hz", "f0_max_hz", "comb_max_hz",
+                    "comb_width")
+        for name in ("wiener", "centre", "speech_band", "enhancer_with_pauses", "enhance_stereo", "harmonic"):
+            if not isinstance(getattr(self, name), bool):
+                raise InputError(f"SeparationParams.{name}={getattr(self, name)!r} is not allowed (true or false)")
+        unit = ("noise_quantile", "gain_floor", "comb_floor", "presence_low", "presence_high", "voicing_low",
+                "voicing_high")
+        for name in unit:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0 <= value <= 1):
+                raise InputError(f"SeparationParams.{name}={value!r} is not allowed (a number in [0, 1])")
+        for name, value in (("enhancer_pad_s", self.enhancer_pad_s), ("dual_mono_db", -self.dual_mono_db)):
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise InputError(f"SeparationParams.{name}={getattr(self, name)!r} is not allowed "
+                                 f"({'>= 0' if name == 'enhancer_pad_s' else '<= 0 dB'})")
+        if self.presence_high and self.presence_high <= self.presence_low:
+            raise InputError("SeparationParams.presence_high must exceed presence_low (or be 0: no presence gate)")
+        if self.voicing_high <= self.voicing_low:
+            raise InputError("SeparationParams.voicing_high must exceed voicing_low")
         for name in positive:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise InputError(f"SeparationParams.{name}={value!r} is not allowed (a finite number > 0)")
         if not (isinstance(self.margin, (int, float)) and math.isfinite(self.margin) and self.margin >= 1):
             raise InputError(f"SeparationParams.margin={self.margin!r} is not allowed (a number >= 1)")
-        for name in ("percussive_kernel_bands", "bands_per_octave"):
+        for name in ("percussive_kernel_bands", "bands_per_octave", "gain_smooth_bins", "gain_smooth_frames"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"SeparationParams.{name}={value!r} is not allowed (an integer >= 1)")
