@@ -7,8 +7,8 @@ This module owns the separator that runs on a fresh machine with no torch; it me
 2. Dialogue (:mod:`.dialogue_filter`): the voice-activity ranges from the caller mark the pauses; the
    background's power (mono) or spatial covariance (stereo) measured there is the noise of a Wiener filter.
    Stereo with a spatial cue (the film convention: dialogue in the centre) first steers an MVDR beam to
-   the centre. Where there is no spatial cue (mono, dual-mono, more than two channels), a learned speech
-   enhancer (GTCRN, passed in by the backend) gives the speech estimate inside the speech ranges instead.
+   the centre. On mono input (no spatial cue) a learned speech enhancer (GTCRN, passed in by the backend)
+   gives the speech estimate inside the speech ranges instead (``enhance_stereo``: on every input).
    Nothing outside the speech ranges; frames where the estimate holds almost nothing fade out.
 3. Music and effects: the harmonic / percussive / residual split of the mix (Fitzgerald 2010, with
    Driedger's residual, median filters on a semi-log grid: :func:`separation_masks`) applied to what the
@@ -81,8 +81,11 @@ class SeparationParams:
     enhancer_with_pauses : bool
         Multiply the enhancer's gain by the pause-learned Wiener gain (measured: no gain).
     enhance_stereo : bool
-        Run the enhancer on the centre beam of stereo input too (by default only where no spatial cue
-        exists: mono, dual-mono whose side is ``dual_mono_db`` under its mid, more than 2 channels).
+        Run the enhancer on multichannel input too (on the centre beam, or on the downmix of a dual-mono
+        clip); by default it runs on mono input only, where no spatial cue exists (it costs ~1.8 CPU s
+        per input minute: ``benchmarks/README.md``).
+    dual_mono_db : float
+        A stereo clip whose side (L - R) is this far under its mid has no spatial cue: no beam.
     presence_low, presence_high : float
         The dialogue fades out in frames where the estimate keeps less than ``presence_high`` (0 at
         ``presence_low``) of the frame's power (0: no gate).
@@ -342,7 +345,7 @@ def separate(wav: np.ndarray, sample_rate: int, *, speech_mask=None,
             min_frames=max(1.0, params.noise_min_s / hop_s), quantile=params.noise_quantile,
             over_subtraction=params.over_subtraction, gain_floor=params.gain_floor,
             smooth=smooth, centre=params.centre and c == 2 and not _dual_mono(x, params.dual_mono_db))
-        if enhancer is not None and (params.enhance_stereo or not centred):
+        if enhancer is not None and (c == 1 or params.enhance_stereo):
             learned = enhancer_gain(reference, activity, enhancer, sample_rate, n_fft, n,
                                     pad_s=params.enhancer_pad_s, smooth=smooth)
             gain = learned * gain if params.enhancer_with_pauses else learned
