@@ -32,7 +32,6 @@ from ..errors import InputError
 from ..io.records import STEMS
 from ..units import check_audio, to_samples
 from .dialogue_filter import dialogue_estimate, enhancer_gain, presence_gate
-from .harmonic import comb_mask, pitch_track
 from .stft import fft_size, istft, stft
 
 __all__ = ["SeparationParams", "STEMS", "separate", "separation_masks"]
@@ -289,6 +288,8 @@ def _dual_mono(x: np.ndarray, threshold_db: float) -> bool:
 def _harmonic_comb(d_spec: np.ndarray, sample_rate: int, n_fft: int, freqs: np.ndarray,
                    params: SeparationParams) -> np.ndarray:
     """Comb mask ``(bins, frames)`` on the f0 tracked in the dialogue estimate (see :mod:`.harmonic`)."""
+    from .harmonic import comb_mask, pitch_track  # off by default: scipy.sparse only when asked
+
     magnitude = np.abs(d_spec).mean(axis=0)
     f0, salience = pitch_track(magnitude, sample_rate, n_fft, f0_min_hz=params.f0_min_hz,
                                f0_max_hz=params.f0_max_hz, max_hz=params.comb_max_hz)
