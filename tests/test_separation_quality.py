@@ -189,3 +189,17 @@ def test_enhancer_runs_on_mono_input_only_and_only_in_speech(sources):
     speech_16k = (SPEECH_AT[1] - SPEECH_AT[0]) * 16000
     for name in ("mono", "film_always"):
         assert speech_16k <= runs[name] <= speech_16k + 1.2 * 16000  # the speech range (+ padding) only
+
+
+@pytest.mark.parametrize("enhance_stereo", [False, True])
+def test_backend_stems_sum_to_input_on_short_and_multichannel_clips(enhance_stereo):
+    from avshooter.backends.dsp_separation import DSPSeparator
+
+    sep = DSPSeparator(enhance_stereo=enhance_stereo)  # with GTCRN when its wheel is installed
+    for n in (0, 1, 5, 511, 1025, 22051):
+        for c in (1, 2, 6):
+            x = (0.3 * np.random.default_rng(n + c).standard_normal((c, n))).astype(np.float32)
+            for rate, speech in ((22050, [(0.0, 0.5)]), (8000, [(0.0, 10.0)])):
+                stems = sep.separate(x, rate, speech=speech)
+                assert all(v.shape == x.shape and v.dtype == np.float32 for v in stems.values())
+                assert np.abs(sum(stems.values()) - x).max(initial=0.0) < 1e-4
