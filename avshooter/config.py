@@ -226,6 +226,11 @@ RUNTIME_KEYS = frozenset({"device", "shot_threads"})
 RUNTIME_OPTION_KEYS = frozenset({"batch_size", "cpu_threads", "threads", "num_workers", "compile", "intra_threads"})
 
 
+# Output versions of built-in backends ("step:name" -> version): a backend bumps its entry when its output
+# changes for the same options, so the hash of a config that uses it changes and old results are redone.
+OUTPUT_VERSIONS = {"separation:dsp": "2"}
+
+
 def config_hash(config) -> str:
     """Short stable hash of the settings that shape the output (12 hex digits of SHA-256 of sorted JSON).
 
@@ -241,6 +246,10 @@ def config_hash(config) -> str:
     for key, value in values.items():
         if key.endswith("_options") and isinstance(value, dict):
             values[key] = {k: v for k, v in value.items() if k not in RUNTIME_OPTION_KEYS}
+    used = {key: v for key, v in OUTPUT_VERSIONS.items()
+            if getattr(config, key.split(":")[0], None) == key.split(":")[1]}
+    if used:
+        values["output_versions"] = used
     blob = json.dumps(values, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 

