@@ -236,13 +236,18 @@ def config_hash(config) -> str:
 
     :data:`RUNTIME_KEYS` and, inside every ``*_options`` mapping, :data:`RUNTIME_OPTION_KEYS` are left out.
     An annotate config's hash also covers the versions of built-in rules whose output no setting names
-    (``annotation.labels.TYPING_VERSION``): changing those rules redoes finished datasets.
+    (``annotation.labels.TYPING_VERSION``), a generate config's with sync on the sync estimator's
+    (``generation.offset.ESTIMATOR``): changing those rules redoes finished datasets.
     """
     values = {k: v for k, v in config.to_dict().items() if k not in RUNTIME_KEYS}
     if isinstance(config, AnnotateConfig):   # built-in rules that no setting names: their versions
         from .annotation.labels import TYPING_VERSION
 
         values["_rule_versions"] = {"typing": TYPING_VERSION}
+    elif isinstance(config, GenerateConfig) and config.sync:   # the sync shift's estimator (issue 19)
+        from .generation.offset import ESTIMATOR
+
+        values["_rule_versions"] = {"sync_estimator": ESTIMATOR}
     for key, value in values.items():
         if key.endswith("_options") and isinstance(value, dict):
             values[key] = {k: v for k, v in value.items() if k not in RUNTIME_OPTION_KEYS}

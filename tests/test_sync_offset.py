@@ -212,3 +212,14 @@ def test_sync_alpha_is_in_the_config_and_its_hash():
     assert config_hash(GenerateConfig(sync_alpha=0.05)) != config_hash(GenerateConfig())
     with pytest.raises(InputError, match="sync_alpha"):
         GenerateConfig(sync_alpha=0.0)
+
+
+def test_the_sync_estimator_version_is_in_the_generate_hash(monkeypatch):
+    """A changed estimator moves placed sounds differently: finished generate outputs must be redone."""
+    from avshooter.config import GenerateConfig, config_hash
+    from avshooter.generation import offset
+
+    before, off = config_hash(GenerateConfig()), config_hash(GenerateConfig(sync=False))
+    monkeypatch.setattr(offset, "ESTIMATOR", offset.ESTIMATOR + "-changed")
+    assert config_hash(GenerateConfig()) != before
+    assert config_hash(GenerateConfig(sync=False)) == off  # no sync: the estimator shapes nothing
