@@ -39,7 +39,7 @@ from ..errors import InputError
 __all__ = ["TYPES", "DescribeThresholds", "classify_type", "describe_sound", "Layer", "mixture_type", "type_layers",
            "layers_from_tags", "layers_from_features", "describe_layers"]
 
-TYPES = ("speech", "music", "effects", "ambience", "silence")
+from ..vocabulary.layers import TYPES  # noqa: E402  (the one list of types, issue 17)
 
 
 @dataclass(frozen=True)
