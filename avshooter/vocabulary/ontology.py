@@ -152,17 +152,17 @@ def _word_index() -> dict[str, str]:
     for c in classes():
         for w in words(c.name):
             index.setdefault(w.lower(), c.name)
-    for label, phrase in PHRASES.items():
-        index.setdefault(phrase.lower(), label)
     for label, name in label_classes().items():
         index.setdefault(label.lower(), name)
+    for label, phrase in PHRASES.items():
+        index.setdefault(phrase.lower(), label)
     return index
 
 
 def find(text: str) -> str | None:
     """The class ``text`` names exactly: a class name, one of its comma-separated names, its phrase
     ("a crowd cheering") or a label of the package's sound words ("a sword clash"); None otherwise
-    (case-insensitive, surrounding spaces and a leading article ignored)."""
+    (case-insensitive, surrounding spaces and an article ignored)."""
     key = " ".join(str(text).lower().split()).strip(" .;,")
     index = _word_index()
     if key in index:
@@ -170,4 +170,6 @@ def find(text: str) -> str | None:
     for article in ("a ", "an ", "the ", "some "):
         if key.startswith(article) and key[len(article):] in index:
             return index[key[len(article):]]
+        if article + key in index:
+            return index[article + key]
     return None
