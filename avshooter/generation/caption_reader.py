@@ -118,7 +118,7 @@ def scene_environment(story, scene_id: str | None) -> str:
 
 @functools.lru_cache(maxsize=1)
 def load_phrases() -> tuple[Phrase, ...]:
-    """The shipped ``sound_phrases.txt`` (``kind<TAB>label<TAB>phrase`` a line)."""
+    """The shipped ``sound_phrases.txt`` (``kind<TAB>label<TAB>phrase`` a line), then :func:`class_phrases`."""
     where = "avshooter/data/sound_phrases.txt"
     text = resources.files("avshooter").joinpath("data/sound_phrases.txt").read_text(encoding="utf-8")
     out = []
@@ -130,6 +130,35 @@ def load_phrases() -> tuple[Phrase, ...]:
             raise BackendError(f"{where} line {number}: {line!r} is not 'kind<TAB>label<TAB>phrase' "
                                f"(kind one of {', '.join(KINDS)})")
         out.append(Phrase(*parts))
+    return tuple(out) + class_phrases()
+
+
+MAX_CLASS_DESCENDANTS = 4
+"""AudioSet classes with more descendants than this are families ("Animal", "Vehicle", "Engine"), not one
+sound: they get no phrase of their own (a caption names the sound, the tagger the family)."""
+
+
+@functools.lru_cache(maxsize=1)
+def class_phrases() -> tuple[Phrase, ...]:
+    """One phrase per AudioSet class YAMNet tags in the effects or ambience layer (the ontology's vocabulary,
+    issue 17): its words (:data:`avshooter.vocabulary.PHRASES`, else its comma-separated names), the label
+    its :data:`~avshooter.vocabulary.PHRASES` words or its first name ("snoring"). Families are left out
+    (:data:`MAX_CLASS_DESCENDANTS`). The hand-written phrases of ``sound_phrases.txt`` come first; a class
+    they already name gets its phrase here too (it adds the class's own words)."""
+    from ..vocabulary import PHRASES, descendants, layer_of, words, yamnet_names
+
+    out = []
+    for name in yamnet_names():
+        kind = layer_of(name)
+        if kind not in ("effects", "ambience") or len(descendants(name)) > MAX_CLASS_DESCENDANTS:
+            continue
+        names = [re.sub(r"\s*\([^)]*\)?", "", w).strip() for w in words(name)]
+        names = [w for w in names if w]
+        if not names:
+            continue
+        label = PHRASES.get(name) or names[0]
+        text = PHRASES[name] if name in PHRASES else " or ".join(names)
+        out.append(Phrase(kind, label, text))
     return tuple(out)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from dataclasses import dataclass
 from importlib import resources
 
@@ -152,6 +153,7 @@ def _word_index() -> dict[str, str]:
     for c in classes():
         for w in words(c.name):
             index.setdefault(w.lower(), c.name)
+            index.setdefault(re.sub(r"\s*\(.*", "", w).lower(), c.name)  # "Frying (food)" -> "frying"
     for label, name in label_classes().items():
         index.setdefault(label.lower(), name)
     for label, phrase in PHRASES.items():
