@@ -26,6 +26,8 @@ from typing import Any, Protocol
 
 from .caption_reader import ReaderOptions, clean_text, read_environment, read_shot_text, scene_environment
 from .llm_prompts import LLMPromptWriter
+from ..backends.text_to_audio.event_match import PLACE_HEAD
+from .prompt_events import sound_events
 from .prompt_records import (FORMAT, LANGUAGES, Prompts, ShotDraft, ShotPrompt, check_dialogue, load_prompts,
                              save_prompts, shot_seed)
 
@@ -137,7 +139,8 @@ class CaptionPromptWriter:
                 return None, "none: the scene environment is a picture, not a place"
             labels = list(dict.fromkeys([m.label for m in matches] + heard))
             source = "scene environment" + (" + shot captions" if heard else "")
-            return f"{', '.join(labels)}; background ambience of {env[0].lower() + env[1:]}", source
+            place = f"{PLACE_HEAD} {env[0].lower() + env[1:]}"
+            return (f"{', '.join(labels)}; {place}" if labels else place), source
         if heard:
             return ", ".join(heard), "shot captions"
         return None, "none: no scene environment and no background sound in the captions"
@@ -210,9 +213,10 @@ def build_prompts(story, *, seed: int = 0, writer: PromptWriter | None = None) -
         sources = dict(draft.sources, ambience=ambience_sources.get(shot.scene) if scene else None)
         shots.append(ShotPrompt(shot=shot.index, effects=draft.effects.strip(), ambience_scene=scene,
                                 dialogue=draft.dialogue, music=draft.music, seed=shot_seed(seed, shot.index),
-                                source=draft.source, sources=sources))
+                                source=draft.source, sources=sources, events=sound_events(draft.effects)))
     return Prompts(shots=shots, ambience=ambience, seed=int(seed), writer=writer.name,
-                   ambience_sources=ambience_sources)
+                   ambience_sources=ambience_sources,
+                   ambience_events={sid: sound_events(text, scene=True) for sid, text in ambience.items()})
 
 
 def write_prompts(story, out: str | os.PathLike, *, videos: str | os.PathLike | None = None, config=None,

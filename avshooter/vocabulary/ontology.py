@@ -32,6 +32,8 @@ class AudioClass:
     children: tuple[str, ...]
     yamnet: int | None
     """YAMNet's output index of this class, None for the 111 classes YAMNet does not output."""
+    abstract: bool = False
+    """The ontology marks the class abstract: a grouping ("Onomatopoeia", "Human group actions"), not a sound."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -45,7 +47,8 @@ def _load() -> tuple[tuple[AudioClass, ...], dict[str, AudioClass], dict[str, Au
             continue
         try:
             row = json.loads(line)
-            out.append(AudioClass(row["id"], row["name"], row["description"], tuple(row["children"]), row["yamnet"]))
+            out.append(AudioClass(row["id"], row["name"], row["description"], tuple(row["children"]), row["yamnet"],
+                                  bool(row.get("abstract", False))))
         except (ValueError, KeyError, TypeError) as exc:
             raise BackendError(f"{_WHERE} line {number}: not an ontology class ({exc})") from None
     ids = {c.id: c for c in out}
@@ -90,9 +93,10 @@ def children(name: str) -> list[str]:
 
 
 def siblings(name: str) -> list[str]:
-    """Names of the other children of ``name``'s parents, in order, without ``name``."""
+    """Names of the other children of ``name``'s parents that are sounds (not abstract groupings such as
+    "Onomatopoeia", whose children share a word form, not a source), in order, without ``name``."""
     own = _need(name).name
-    out = [c for p in parents(own) for c in children(p) if c != own]
+    out = [c for p in parents(own) if not by_name(p).abstract for c in children(p) if c != own]
     return list(dict.fromkeys(out))
 
 
@@ -111,12 +115,13 @@ def descendants(name: str) -> list[str]:
 def related(name: str) -> list[tuple[str, str]]:
     """Classes to try for ``name`` in order, each with how it relates: ``[(class, "exact" | "child" |
     "parent" | "sibling")]``. Children are as good as the class (a "Rain on surface" is rain); the parent
-    and the siblings are the ontology's next best (an "Engine" for a "Car"). Abstract top classes
-    ("Human sounds", "Sounds of things") are not offered as parents."""
+    and the siblings are the ontology's next best (a "Motor vehicle (road)" for a "Car"). Top classes
+    ("Sounds of things") and the classes the ontology marks abstract ("Onomatopoeia") are groupings, not
+    sounds: they are not offered as parents, and children of an abstract class are not siblings."""
     own = _need(name).name
     out = [(own, "exact")] + [(c, "child") for c in descendants(own)]
     for p in parents(own):
-        if parents(p):  # not a top class
+        if parents(p) and not by_name(p).abstract:
             out.append((p, "parent"))
     out += [(s, "sibling") for s in siblings(own)]
     seen: dict[str, str] = {}

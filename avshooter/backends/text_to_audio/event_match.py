@@ -8,7 +8,10 @@ What this module owns:
    exactly in the vocabulary (:func:`avshooter.vocabulary.find`: class names, their comma-separated
    names, the phrases and the package's sound words), then with its trailing words dropped one at a time
    down to two words ("footsteps on a wooden floor" -> "footsteps on a" ...), then by MiniLM similarity
-   to the class names and phrases when it reaches :data:`MIN_CLASS_SIMILARITY`, then by its first word.
+   to the class names and phrases when it reaches :data:`MIN_CLASS_SIMILARITY` (items of two words or more:
+   one word the vocabulary does not know is an adjective, "loud"), then by its first word. Bracketed
+   parts and a "Label:" head are dropped first; a head that is the writer's place ("background ambience
+   of a classroom", :data:`PLACE_HEAD`) names no sound.
    Items of more than :data:`MAX_ITEM_WORDS` words, or with digits or brackets, are descriptions, not
    sound names (an annotation's "Sound effects (0.5-2.4 s, loud): ..."): they name no class. Classes that
    describe a recording rather than a source ("Sound effect", "Echo") are never named.
@@ -34,12 +37,15 @@ import numpy as np
 __all__ = ["MAX_ITEM_WORDS", "MIN_CLASS_SIMILARITY", "candidates", "class_null_scores", "prompt_classes"]
 
 MIN_CLASS_SIMILARITY = 0.44
+PLACE_HEAD = "background ambience of"
+"""How the prompt writer says a scene's place (after its sounds and a ";"): a place, not a sound."""
 MAX_ITEM_WORDS = 6
 
 _STEM_RANK = {"effects": {"effects": 0, "mix": 1, "music": 2}, "ambience": {"effects": 0, "mix": 1, "music": 2},
               "music": {"music": 0, "mix": 1}}
 _RELATION_RANK = {"exact": 0, "child": 0, "parent": 1, "sibling": 2, "similar": 3}
 _DESCRIPTION = re.compile(r"[0-9():]")
+_BRACKETS = re.compile(r"\([^()]*\)")
 _LAYERS_OF = {"effects": ("effects", "ambience"), "ambience": ("ambience", "effects"), "music": ("music",)}
 
 
@@ -62,6 +68,11 @@ def prompt_classes(prompt: str, *, device: str = "cpu") -> list[dict]:
     from ...vocabulary import by_name, find, layer_of, yamnet_names
 
     head = (prompt or "").split(";")[0]
+    while _BRACKETS.search(head):  # "(0.5-2.4 s, loud (-17 LUFS))": measurements, not sounds
+        head = _BRACKETS.sub("", head)
+    head = head.split(":")[-1]  # "Sound effects: an explosion and thunder"
+    if head.strip().lower().startswith(PLACE_HEAD):  # the prompt writer's scene without a named sound
+        head = ""
     items = [re.sub(r"\s+", " ", p).strip(" .") for p in re.split(r",|\band\b", head)]
     items = [p for p in items if p]
     out, unresolved = [], []
@@ -75,7 +86,7 @@ def prompt_classes(prompt: str, *, device: str = "cpu") -> list[dict]:
                 if found:
                     break
         out.append({"words": item, "class": found, "how": "exact" if found else None})
-        if found is None and named:
+        if found is None and named and len(words) >= 2:  # one word the vocabulary does not know: an adjective
             unresolved.append(len(out) - 1)
     if unresolved:
         names = [n for n in yamnet_names() if layer_of(n) is not None]
