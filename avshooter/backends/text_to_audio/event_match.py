@@ -25,7 +25,7 @@ Why :data:`MIN_CLASS_SIMILARITY` = 0.44: the MiniLM cosine of two class names de
 its null distribution is measured: YAMNet class names (said as :data:`avshooter.vocabulary.PHRASES` where
 it has them) against the names under a DIFFERENT top-level branch of the ontology (human sounds vs. animals
 vs. music vs. things vs. nature ...; 211,816 pairs): median 0.19, 95th percentile 0.35, 99th percentile
-0.44 (``python benchmarks/bench_generate.py --class-null``). A name no closer than one unrelated pair in a
+0.44 (``python benchmarks/bench_sound_events.py --class-null``). A name no closer than one unrelated pair in a
 hundred is no evidence of the same sound.
 """
 from __future__ import annotations
