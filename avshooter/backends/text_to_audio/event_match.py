@@ -19,7 +19,9 @@ What this module owns:
    descendants, then the ontology's parent, then its siblings (:func:`avshooter.vocabulary.related`), then
    the bank class whose name is most similar by MiniLM (at least :data:`MIN_CLASS_SIMILARITY`). Within a
    relation, events heard in the layer's own stem come before the mix and the other stems, then higher
-   tagger score, then longer spans.
+   tagger score, then longer spans. :func:`own_stem_row`: an event labelled on the mix is cut from the
+   shot's own stem of the layer when that stem was labelled (with any class) over the same span: the
+   separator put the sound there, without the dialogue and music the mix carries.
 
 Why :data:`MIN_CLASS_SIMILARITY` = 0.44: the MiniLM cosine of two class names depends on the words, so
 its null distribution is measured: YAMNet class names (said as :data:`avshooter.vocabulary.PHRASES` where
@@ -34,7 +36,8 @@ import re
 
 import numpy as np
 
-__all__ = ["MAX_ITEM_WORDS", "MIN_CLASS_SIMILARITY", "candidates", "class_null_scores", "prompt_classes"]
+__all__ = ["MAX_ITEM_WORDS", "MIN_CLASS_SIMILARITY", "PLACE_HEAD", "candidates", "class_null_scores", "own_stem_row",
+           "prompt_classes"]
 
 MIN_CLASS_SIMILARITY = 0.44
 PLACE_HEAD = "background ambience of"
@@ -136,6 +139,19 @@ def candidates(index, name: str, layer: str, *, device: str = "cpu") -> list[tup
                 -(float(cols["end_s"][k]) - float(cols["start_s"][k])), int(k))
 
     return [(int(k), how[k]) for k in sorted(rows, key=key)]
+
+
+def own_stem_row(index, k: int, layer: str) -> int | None:
+    """A row of the same shot, in ``layer``'s own stem, whose span overlaps row ``k`` (an event labelled
+    on the mix), else None."""
+    cols = index.columns
+    if str(cols["stem"][k]) != "mix":
+        return None
+    own = "music" if layer == "music" else "effects"
+    a, b = float(cols["start_s"][k]), float(cols["end_s"][k])
+    rows = np.flatnonzero((cols["shot"] == cols["shot"][k]) & (cols["stem"] == own)
+                          & (cols["start_s"] < b) & (cols["end_s"] > a))
+    return int(rows[0]) if rows.size else None
 
 
 def class_null_scores(device: str = "cpu") -> np.ndarray:

@@ -6,8 +6,8 @@ clip built from them (:mod:`.event_clips`), and the record of where every piece 
 
     source = {"id", "file", "offset_s", "stem",            # the first event, as the shot-level match names it
               "events": [{"words", "class", "match", "bank_class", "shot", "file" (relative to the bank),
-                          "stem", "start_s", "end_s", "score", "lufs", "layer", "placed_s", "placed_end_s",
-                          "placement"}],
+                          "stem" (cut from), "labelled_on" (the stem the tagger heard it in), "start_s",
+                          "end_s", "score", "lufs", "layer", "placed_s", "placed_end_s", "placement"}],
               "missing": ["sword clang", ...]}              # named sounds the bank has no event for
 
 A prompt naming sounds none of which the bank holds gives no clip: ``"wav": None`` with the reason
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .event_clips import compose, cut_event
-from .event_match import candidates, prompt_classes
+from .event_match import candidates, own_stem_row, prompt_classes
 
 __all__ = ["MISSING", "event_clip", "missing_sounds", "named_sounds"]
 
@@ -55,11 +55,16 @@ def event_clip(index, sounds: list[dict], duration_s: float, *, seed: int, layer
         group = [c for c in found if (c[1], index.columns["stem"][c[0]]) == (best[1], index.columns["stem"][best[0]])]
         pick = group[int(rng.integers(min(top_k, len(group))))] if top_k > 1 else best
         row = index.row(pick[0])
+        labelled_on = row["stem"]
+        own = own_stem_row(index, pick[0], layer)
+        if own is not None:  # the same span, from the separated stem of the layer
+            row = {**row, "file": index.row(own)["file"], "stem": index.columns["stem"][own].item()}
         wav, start, end = cut_event(row, sample_rate, pre_roll_s=pre_roll_s, post_roll_s=post_roll_s, fade_s=fade_s)
         own_layer = layer_of(sound["class"])
         events.append({"wav": wav, "words": sound["words"], "class": sound["class"], "match": pick[1],
-                       "bank_class": row["class"], "shot": row["shot"], "file": index.columns["file"][pick[0]].item(),
-                       "stem": row["stem"], "start_s": start, "end_s": end, "score": round(float(row["score"]), 4),
+                       "bank_class": row["class"], "shot": row["shot"],
+                       "file": index.columns["file"][own if own is not None else pick[0]].item(),
+                       "stem": row["stem"], "labelled_on": labelled_on, "start_s": start, "end_s": end, "score": round(float(row["score"]), 4),
                        "lufs": None if not np.isfinite(row["lufs"]) else round(float(row["lufs"]), 2),
                        "layer": "ambience" if layer == "ambience" or own_layer == "ambience" else "effects",
                        "_abs": row["file"]})
