@@ -100,10 +100,11 @@ class CaptionPromptWriter:
             sources["effects"] = [{"from": "audio annotation"}]
         else:
             source = "captions"
-            labels = [m.label for m in reading.effects]
+            kept = _one_per_class(reading.effects)
+            labels = [m.label for m in kept]
             surface = self._surface(story, shot.scene) if {"footsteps", "running footsteps"} & set(labels) else None
             effects = ", ".join(f"{x} {surface}" if surface and x.endswith("footsteps") else x for x in labels)
-            sources["effects"] = [m.to_dict() for m in reading.effects]
+            sources["effects"] = [m.to_dict() for m in kept]
             if not labels:
                 sources["effects_note"] = "nothing in the caption or plot makes a sound effect"
         if music is not None:
@@ -161,6 +162,20 @@ def _music_prompt(matches) -> tuple[str, dict]:
     text = clean_text(", ".join(texts), 25)
     prompt = text if best.label == "music" or best.label in text.lower() else f"{best.label}, {text}"
     return prompt, best.to_dict()
+
+
+def _one_per_class(matches):
+    """The matches, one per AudioSet class (the first, the best-placed): "a ball bouncing" and "bouncing" are
+    one sound."""
+    from ..vocabulary import find
+
+    seen, out = set(), []
+    for m in matches:
+        key = find(m.label) or m.label
+        if key not in seen:
+            seen.add(key)
+            out.append(m)
+    return out
 
 
 def _surface_of(environment: str, device: str) -> str | None:

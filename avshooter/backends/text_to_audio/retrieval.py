@@ -9,9 +9,10 @@ changes). An effects or ambience prompt is read as the list of sounds it names, 
 siblings, then MiniLM similarity of class names), cut from its stem with pre/post-roll and fades, and
 placed (:mod:`.event_clips`: effects once per sound, synced to the picture by the pipeline; ambience
 looped with crossfades across the clip). Every placed event is recorded (:mod:`.event_retrieval`). Sounds
-the bank lacks are listed ("missing in the bank: thunder"); a prompt none of whose sounds the bank holds
-gives no clip. Music prompts, prompts that name no sound of the vocabulary (an annotation's free
-description) and banks without timed labels use the shot-level match below.
+the bank lacks are listed ("missing in the bank: thunder", ``source["missing"]``). Music prompts, prompts
+that name no sound of the vocabulary (an annotation's free description), prompts none of whose sounds the
+bank holds as events, and banks without timed labels use the shot-level match below; when that finds
+nothing either, the reason names the missing sounds.
 
 **Whole shots (``events=False``, and the fallback).** Each annotated shot gives up to one entry per
 layer, each from the stem of its own kind:
@@ -301,11 +302,18 @@ class RetrievalTTA:
                     out[i] = event_clip(self.index, sounds, float(duration), seed=int(seed), layer=layer,
                                         sample_rate=self.sample_rate, top_k=self.top_k, pre_roll_s=self.pre_roll_s,
                                         post_roll_s=self.post_roll_s, device=self.device)
-        rest = [i for i in range(n) if out[i] is None]
+        # the shot-level match: prompts that name no class, and prompts none of whose sounds the bank holds
+        # as events (an unlabelled bed may still fit by its description; the missing sounds are kept)
+        rest = [i for i in range(n) if out[i] is None or out[i].get("missing") and out[i]["wav"] is None]
         if rest:
             shots = self._shot_level([prompts[i] for i in rest], [int(seeds[i]) for i in rest], negative_prompt,
                                      num_candidates, layer)
             for i, res in zip(rest, shots):
+                missing = (out[i] or {}).get("missing")
+                if missing and res["wav"] is None:  # neither as events nor as a whole shot
+                    res = {**res, "reason": f"{out[i]['reason']} (and {res['reason']})", "missing": missing}
+                elif missing:
+                    res = {**res, "source": {**res["source"], "missing": missing}}
                 out[i] = res
         return out
 
