@@ -99,4 +99,4 @@ def compose(events: list[dict], duration_s: float, sample_rate: int, *, fade_s: 
 
 
 def _record(e: dict) -> dict:
-    return {k: v for k, v in e.items() if k != "wav"}
+    return {k: v for k, v in e.items() if k != "wav" and not k.startswith("_") or k == "_abs"}

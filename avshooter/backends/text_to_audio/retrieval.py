@@ -12,7 +12,8 @@ looped with crossfades across the clip). Every placed event is recorded (:mod:`.
 the bank lacks are listed ("missing in the bank: thunder", ``source["missing"]``). Music prompts, prompts
 that name no sound of the vocabulary (an annotation's free description), prompts none of whose sounds the
 bank holds as events, and banks without timed labels use the shot-level match below; when that finds
-nothing either, the reason names the missing sounds.
+nothing either, the reason names the missing sounds. A clip made only of look-alikes (events matched by
+the similarity of class names, no kin in the ontology) gives way to a shot-level match that passes.
 
 **Whole shots (``events=False``, and the fallback).** Each annotated shot gives up to one entry per
 layer, each from the stem of its own kind:
@@ -304,11 +305,15 @@ class RetrievalTTA:
                                         post_roll_s=self.post_roll_s, device=self.device)
         # the shot-level match: prompts that name no class, and prompts none of whose sounds the bank holds
         # as events (an unlabelled bed may still fit by its description; the missing sounds are kept)
-        rest = [i for i in range(n) if out[i] is None or out[i].get("missing") and out[i]["wav"] is None]
+        rest = [i for i in range(n) if out[i] is None or out[i].get("missing") and out[i]["wav"] is None
+                or _look_alikes_only(out[i])]
         if rest:
             shots = self._shot_level([prompts[i] for i in rest], [int(seeds[i]) for i in rest], negative_prompt,
                                      num_candidates, layer)
             for i, res in zip(rest, shots):
+                if _look_alikes_only(out[i]):  # a whole shot that fits its description beats a look-alike
+                    out[i] = res if res["wav"] is not None else out[i]
+                    continue
                 missing = (out[i] or {}).get("missing")
                 if missing and res["wav"] is None:  # neither as events nor as a whole shot
                     res = {**res, "reason": f"{out[i]['reason']} (and {res['reason']})", "missing": missing}
@@ -369,6 +374,12 @@ class RetrievalTTA:
         if wav.size == 0 or float(np.max(np.abs(wav))) < _SILENT_PEAK:
             return None
         return wav.copy()
+
+
+def _look_alikes_only(result: dict | None) -> bool:
+    """An event clip whose every event matched only by name similarity (no class of the ontology's kin)."""
+    events = ((result or {}).get("source") or {}).get("events") or []
+    return bool(events) and all(e["match"] == "similar" for e in events)
 
 
 @functools.lru_cache(maxsize=256)
