@@ -122,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--shard-size", type=int, help="shots per shard (default 200)")
     _on_off(x, "progress", "a progress bar (default: on)", default=True)
 
+    b = command("bank", help="build (or show) the index of a retrieval bank's sound events: every timed "
+                       "AudioSet label of an annotate output, with its stem, span, score and loudness")
+    b.add_argument("bank", help="the --out folder of `avshooter annotate` (the index goes to BANK/sound_events.npz)")
+    b.add_argument("--rebuild", action="store_true", help="build the index even when it is up to date")
+    b.add_argument("--classes", type=int, default=10, help="how many classes to list, most events first (default 10)")
+
     r = command("report", help="HTML pages (frames, spectrograms, players, labels) of an annotate or generate output")
     r.add_argument("path", help="the --out folder of `avshooter annotate` or of `avshooter generate`")
     _out_options(r, required=False, help="folder of the pages (default PATH/report)")
@@ -158,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import AvshooterError, format_chain, system_error
 
     command = {"annotate": _annotate, "generate": _generate, "prompts": _prompts, "export": _export,
-               "report": _report, "sync": _sync}[args.command]
+               "report": _report, "sync": _sync, "bank": _bank}[args.command]
     try:
         return command(args)
     except AvshooterError as exc:
@@ -254,9 +260,13 @@ def _generate(args) -> int:
     loudness = ("silent mix" if mix["integrated_lufs"] is None
                 else f"{mix['integrated_lufs']:.1f} LUFS, {mix['true_peak_dbtp']:.1f} dBTP")
     silent = len(report.get("silent_layers") or [])
+    from .backends.text_to_audio.event_retrieval import missing_sounds
+
+    missing = missing_sounds(report)
     print(f"wrote {args.out}/story.mp4 ({report['duration_s']:.3f} s, {len(report['shots'])} shots, "
           f"video {report['mux']['story']['video']}), {loudness}"
-          + (f"; {silent} layer(s) left silent, no good match (see generate.json)" if silent else ""))
+          + (f"; {silent} layer(s) left silent, no good match (see generate.json)" if silent else "")
+          + (f"; missing in the bank: {', '.join(missing)}" if missing else ""))
     return 0
 
 
@@ -280,6 +290,22 @@ def _export(args) -> int:
     summary = export(args.root, args.fmt, args.dest, shard_size=args.shard_size, progress=args.progress)
     print(f"exported {summary['shots']} shots to {args.dest} as {args.fmt}: {len(summary['shards'])} shards "
           f"({summary['written']} written, {summary['skipped']} already finished)")
+    return 0
+
+
+def _bank(args) -> int:
+    from .backends.text_to_audio.bank_index import INDEX_FILE, load_index
+
+    index = load_index(args.bank, rebuild=args.rebuild)
+    info = index.summary()
+    how = (f"built in {index.build_s:.2f} s ({index.build_s / max(info['audio_s'], 1e-9) * 3600:.1f} s per bank hour)"
+           if index.build_s is not None else "up to date")
+    print(f"bank {args.bank}: {info['events']} sound events in {info['shots']} shots ({info['audio_s']:.1f} s of audio); "
+          f"{INDEX_FILE} {how}")
+    print("layers: " + ", ".join(f"{k} {v}" for k, v in info["layers"].items()))
+    top = list(info["classes"].items())[: max(0, args.classes)]
+    if top:
+        print("classes: " + ", ".join(f"{k} {v}" for k, v in top))
     return 0
 
 

@@ -106,6 +106,10 @@ class GenerateConfig:
     tta_options: dict = field(default_factory=dict)
     bank: str | None = None
     """An ``avshooter annotate`` output folder: the sound bank of the ``retrieval`` backend."""
+    retrieval_events: bool = True
+    """``retrieval``: match the sounds a prompt names to the bank's timed sound events by AudioSet class
+    (issue 17); False: whole bank shots by text similarity, as before (also the fallback for a bank without
+    timed labels)."""
     device: str = "cpu"
     sample_rate: int = 48000
     """Rate of the mixed soundtrack and of the AAC in the mp4s (Hz)."""

@@ -329,7 +329,12 @@ def test_every_layer_has_its_provenance_and_relative_paths(gen_out, demo_out):
                 assert layer["score"] >= report["provenance"]["tta"]["min_score"]
                 source = layer["source"]
                 assert not Path(source["file"]).is_absolute() and (gen_out / source["file"]).is_file()
-                assert source["offset_s"] == 0.0 and source["stem"] in ("effects", "music")
+                if source.get("events"):  # sound events (issue 17): each names its bank file, stem and span
+                    for event in source["events"]:
+                        assert (demo_out / event["file"]).is_file() and event["stem"] in ("effects", "music", "mix")
+                        assert 0.0 <= event["start_s"] < event["end_s"] and event["class"] and event["placement"]
+                else:
+                    assert source["offset_s"] == 0.0 and source["stem"] in ("effects", "music")
         # the shot's file by name, in the --videos folder (named relative to the output)
         assert shot["video"] == Path(shot["video"]).name and (gen_out / report["videos"] / shot["video"]).is_file()
     assert (gen_out / report["story"]).is_file() and (gen_out / report["provenance"]["tta"]["bank"]).resolve() == demo_out.resolve()

@@ -1,6 +1,7 @@
 """Retrieval text-to-audio on a bank built by the real ``avshooter annotate`` of the demo clip.
 
-Every layer comes from the stems of its own kind, and a prompt with no good match gets no clip.
+Every layer comes from the stems of its own kind, and a prompt with no good match gets no clip. These tests
+check the shot-level match (``events=False``, and the fallback); sound events: tests/test_sound_events.py.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def bank(demo, demo_out, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tta(bank) -> RetrievalTTA:
-    return RetrievalTTA(bank=str(bank))
+    return RetrievalTTA(events=False, bank=str(bank))
 
 
 def test_each_layer_from_its_own_stems(bank):
@@ -90,7 +91,7 @@ def test_no_good_match_is_no_clip_with_a_reason(tta):
         assert res["score"] < tta.min_score and "< min_score" in res["reason"]
         assert len(res["candidates"]) == 2  # what was considered is still reported
     # with the bound turned off the best clip comes back
-    anything = RetrievalTTA(bank=str(tta.bank), min_score=-1.0)
+    anything = RetrievalTTA(events=False, bank=str(tta.bank), min_score=-1.0)
     assert anything.generate(["a dragon roaring"], [2.0], seeds=[0])[0]["wav"] is not None
     with pytest.raises(InputError, match="layer must be one of"):
         tta.generate(["x"], [1.0], seeds=[0], layer="dialogue")
@@ -104,7 +105,7 @@ def test_a_layer_the_bank_lacks_is_silent(bank, tmp_path):
     for shot in story["shots"]:
         shot["avshooter"]["stems"]["music"]["energy_share"] = 0.0
     story_path.write_text(json.dumps(story))
-    res = RetrievalTTA(bank=str(copy)).generate(["a piano melody"], [2.0], seeds=[0], layer="music")[0]
+    res = RetrievalTTA(events=False, bank=str(copy)).generate(["a piano melody"], [2.0], seeds=[0], layer="music")[0]
     assert res["wav"] is None and res["reason"] == "the bank has no music entries"
 
 
@@ -127,7 +128,7 @@ def test_determinism_and_seeded_top_k(tta, bank):
     a = tta.generate(["a ball bouncing"], [2.0], seeds=[7])[0]
     b = tta.generate(["a ball bouncing"], [2.0], seeds=[8])[0]
     assert a["source"] == b["source"] and np.array_equal(a["wav"], b["wav"])  # top_k=1: seed-independent
-    many = RetrievalTTA(bank=str(bank), top_k=4, min_score=-1.0)
+    many = RetrievalTTA(events=False, bank=str(bank), top_k=4, min_score=-1.0)
     picks = [many.generate(["a ball bouncing"], [2.0], seeds=[s])[0]["source"]["id"] for s in range(12)]
     assert picks == [many.generate(["a ball bouncing"], [2.0], seeds=[s])[0]["source"]["id"] for s in range(12)]
     assert len(set(picks)) > 1
@@ -135,10 +136,10 @@ def test_determinism_and_seeded_top_k(tta, bank):
 
 def test_bad_banks(tmp_path, bank, tta):
     with pytest.raises(InputError, match="folder not found"):
-        RetrievalTTA(bank=str(tmp_path / "nope"))
+        RetrievalTTA(events=False, bank=str(tmp_path / "nope"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no annotated shots"):
-        RetrievalTTA(bank=str(tmp_path / "empty"))
+        RetrievalTTA(events=False, bank=str(tmp_path / "empty"))
     evil = tmp_path / "evil"
     shutil.copytree(bank, evil)
     story_path = evil / "demo" / "story.json"
@@ -146,7 +147,7 @@ def test_bad_banks(tmp_path, bank, tta):
     story["shots"][1]["avshooter"]["audio"]["effects"] = "../../secret.flac"
     story_path.write_text(json.dumps(story), encoding="utf-8")
     with pytest.raises(StoryError, match="leaves its base folder"):
-        RetrievalTTA(bank=str(evil))
+        RetrievalTTA(events=False, bank=str(evil))
     with pytest.raises(InputError, match="2 prompts, 1 durations"):
         tta.generate(["a", "b"], [1.0], seeds=[0, 1])
     with pytest.raises(InputError, match=r"prompts\[0\] is empty"):

@@ -42,7 +42,7 @@ from .layers import (GENERIC_LABELS, IMPULSIVE_SHARE, LAYER_ORDER, LAYER_PRESENC
 __all__ = ["TYPES", "DescribeThresholds", "classify_type", "describe_sound", "Layer", "mixture_type", "type_layers",
            "layers_from_tags", "layers_from_features", "describe_layers", "confident_transcript", "shot_layer_evidence"]
 
-TYPES = ("speech", "music", "effects", "ambience", "silence")
+from ..vocabulary.layers import TYPES  # noqa: E402  (the one list of types, issue 17)
 
 
 @dataclass(frozen=True)

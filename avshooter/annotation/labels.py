@@ -38,132 +38,19 @@ from __future__ import annotations
 
 import numpy as np
 
+# The class -> layer mapping, the event labels and the phrases live in the leaf vocabulary package
+# (issue 17); they are re-exported here for the describer and the tagger.
+from ..vocabulary.layers import EVENT_LABELS, LAYERS, class_layer, class_layers  # noqa: F401
+from ..vocabulary.phrases import PHRASES, phrase  # noqa: F401  (re-exported)
+
 __all__ = ["LAYERS", "EVENT_LABELS", "LAYER_TOP_K", "TYPING_VERSION", "class_layer", "class_layers", "phrase",
            "layer_evidence", "summarise", "spans"]
 
-LAYERS = ("speech", "music", "effects", "ambience", "silence")
 LAYER_TOP_K = 3
 """Classes per layer and patch that the noisy-OR combines (see the module docstring)."""
 TYPING_VERSION = "2"
 """Version of the typing rules (layer evidence here, layer presence in :mod:`avshooter.annotation.describe`);
 the config hash covers it, so a change that types shots differently redoes finished datasets."""
-
-_SPEECH = set(range(13))
-_MUSIC = (set(range(24, 33)) | set(range(132, 277))) - {195, 196, 197, 198, 200, 201, 202}
-_AMBIENCE = {63, 64, 65, 66, 121, 122, 277, 278, 279, 280, 282, 283, 285, 286, 287, 288, 289, 292, 321,
-             406, 407, 490, 500, 501, 502, 503, 504, 507, 508, 509, 510, 513, 514, 515, 520}
-_NONE = {133, 495, 496, 497, 498, 499, 505, 506, 511, 512, 518, 519}
-_SILENCE = {494}
-
-# Labels that name one short event (AudioSet: slam, knock, tap; the "Explosion" subtree: explosion,
-# gunshot, machine gun, fusillade, artillery fire, cap gun, fireworks, firecracker, burst, eruption, boom;
-# chop, splinter, crack, chink, shatter; thump, thunk; basketball bounce, bang, slap, whack, smash,
-# breaking, bouncing, whip). A sound measured with no impulsive energy is not described with them.
-EVENT_LABELS = frozenset({
-    "Slam", "Knock", "Tap", "Explosion", "Gunshot, gunfire", "Machine gun", "Fusillade", "Artillery fire",
-    "Cap gun", "Fireworks", "Firecracker", "Burst, pop", "Eruption", "Boom", "Chop", "Splinter", "Crack",
-    "Chink, clink", "Shatter", "Thump, thud", "Thunk", "Basketball bounce", "Bang", "Slap, smack",
-    "Whack, thwack", "Smash, crash", "Breaking", "Bouncing", "Whip",
-})
-
-PHRASES = {
-    "Speech": "speech", "Child speech, kid speaking": "a child speaking", "Conversation": "people talking",
-    "Narration, monologue": "a narrator", "Babbling": "babbling", "Speech synthesizer": "a synthetic voice",
-    "Shout": "someone shouting", "Bellow": "someone bellowing", "Yell": "someone yelling",
-    "Children shouting": "children shouting", "Screaming": "someone screaming",
-    "Whispering": "someone whispering", "Laughter": "laughter", "Giggle": "giggling",
-    "Crying, sobbing": "someone crying", "Baby cry, infant cry": "a baby crying", "Sigh": "a sigh",
-    "Singing": "singing", "Choir": "a choir", "Humming": "humming", "Whistling": "whistling",
-    "Breathing": "breathing", "Gasp": "a gasp", "Cough": "coughing", "Sneeze": "a sneeze",
-    "Run": "running footsteps", "Walk, footsteps": "footsteps", "Clapping": "clapping",
-    "Finger snapping": "finger snapping", "Heart sounds, heartbeat": "a heartbeat",
-    "Cheering": "a crowd cheering", "Applause": "applause", "Chatter": "chatter", "Crowd": "a crowd",
-    "Hubbub, speech noise, speech babble": "a murmuring crowd", "Children playing": "children playing",
-    "Animal": "an animal", "Dog": "a dog", "Bark": "a dog barking", "Howl": "howling", "Growling": "growling",
-    "Cat": "a cat", "Purr": "a cat purring", "Meow": "a cat meowing", "Horse": "a horse",
-    "Clip-clop": "hooves clip-clopping", "Neigh, whinny": "a horse neighing", "Moo": "a cow mooing",
-    "Chicken, rooster": "a chicken", "Crowing, cock-a-doodle-doo": "a rooster crowing", "Duck": "a duck",
-    "Quack": "a duck quacking", "Roar": "a roar", "Bird": "a bird",
-    "Bird vocalization, bird call, bird song": "a bird chirping", "Chirp, tweet": "a bird chirping",
-    "Pigeon, dove": "a dove cooing", "Crow": "a crow", "Caw": "a crow cawing", "Owl": "an owl",
-    "Bird flight, flapping wings": "wings flapping", "Insect": "insects", "Cricket": "crickets chirping",
-    "Fly, housefly": "a buzzing fly", "Bee, wasp, etc.": "a buzzing bee", "Frog": "frogs croaking",
-    "Music": "music", "Musical instrument": "an instrument", "Orchestra": "an orchestra",
-    "Pop music": "pop music", "Classical music": "classical music", "Jazz": "jazz",
-    "Electronic music": "electronic music", "Rock music": "rock music", "Soundtrack music": "a film score",
-    "Background music": "background music", "Theme music": "theme music", "Video game music": "video game music",
-    "Ambient music": "ambient music", "Song": "a song", "Wind": "wind", "Rustling leaves": "rustling leaves",
-    "Wind noise (microphone)": "wind noise", "Thunderstorm": "a thunderstorm", "Thunder": "thunder",
-    "Water": "water", "Rain": "rain", "Raindrop": "raindrops", "Rain on surface": "rain on a surface",
-    "Stream": "a stream", "Waterfall": "a waterfall", "Ocean": "the ocean", "Waves, surf": "waves",
-    "Fire": "a fire", "Crackle": "crackling", "Vehicle": "a vehicle", "Car": "a car",
-    "Vehicle horn, car horn, honking": "a car horn", "Car passing by": "a car passing by",
-    "Skidding": "tyres skidding", "Tire squeal": "tyres squealing", "Truck": "a truck", "Bus": "a bus",
-    "Siren": "a siren", "Police car (siren)": "a police siren", "Motorcycle": "a motorcycle",
-    "Traffic noise, roadway noise": "traffic", "Rail transport": "a train", "Train": "a train",
-    "Train whistle": "a train whistle", "Train horn": "a train horn", "Railroad car, train wagon": "train cars",
-    "Train wheels squealing": "train wheels squealing", "Subway, metro, underground": "a subway train",
-    "Aircraft": "an aircraft", "Helicopter": "a helicopter", "Fixed-wing aircraft, airplane": "an airplane",
-    "Engine": "an engine", "Idling": "an engine idling", "Accelerating, revving, vroom": "an engine revving",
-    "Medium engine (mid frequency)": "an engine running", "Heavy engine (low frequency)": "a heavy engine",
-    "Light engine (high frequency)": "a small engine", "Engine starting": "an engine starting",
-    "Door": "a door", "Doorbell": "a doorbell", "Slam": "a door slamming", "Knock": "knocking",
-    "Tap": "tapping", "Squeak": "a squeak", "Dishes, pots, and pans": "dishes clattering",
-    "Cutlery, silverware": "cutlery clinking", "Typing": "typing on a keyboard",
-    "Typewriter": "a typewriter", "Computer keyboard": "typing on a keyboard", "Writing": "writing",
-    "Telephone": "a telephone", "Telephone bell ringing": "a phone ringing", "Ringtone": "a ringtone",
-    "Alarm": "an alarm", "Alarm clock": "an alarm clock", "Clock": "a clock", "Tick": "ticking",
-    "Tick-tock": "a clock ticking", "Mechanisms": "machinery", "Mechanical fan": "a fan",
-    "Air conditioning": "air conditioning", "Hammer": "hammering", "Explosion": "an explosion",
-    "Gunshot, gunfire": "gunshots", "Machine gun": "machine-gun fire", "Fireworks": "fireworks",
-    "Burst, pop": "a pop", "Boom": "a boom", "Glass": "glass", "Shatter": "glass shattering",
-    "Splash, splatter": "a splash", "Whoosh, swoosh, swish": "a whoosh", "Thump, thud": "a thud",
-    "Bang": "a bang", "Slap, smack": "a slap", "Smash, crash": "a crash", "Breaking": "something breaking",
-    "Beep, bleep": "a beep", "Ding": "a ding", "Clang": "a clang", "Creak": "a creak", "Rustle": "rustling",
-    "Whir": "a whir", "Clatter": "clattering", "Clicking": "clicking", "Rumble": "a rumble", "Hum": "a hum",
-    "Bell": "a bell", "Church bell": "a church bell", "Jingle bell": "jingle bells", "Chime": "a chime",
-    "Wind chime": "wind chimes", "Inside, small room": "a small room", "Inside, large room or hall": "a large hall",
-    "Inside, public space": "a public space", "Outside, urban or manmade": "an urban outdoor space",
-    "Outside, rural or natural": "the countryside", "Noise": "noise", "Environmental noise": "background noise",
-    "Static": "static", "White noise": "white noise", "Pink noise": "noise", "Silence": "silence",
-    "Male speech, man speaking": "a man speaking", "Female speech, woman speaking": "a woman speaking",
-}
-
-
-def class_layer(index: int) -> str | None:
-    """Layer of YAMNet class ``index`` (0-520): one of :data:`LAYERS`, or None for recording-describing classes."""
-    if index in _NONE:
-        return None
-    if index in _SILENCE:
-        return "silence"
-    if index in _SPEECH:
-        return "speech"
-    if index in _MUSIC:
-        return "music"
-    if index in _AMBIENCE:
-        return "ambience"
-    return "effects"
-
-
-def class_layers(names: list[str]) -> list[str | None]:
-    """:func:`class_layer` of every class, checked against YAMNet's names at the boundaries we rely on."""
-    expected = {0: "Speech", 12: "Whispering", 24: "Singing", 132: "Music", 276: "Scary music", 277: "Wind",
-                494: "Silence", 500: "Inside, small room", 520: "Field recording"}
-    for i, name in expected.items():
-        if i >= len(names) or names[i] != name:
-            raise ValueError(f"class map is not YAMNet's: class {i} is not {name!r}")
-    return [class_layer(i) for i in range(len(names))]
-
-
-def phrase(label: str, layer: str | None = None) -> str:
-    """Readable words for an AudioSet label (see the module docstring)."""
-    if label in PHRASES:
-        return PHRASES[label]
-    first = label.split(",")[0].strip()
-    word = first[:1].lower() + first[1:] if not first[:2].isupper() else first
-    if layer == "music" or "music" in word.lower():
-        return word
-    return f"{word} sounds"
 
 
 def spans(times: np.ndarray, present: np.ndarray, *, gap_s: float = 0.0) -> list[tuple[float, float]]:

@@ -13,7 +13,7 @@ everything else lives here once:
        "sound description": "<non-empty text>",
        "visual context": "<non-empty text>"}
 
-  ``type`` is one of the words of :data:`avshooter.annotation.describe.TYPES`. Case and surrounding
+  ``type`` is one of the words of :data:`avshooter.vocabulary.TYPES`. Case and surrounding
   spaces are ignored. Keys may come with ``_``/``-`` for the space and in any case
   (``sound_description``); other keys are dropped. The object may sit inside a ```json fence or after
   some prose. A bad answer is sent back once per retry with what was wrong (:func:`correction_text`);
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..annotation.describe import TYPES
+from ..vocabulary.layers import TYPES
 from ..errors import BackendError, InputError
 from ..media.encode import encode_frame, encode_wav
 

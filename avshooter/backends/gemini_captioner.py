@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from ..annotation.describe import TYPES
+from ..vocabulary.layers import TYPES
 from ..errors import BackendError
 from ..io.http import post_json, read_key
 from . import captioner_common as common

@@ -349,7 +349,7 @@ class YamnetTagger:
             import onnxruntime as ort
         except ImportError:
             raise BackendError("the yamnet tagger needs onnxruntime: pip install onnxruntime") from None
-        from ..annotation.labels import class_layers
+        from ..vocabulary.layers import class_layers
 
         folder = install_model(cache_dir)
         self.hop_frames = round(hop_s * 100)

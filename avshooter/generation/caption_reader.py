@@ -54,6 +54,10 @@ class ReaderOptions:
     ambience_min: float = 0.45
     margin: float = 0.0
     """Sound labels within ``margin`` of a clause's best phrase count too (0: only the best phrase's label)."""
+    class_extra: float = 0.1
+    """A label whose best phrase is a bare class name (:func:`class_phrases`: one or two words, no caption
+    context) needs ``class_extra`` more than the kind's minimum: short names match words, not scenes
+    ("bows deeply" is not "bow-wow")."""
     max_labels_per_clause: int = 1
     plot_extra: float = 0.1
     """Plot (narrative caption) clauses summarise: their effects need ``effects_min + plot_extra``."""
@@ -68,6 +72,8 @@ class Phrase:
     kind: str
     label: str
     text: str
+    from_class: bool = False
+    """True for the phrases made from the ontology's class names (:func:`class_phrases`)."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +124,7 @@ def scene_environment(story, scene_id: str | None) -> str:
 
 @functools.lru_cache(maxsize=1)
 def load_phrases() -> tuple[Phrase, ...]:
-    """The shipped ``sound_phrases.txt`` (``kind<TAB>label<TAB>phrase`` a line)."""
+    """The shipped ``sound_phrases.txt`` (``kind<TAB>label<TAB>phrase`` a line), then :func:`class_phrases`."""
     where = "avshooter/data/sound_phrases.txt"
     text = resources.files("avshooter").joinpath("data/sound_phrases.txt").read_text(encoding="utf-8")
     out = []
@@ -130,6 +136,40 @@ def load_phrases() -> tuple[Phrase, ...]:
             raise BackendError(f"{where} line {number}: {line!r} is not 'kind<TAB>label<TAB>phrase' "
                                f"(kind one of {', '.join(KINDS)})")
         out.append(Phrase(*parts))
+    return tuple(out) + class_phrases()
+
+
+MAX_CLASS_DESCENDANTS = 4
+CLASS_PHRASE_KINDS = ("effects", "ambience")
+"""Kinds that get the ontology's class phrases (on the dev set, effects only: recall 0.677, 91 false sounds;
+both: 0.689, 93)."""
+"""AudioSet classes with more descendants than this are families ("Animal", "Vehicle", "Engine"), not one
+sound: they get no phrase of their own (a caption names the sound, the tagger the family)."""
+
+
+@functools.lru_cache(maxsize=1)
+def class_phrases() -> tuple[Phrase, ...]:
+    """One phrase per AudioSet class YAMNet tags in the effects or ambience layer (the ontology's vocabulary,
+    issue 17): its words (:data:`avshooter.vocabulary.PHRASES`, else its comma-separated names), the label
+    its :data:`~avshooter.vocabulary.PHRASES` words or its first name ("snoring"). Families are left out
+    (:data:`MAX_CLASS_DESCENDANTS`), and so are the classes of a recording's channel and environment ("Inside,
+    small room": the scene environment says where, the hand-written place phrases read it). The hand-written phrases of ``sound_phrases.txt`` come first; a class
+    they already name gets its phrase here too (it adds the class's own words)."""
+    from ..vocabulary import PHRASES, descendants, layer_of, words, yamnet_names
+
+    out = []
+    places = set(descendants("Channel, environment and background"))
+    for name in yamnet_names():
+        kind = layer_of(name)
+        if kind not in CLASS_PHRASE_KINDS or len(descendants(name)) > MAX_CLASS_DESCENDANTS or name in places:
+            continue
+        names = [re.sub(r"\s*\([^)]*\)?", "", w).strip() for w in words(name)]
+        names = [w for w in names if w]
+        if not names:
+            continue
+        label = PHRASES.get(name) or names[0]
+        text = PHRASES[name] if name in PHRASES else " or ".join(names)
+        out.append(Phrase(kind, label, text, from_class=True))
     return tuple(out)
 
 
@@ -262,18 +302,20 @@ def drop_negated(clause: str) -> tuple[str, str | None]:
 # ---------------------------------------------------------------------------------------------- matching
 
 
-def _label_scores(sims: np.ndarray) -> dict[tuple[str, str], float]:
-    """Best phrase score per ``(kind, label)`` for one clause."""
+def _label_scores(sims: np.ndarray, options: ReaderOptions | None = None) -> dict[tuple[str, str], float]:
+    """Best phrase score per ``(kind, label)`` for one clause; with ``options``, a score whose phrase is a
+    bare class name is lowered by ``options.class_extra`` (it must clear the minimum by that much)."""
     best: dict[tuple[str, str], float] = {}
     for phrase, s in zip(load_phrases(), sims):
         key = (phrase.kind, phrase.label)
+        s = float(s) - (options.class_extra if options is not None and phrase.from_class else 0.0)
         if s > best.get(key, -2.0):
-            best[key] = float(s)
+            best[key] = s
     return best
 
 
 def _clause_matches(text: str, sims: np.ndarray, source: str, options: ReaderOptions) -> list[Match]:
-    scores = _label_scores(sims)
+    scores = _label_scores(sims, options)
     top = max(scores.values())
     extra = options.plot_extra if source.startswith("plot") else 0.0
     minimum = {"effects": options.effects_min + extra, "music": options.music_min, "ambience": options.ambience_min}
@@ -350,7 +392,9 @@ def read_environment(text: str, *, options: ReaderOptions = ReaderOptions(),
     """``(is_place, ambience labels)`` of a scene environment.
 
     A background that is not a place ("a plain blue background with musical notes", a title card) gives
-    ``(False, [])``: it has no ambience. Each clause of a place gives its best ambience label.
+    ``(False, [])``: it has no ambience. Each clause of a place gives its best ambience label when it reaches
+    ``ambience_min``; the first clause gives one in any case (a place always has a bed): below the minimum,
+    its closest hand-written place phrase ("a quiet room", "a forest"), never a bare class name.
     """
     from ..embedding import embed_texts
 
@@ -363,10 +407,15 @@ def read_environment(text: str, *, options: ReaderOptions = ReaderOptions(),
     picture = float(sims[:, kinds == "picture"].max())
     if picture > place + options.place_margin:
         return False, []
+    hand = np.array([not p.from_class for p in load_phrases()])
     found = []
     for k, (clause, row) in enumerate(zip(clauses, sims), 1):
-        scores = {label: s for (kind, label), s in _label_scores(row).items() if kind == "ambience"}
+        scores = {label: s for (kind, label), s in _label_scores(row, options).items() if kind == "ambience"}
         label, s = max(scores.items(), key=lambda kv: kv[1])
+        if s < options.ambience_min and k == 1:  # the place's bed: its closest hand-written place phrase
+            scores = {label: s for (kind, label), s in _label_scores(np.where(hand, row, -2.0)).items()
+                      if kind == "ambience"}
+            label, s = max(scores.items(), key=lambda kv: kv[1])
         if s >= options.ambience_min or k == 1:
             found.append(Match(label, "ambience", s, "scene environment", clause))
     return True, _dedupe(found)

@@ -205,6 +205,7 @@ def _load_tta(config):
             raise InputError("the offline 'retrieval' text-to-audio backend needs --bank: a folder that "
                              "`avshooter annotate` wrote (or choose --tta audioldm2 / stable-audio)")
         options.setdefault("bank", config.bank)
+        options.setdefault("events", config.retrieval_events)
     return load_tta(config.tta, device=config.device, options=options)
 
 

@@ -8,8 +8,12 @@ What this module owns: :class:`ShotPrompt` and :class:`Prompts`, their file (:fu
 
     {"format": "avshooter.generation.prompts/1", "writer": "captions:minilm", "seed": 0,
      "ambience": {"room": "a quiet room; background ambience of a pink bedroom ..."},
+     "ambience_events": {"room": [{"words": "a quiet room", "class": "Inside, small room", "layer": "ambience",
+                                   "placement": "whole scene"}]},
      "ambience_sources": {"room": "scene environment"},
      "shots": [{"shot": 0, "effects": "a ball bouncing, a thud", "music": null, "ambience_scene": "room",
+                "events": [{"words": "a ball bouncing", "class": "Bouncing", "layer": "effects",
+                            "placement": "visual event"}, ...],
                 "dialogue": [{"character": "Hana", "text": "...", "language": "en"}], "seed": 123,
                 "source": "captions",
                 "sources": {"effects": [{"label": "a thud", "from": "caption clause 3", "text": "...", "score": 0.61}],
@@ -17,7 +21,9 @@ What this module owns: :class:`ShotPrompt` and :class:`Prompts`, their file (:fu
 
 ``effects`` may be ``""``: nothing in the shot makes a sound effect (a silent effects layer for that shot
 is better than a wrong one). ``sources`` says where every item came from; it is informative (a user who
-edits a prompt may leave it as it was) and is never used to generate.
+edits a prompt may leave it as it was) and is never used to generate. ``events`` and ``ambience_events``
+show the sound events each prompt names, in the AudioSet vocabulary (:mod:`.prompt_events`); they are
+checked on reading and read again from an edited text.
 """
 from __future__ import annotations
 
@@ -31,14 +37,15 @@ from typing import Any
 
 from ..errors import InputError
 from ..io.output import atomic_write_json
+from .prompt_events import check_events, sound_events
 
 __all__ = ["FORMAT", "LANGUAGES", "Prompts", "ShotDraft", "ShotPrompt", "check_dialogue", "load_prompts", "save_prompts",
            "shot_seed"]
 
 FORMAT = "avshooter.generation.prompts/1"
 LANGUAGES = ("ja", "en")
-_SHOT_KEYS = {"shot", "effects", "ambience_scene", "dialogue", "music", "seed", "source", "sources"}
-_TOP_KEYS = {"format", "writer", "seed", "ambience", "ambience_sources", "shots"}
+_SHOT_KEYS = {"shot", "effects", "ambience_scene", "dialogue", "music", "seed", "source", "sources", "events"}
+_TOP_KEYS = {"format", "writer", "seed", "ambience", "ambience_sources", "ambience_events", "shots"}
 _LINE_KEYS = {"character", "text", "start_s", "language", "voice"}
 
 
@@ -81,9 +88,12 @@ class ShotPrompt:
     seed: int = 0
     source: str = ""
     sources: dict[str, Any] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    """The sound events the effects prompt names (:mod:`.prompt_events`: class, words, layer, placement)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"shot": self.shot, "effects": self.effects, "ambience_scene": self.ambience_scene,
+        return {"shot": self.shot, "effects": self.effects, "events": [dict(e) for e in self.events],
+                "ambience_scene": self.ambience_scene,
                 "dialogue": [dict(line) for line in self.dialogue], "music": self.music, "seed": self.seed,
                 "source": self.source, "sources": json.loads(json.dumps(self.sources))}
 
@@ -102,9 +112,12 @@ class Prompts:
     seed: int = 0
     writer: str = "captions"
     ambience_sources: dict[str, Any] = field(default_factory=dict)
+    ambience_events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Per scene, the sound events its ambience prompt names (:mod:`.prompt_events`)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, "writer": self.writer, "seed": self.seed, "ambience": dict(self.ambience),
+                "ambience_events": {k: [dict(e) for e in v] for k, v in self.ambience_events.items()},
                 "ambience_sources": json.loads(json.dumps(self.ambience_sources)),
                 "shots": [s.to_dict() for s in self.shots]}
 
@@ -200,8 +213,14 @@ def load_prompts(path: str | os.PathLike | dict, story) -> Prompts:
         got = len(items) if isinstance(items, list) else type(items).__name__
         raise InputError(f"{where}: 'shots' must list {n} shots (the story has {n}), got {got}")
     shots = [_shot(item, i, data, ambience, story, f"{where}: shots[{i}]") for i, item in enumerate(items)]
+    given = data.get("ambience_events", {})
+    if not isinstance(given, dict) or set(given) - set(ambience):
+        raise InputError(f"{where}: 'ambience_events' must map scene IDs of 'ambience' to lists of sound events")
+    ambience_events = {sid: (check_events(given[sid], text, scene=True, where=f"{where}: ambience_events[{sid!r}]")
+                             if sid in given else sound_events(text, scene=True)) for sid, text in ambience.items()}
     return Prompts(shots=shots, ambience={k: v.strip() for k, v in ambience.items()}, seed=int(data.get("seed", 0)),
-                   writer=str(data.get("writer", "edited")), ambience_sources=dict(ambience_sources))
+                   writer=str(data.get("writer", "edited")), ambience_sources=dict(ambience_sources),
+                   ambience_events=ambience_events)
 
 
 def _shot(item: Any, i: int, data: dict, ambience: dict, story, at: str) -> ShotPrompt:
@@ -232,9 +251,11 @@ def _shot(item: Any, i: int, data: dict, ambience: dict, story, at: str) -> Shot
     if not isinstance(sources, dict):
         raise InputError(f"{at}.sources: must be an object")
     dialogue = check_dialogue(item.get("dialogue", []), where=f"{at}.dialogue", characters=story.character_ids)
+    events = (check_events(item["events"], effects, where=f"{at}.events") if "events" in item
+              else sound_events(effects))
     return ShotPrompt(shot=i, effects=effects.strip(), ambience_scene=scene, dialogue=dialogue,
                       music=music.strip() if music else None, seed=seed, source=str(item.get("source", "edited")),
-                      sources=dict(sources))
+                      sources=dict(sources), events=events)
 
 
 def _read(path: str) -> Any:

@@ -26,6 +26,8 @@ from typing import Any, Protocol
 
 from .caption_reader import ReaderOptions, clean_text, read_environment, read_shot_text, scene_environment
 from .llm_prompts import LLMPromptWriter
+from ..backends.text_to_audio.event_match import PLACE_HEAD
+from .prompt_events import sound_events
 from .prompt_records import (FORMAT, LANGUAGES, Prompts, ShotDraft, ShotPrompt, check_dialogue, load_prompts,
                              save_prompts, shot_seed)
 
@@ -98,10 +100,11 @@ class CaptionPromptWriter:
             sources["effects"] = [{"from": "audio annotation"}]
         else:
             source = "captions"
-            labels = [m.label for m in reading.effects]
+            kept = _one_per_class(reading.effects)
+            labels = [m.label for m in kept]
             surface = self._surface(story, shot.scene) if {"footsteps", "running footsteps"} & set(labels) else None
             effects = ", ".join(f"{x} {surface}" if surface and x.endswith("footsteps") else x for x in labels)
-            sources["effects"] = [m.to_dict() for m in reading.effects]
+            sources["effects"] = [m.to_dict() for m in kept]
             if not labels:
                 sources["effects_note"] = "nothing in the caption or plot makes a sound effect"
         if music is not None:
@@ -137,7 +140,8 @@ class CaptionPromptWriter:
                 return None, "none: the scene environment is a picture, not a place"
             labels = list(dict.fromkeys([m.label for m in matches] + heard))
             source = "scene environment" + (" + shot captions" if heard else "")
-            return f"{', '.join(labels)}; background ambience of {env[0].lower() + env[1:]}", source
+            place = f"{PLACE_HEAD} {env[0].lower() + env[1:]}"
+            return (f"{', '.join(labels)}; {place}" if labels else place), source
         if heard:
             return ", ".join(heard), "shot captions"
         return None, "none: no scene environment and no background sound in the captions"
@@ -158,6 +162,20 @@ def _music_prompt(matches) -> tuple[str, dict]:
     text = clean_text(", ".join(texts), 25)
     prompt = text if best.label == "music" or best.label in text.lower() else f"{best.label}, {text}"
     return prompt, best.to_dict()
+
+
+def _one_per_class(matches):
+    """The matches, one per AudioSet class (the first, the best-placed): "a ball bouncing" and "bouncing" are
+    one sound."""
+    from ..vocabulary import find
+
+    seen, out = set(), []
+    for m in matches:
+        key = find(m.label) or m.label
+        if key not in seen:
+            seen.add(key)
+            out.append(m)
+    return out
 
 
 def _surface_of(environment: str, device: str) -> str | None:
@@ -210,9 +228,10 @@ def build_prompts(story, *, seed: int = 0, writer: PromptWriter | None = None) -
         sources = dict(draft.sources, ambience=ambience_sources.get(shot.scene) if scene else None)
         shots.append(ShotPrompt(shot=shot.index, effects=draft.effects.strip(), ambience_scene=scene,
                                 dialogue=draft.dialogue, music=draft.music, seed=shot_seed(seed, shot.index),
-                                source=draft.source, sources=sources))
+                                source=draft.source, sources=sources, events=sound_events(draft.effects)))
     return Prompts(shots=shots, ambience=ambience, seed=int(seed), writer=writer.name,
-                   ambience_sources=ambience_sources)
+                   ambience_sources=ambience_sources,
+                   ambience_events={sid: sound_events(text, scene=True) for sid, text in ambience.items()})
 
 
 def write_prompts(story, out: str | os.PathLike, *, videos: str | os.PathLike | None = None, config=None,

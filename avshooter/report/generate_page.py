@@ -1,8 +1,9 @@
 """The report page of one ``avshooter generate`` output (its ``generate.json`` and ``prompts.json``).
 
 Shows a strip of one frame per shot (from the muxed shot videos), the prompts of every layer per shot and
-where each layer came from, the visual events with the effect onsets before and after sync on one time
-axis, the mix's loudness over time (and of each stem), spectrograms and players of the soundtrack and stems.
+where each layer came from, the bank's sound events placed in the soundtrack (class, bank file, stem,
+span, score, where placed) and the named sounds the bank lacked, the visual events with the placed sound
+events and the effect onsets before and after sync on one time axis, the mix's loudness over time (and of each stem), spectrograms and players of the soundtrack and stems.
 
 Not in ``generate.json``, so measured here: effect onset times (on ``stems/effects.flac``; "before sync"
 = after minus the shot's applied shift). Both forms of ``generate.json`` are read: per-shot ``"layers"``
@@ -124,6 +125,50 @@ def _layers_table(report: dict, prompts: dict | None) -> tuple[str, bool]:
     return table(["shot", "layer", "prompt", "source", "status"], rows), recorded
 
 
+def _placed_events(report: dict) -> list[tuple[int, str, dict, float]]:
+    """Every bank sound event placed in the soundtrack (retrieval of sound events, issue 17):
+    ``[(shot, layer, event record, story time of its placement)]``. Effects move with their shot's sync
+    shift; an ambience bed starts where its scene's bed starts."""
+    out = []
+    for i, shot in enumerate(report["shots"]):
+        shift = float((shot.get("sync") or {}).get("shift_s") or 0.0)
+        for name, layer in (shot.get("layers") or {}).items():
+            source = layer.get("source") if isinstance(layer, dict) else None
+            events = source.get("events") if isinstance(source, dict) else None
+            for event in events or []:
+                at = shot["start_s"] + float(event.get("placed_s") or 0.0) + (shift if name == "effects" else 0.0)
+                out.append((i, name, event, at))
+    return out
+
+
+def _events_html(report: dict) -> str:
+    """The table of placed sound events and of the named sounds the bank lacked."""
+    rows = []
+    for i, name, e, at in _placed_events(report):
+        span = f"{fmt(e.get('start_s'), 2)}–{fmt(e.get('end_s'), 2)} s"
+        rows.append([str(i), esc(name), esc(f"{e.get('words')} → {e.get('class')}"),
+                     esc(f"{e.get('bank_class')} ({e.get('match')})"), esc(e.get("file")), esc(e.get("stem")), span,
+                     fmt(e.get("score"), 2), fmt(e.get("lufs"), 1), fmt(at, 3), esc(e.get("placement"))])
+    missing = []
+    for i, shot in enumerate(report["shots"]):
+        for name, layer in (shot.get("layers") or {}).items():
+            if not isinstance(layer, dict):
+                continue
+            lacked = list(((layer.get("source") or {}).get("missing") or []) if isinstance(layer.get("source"), dict) else [])
+            reason = layer.get("reason") or ""
+            if reason.startswith("missing in the bank: "):
+                lacked += reason[len("missing in the bank: "):].split(", ")
+            if lacked:
+                missing.append(f"shot {i} {esc(name)}: {esc(', '.join(dict.fromkeys(lacked)))}")
+    if not rows and not missing:
+        return '<p class="muted">no sound events placed (not retrieval of sound events, or a shot-level match)</p>'
+    html = table(["shot", "layer", "named sound → class", "bank class (match)", "bank file", "stem", "span",
+                  "score", "LUFS", "placed at (s)", "placement"], rows) if rows else ""
+    if missing:
+        html += "<p>missing in the bank:</p><ul>" + "".join(f"<li>{m}</li>" for m in missing) + "</ul>"
+    return html
+
+
 def _sync(folder: Path, report: dict, out: Path, dest: Path) -> tuple[str, list[float]]:
     from ..generation.sync import audio_onsets
 
@@ -150,9 +195,12 @@ def _sync(folder: Path, report: dict, out: Path, dest: Path) -> tuple[str, list[
                      verdict, fmt(sync.get("offset_before_s"), 4), fmt(sync.get("offset_after_s"), 4),
                      esc(sync.get("matched")), esc(sync.get("note") or "")])
     png = out / "sync.png"
-    images.timeline_png({"visual events": events, "effect onsets before sync": before,
-                         "effect onsets after sync": after}, png, duration_s=report["duration_s"], bounds=bounds,
-                        title="visual events and effect onsets (story time)")
+    placed = [at for _, name, _, at in _placed_events(report) if name == "effects"]
+    series = {"visual events": events, "effect onsets before sync": before, "effect onsets after sync": after}
+    if placed:
+        series["bank sound events placed"] = placed
+    images.timeline_png(series, png, duration_s=report["duration_s"], bounds=bounds,
+                        title="visual events, placed sound events and effect onsets (story time)")
     html = (img(rel(png, dest), "visual events and effect onsets before and after sync") +
             table(["shot", "events", "shift (s)", "score", "margin", "p (peak)", "p (vs no shift)", "estimator",
                    "offset before (s)", "offset after (s)", "matched", "note"], rows) +
@@ -214,6 +262,7 @@ def write_generate_page(folder: str | Path, dest: str | Path) -> tuple[Path, dic
     missing = [MISSING_ONSETS] + ([] if recorded else [MISSING_SOURCES])
     body = (head + "<h2>shots</h2>" + _strip(folder, report, out, dest)
             + "<h2>prompts and sources per layer</h2>" + layers_html
+            + "<h2>sound events from the bank</h2>" + _events_html(report)
             + "<h2>sync</h2>" + sync_html + "<h2>mix loudness</h2>" + _loudness(folder, report, out, dest, bounds)
             + "<h2>not in generate.json</h2><ul>" + "".join(f"<li>{esc(m)}</li>" for m in missing) + "</ul>")
     atomic_write_text(page_path, page("avshooter report: generate", body))

@@ -1,6 +1,21 @@
-"""Retrieval text-to-audio: the offline default. Finds the bank clip whose annotation best matches a prompt.
+"""Retrieval text-to-audio: the offline default. Finds in an annotated bank the sounds a prompt names.
 
-The bank is a folder that ``avshooter annotate`` wrote. Each annotated shot gives up to one entry per
+The bank is a folder that ``avshooter annotate`` wrote.
+
+**Sound events (the default, ``events=True``, issue 17).** Annotate writes timed AudioSet labels per stem;
+they are indexed once per bank (:mod:`.bank_index`, ``BANK/sound_events.npz``, rebuilt when the bank
+changes). An effects or ambience prompt is read as the list of sounds it names, each an AudioSet class
+(:mod:`.event_match`); each is matched to bank events by class (exact, then the ontology's parent, then
+siblings, then MiniLM similarity of class names), cut from its stem with pre/post-roll and fades, and
+placed (:mod:`.event_clips`: effects once per sound, synced to the picture by the pipeline; ambience
+looped with crossfades across the clip). Every placed event is recorded (:mod:`.event_retrieval`). Sounds
+the bank lacks are listed ("missing in the bank: thunder", ``source["missing"]``). Music prompts, prompts
+that name no sound of the vocabulary (an annotation's free description), prompts none of whose sounds the
+bank holds as events, and banks without timed labels use the shot-level match below; when that finds
+nothing either, the reason names the missing sounds. A clip made only of look-alikes (events matched by
+the similarity of class names, no kin in the ontology) gives way to a shot-level match that passes.
+
+**Whole shots (``events=False``, and the fallback).** Each annotated shot gives up to one entry per
 layer, each from the stem of its own kind:
 
 =========  ==========================================================================================
@@ -194,7 +209,7 @@ class RetrievalTTA:
     layers = LAYERS
 
     def __init__(self, *, device: str = "cpu", bank: str | os.PathLike, top_k: int = 1, min_score: float = 0.35,
-                 min_stem_share: float = 0.1):
+                 min_stem_share: float = 0.1, events: bool = True, pre_roll_s: float = 0.1, post_roll_s: float = 0.25):
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
             raise InputError(f"top_k must be an integer >= 1, got {top_k!r}")
         if not isinstance(min_score, (int, float)) or not -1.0 <= min_score <= 1.0:
@@ -205,7 +220,18 @@ class RetrievalTTA:
         self.top_k = top_k
         self.min_score = float(min_score)
         self.min_stem_share = float(min_stem_share)
+        for name, value in (("pre_roll_s", pre_roll_s), ("post_roll_s", post_roll_s)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 5.0:
+                raise InputError(f"{name} must be within 0 .. 5 seconds, got {value!r}")
+        if not isinstance(events, bool):
+            raise InputError(f"events must be true or false, got {events!r}")
+        self.pre_roll_s, self.post_roll_s = float(pre_roll_s), float(post_roll_s)
         self.bank = Path(bank)
+        self.index = None
+        if events:
+            from .bank_index import load_index
+
+            self.index = load_index(self.bank)
         self.entries = read_bank(self.bank, min_stem_share=self.min_stem_share)
         rates = [e["sample_rate"] for e in self.entries]
         self.sample_rate = max(set(rates), key=rates.count)
@@ -218,7 +244,12 @@ class RetrievalTTA:
         from ...embedding import text_model_info
 
         counts = {layer: sum(e["layer"] == layer for e in self.entries) for layer in LAYERS}
-        return {"name": self.name, "bank": str(self.bank), "bank_entries": counts,
+        from .bank_index import INDEX_VERSION
+
+        events = None if self.index is None else {"events": len(self.index), "fingerprint": self.index.fingerprint,
+                                                  "index_version": INDEX_VERSION, "pre_roll_s": self.pre_roll_s,
+                                                  "post_roll_s": self.post_roll_s}
+        return {"name": self.name, "bank": str(self.bank), "bank_entries": counts, "sound_events": events,
                 "sample_rate": self.sample_rate, "top_k": self.top_k, "min_score": self.min_score,
                 "min_stem_share": self.min_stem_share, "embedder": text_model_info(), "device": self.device}
 
@@ -262,6 +293,38 @@ class RetrievalTTA:
             raise InputError(f"layer must be one of {', '.join(LAYERS)}, got {layer!r}")
         if n == 0:
             return []
+        out: list = [None] * n
+        if self.index is not None and len(self.index) and layer in ("effects", "ambience"):
+            from .event_retrieval import event_clip, named_sounds
+
+            for i, (prompt, duration, seed) in enumerate(zip(prompts, durations_s, seeds)):
+                sounds = named_sounds(prompt, device=self.device)
+                if sounds:  # else the prompt names no sound of the vocabulary: the shot-level match below
+                    out[i] = event_clip(self.index, sounds, float(duration), seed=int(seed), layer=layer,
+                                        sample_rate=self.sample_rate, top_k=self.top_k, pre_roll_s=self.pre_roll_s,
+                                        post_roll_s=self.post_roll_s, device=self.device)
+        # the shot-level match: prompts that name no class, and prompts none of whose sounds the bank holds
+        # as events (an unlabelled bed may still fit by its description; the missing sounds are kept)
+        rest = [i for i in range(n) if out[i] is None or out[i].get("missing") and out[i]["wav"] is None
+                or _look_alikes_only(out[i])]
+        if rest:
+            shots = self._shot_level([prompts[i] for i in rest], [int(seeds[i]) for i in rest], negative_prompt,
+                                     num_candidates, layer)
+            for i, res in zip(rest, shots):
+                if _look_alikes_only(out[i]):  # a whole shot that fits its description beats a look-alike
+                    out[i] = res if res["wav"] is not None else out[i]
+                    continue
+                missing = (out[i] or {}).get("missing")
+                if missing and res["wav"] is None:  # neither as events nor as a whole shot
+                    res = {**res, "reason": f"{out[i]['reason']} (and {res['reason']})", "missing": missing}
+                elif missing:
+                    res = {**res, "source": {**res["source"], "missing": missing}}
+                out[i] = res
+        return out
+
+    def _shot_level(self, prompts: list[str], seeds: list[int], negative_prompt, num_candidates: int,
+                    layer: str) -> list[dict]:
+        """Whole bank shots by text similarity (the match before issue 17; the fallback)."""
         pool = [j for j, e in enumerate(self.entries) if e["layer"] == layer]
         if not pool:
             reason = f"the bank has no {layer} entries"
@@ -311,6 +374,12 @@ class RetrievalTTA:
         if wav.size == 0 or float(np.max(np.abs(wav))) < _SILENT_PEAK:
             return None
         return wav.copy()
+
+
+def _look_alikes_only(result: dict | None) -> bool:
+    """An event clip whose every event matched only by name similarity (no class of the ontology's kin)."""
+    events = ((result or {}).get("source") or {}).get("events") or []
+    return bool(events) and all(e["match"] == "similar" for e in events)
 
 
 @functools.lru_cache(maxsize=256)
