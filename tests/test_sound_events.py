@@ -151,10 +151,12 @@ def test_the_bank_index_is_built_once_and_rebuilt_when_the_bank_changes(bank, tm
     assert index.build_s is None and len(index) > 0
     assert {"Applause", "Typing", "Train"} <= set(index.columns["class"].tolist())
     cols = index.columns
-    assert np.all(cols["end_s"] > cols["start_s"]) and np.all((cols["score"] >= 0.5) & (cols["score"] <= 1))
+    # timed labels peak at >= 0.5; a layer's labels carry the layer's score (its best class's mean)
+    assert np.all(cols["end_s"] > cols["start_s"]) and np.all((cols["score"] > 0) & (cols["score"] <= 1))
     story_path = copy / "typing" / "story.json"
     story = json.loads(story_path.read_text())
     story["shots"][0]["avshooter"]["labels"] = {}
+    story["shots"][0]["avshooter"]["layers"] = []
     story_path.write_text(json.dumps(story))
     changed = load_index(copy)
     assert changed.build_s is not None and changed.fingerprint != index.fingerprint
@@ -195,3 +197,24 @@ def test_shot_level_match_stays_when_events_are_off_or_the_prompt_names_no_class
     free = on.generate(["Sound effects (0.0-8.0 s, loud): a soft steady bed under the whole scene with no clear source"],
                        [2.0], seeds=[0])[0]
     assert free["matched"] and "events" not in free["source"]
+
+
+def test_the_index_holds_layer_labels_and_no_one_event_label_of_a_steady_bed():
+    """A wind bed: no class reaches the label line, the ambience layer names Wind; the tagger's "Explosion"
+    on it (no impulsive energy measured) is not a bank event; on an impulsive shot it is."""
+    from types import SimpleNamespace
+
+    from avshooter.backends.text_to_audio.bank_index import _timed_labels
+
+    def shot(impulsiveness):
+        return SimpleNamespace(custom={
+            "features": {"mix": {"impulsiveness": impulsiveness}},
+            "labels": {"mix": [{"label": "Explosion", "start_s": 1.0, "end_s": 2.0, "score": 0.68}]},
+            "layers": [{"type": "ambience", "score": 0.15, "spans": [[0.0, 4.0]], "labels": ["Wind", "Explosion"]}]})
+
+    steady = _timed_labels(shot(0.0))
+    assert steady["mix"] == [] and [lab["label"] for lab in steady["effects"]] == ["Wind"]
+    assert steady["effects"][0] == {"label": "Wind", "start_s": 0.0, "end_s": 4.0, "score": 0.15}
+    hits = _timed_labels(shot(0.5))
+    assert [lab["label"] for lab in hits["mix"]] == ["Explosion"]
+    assert [lab["label"] for lab in hits["effects"]] == ["Wind", "Explosion"]

@@ -12,14 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..vocabulary.layers import IMPULSIVE_SHARE, LAYER_STEM  # re-exported: the leaf vocabulary's
+
 __all__ = ["LAYER_ORDER", "LAYER_STEM", "LAYER_PRESENCE", "TALKER_MIN_DB", "CONFIDENT_WORD_PROB", "SPEECH_CONFIRM",
            "SPEECH_SHARE_LO",
            "IMPULSIVE_SHARE",
            "Layer", "mixture_type", "type_layers", "confident_transcript", "shot_layer_evidence", "layers_from_tags"]
 
-IMPULSIVE_SHARE = 0.2
-"""``Features.impulsiveness`` above which a sound has impulsive energy (``DescribeThresholds.impulsive_share``):
-below it, labels that name one short event are not evidence of the effects layer, nor words about it."""
 SPEECH_SHARE_LO = 0.3
 """VAD share of a shot from which confirmed speech takes the VAD's spans (and the features fallback's
 speech ramp starts: ``DescribeThresholds.speech_fraction_lo``)."""
@@ -29,7 +28,6 @@ speech ramp starts: ``DescribeThresholds.speech_fraction_lo``)."""
 # layer: talking, shouting, whispering), music (incl. singing), effects (discrete sounds: hits, steps,
 # animals, machines), ambience (sustained beds: wind, rain, crowd, room tone), silence (nothing else).
 LAYER_ORDER = ("speech", "music", "effects", "ambience")
-LAYER_STEM = {"speech": "dialogue", "music": "music", "effects": "effects", "ambience": "effects"}
 # Labels too general to name a source in words (AudioSet parents); used only when nothing finer is heard.
 GENERIC_LABELS = frozenset({
     "Speech", "Music", "Musical instrument", "Animal", "Wild animals", "Domestic animals, pets",

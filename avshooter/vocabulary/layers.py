@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 
-__all__ = ["LAYERS", "TYPES", "EVENT_LABELS", "class_layer", "class_layers", "layer_of"]
+__all__ = ["LAYERS", "TYPES", "EVENT_LABELS", "IMPULSIVE_SHARE", "LAYER_STEM", "class_layer", "class_layers", "layer_of"]
 
 TYPES = ("speech", "music", "effects", "ambience", "silence")
 """The words of an audio annotation's "type" (one of them dominates a shot)."""
@@ -48,6 +48,14 @@ _SILENCE = {494}
 # gunshot, machine gun, fusillade, artillery fire, cap gun, fireworks, firecracker, burst, eruption, boom;
 # chop, splinter, crack, chink, shatter; thump, thunk; basketball bounce, bang, slap, whack, smash,
 # breaking, bouncing, whip). A sound measured with no impulsive energy is not described with them.
+# The separated stem that holds each layer (the offline and Demucs separations give dialogue / music /
+# effects: ambience beds go with the effects).
+LAYER_STEM = {"speech": "dialogue", "music": "music", "effects": "effects", "ambience": "effects"}
+
+IMPULSIVE_SHARE = 0.2
+"""``Features.impulsiveness`` above which a sound has impulsive energy: below it, labels that name one short
+event (:data:`EVENT_LABELS`) are not evidence of the effects layer, nor words about it, nor a bank's events."""
+
 EVENT_LABELS = frozenset({
     "Slam", "Knock", "Tap", "Explosion", "Gunshot, gunfire", "Machine gun", "Fusillade", "Artillery fire",
     "Cap gun", "Fireworks", "Firecracker", "Burst, pop", "Eruption", "Boom", "Chop", "Splinter", "Crack",

@@ -1,4 +1,5 @@
-"""The index of a bank's sound events: every timed AudioSet label annotate wrote, one row each.
+"""The index of a bank's sound events: every timed AudioSet label annotate wrote, one row each (and the
+labels of each layer it found, over the layer's spans: see :func:`_timed_labels`).
 
 What this module owns: building, storing and reading the event index of a bank (a folder that
 ``avshooter annotate`` wrote). One row per timed label of each stem of each shot::
@@ -39,7 +40,7 @@ __all__ = ["INDEX_FILE", "INDEX_VERSION", "EventIndex", "bank_fingerprint", "bui
 log = logging.getLogger(__name__)
 
 INDEX_FILE = "sound_events.npz"
-INDEX_VERSION = "1"
+INDEX_VERSION = "2"  # 2: layer labels indexed, one-event labels of steady shots left out
 _COLUMNS = ("class", "layer", "shot", "stem", "file", "start_s", "end_s", "score", "lufs")
 
 
@@ -89,7 +90,7 @@ def bank_fingerprint(records) -> str:
     h = hashlib.sha256(f"avshooter sound events {INDEX_VERSION}\n".encode())
     for r in records:
         stems = {k: (v or {}).get("energy_share") for k, v in (r.custom.get("stems") or {}).items()}
-        blob = [r.id, r.audio, r.start_s, r.end_s, r.sample_rate, r.custom.get("labels") or {}, stems]
+        blob = [r.id, r.audio, r.start_s, r.end_s, r.sample_rate, _timed_labels(r), stems]
         h.update(json.dumps(blob, sort_keys=True, default=str).encode())
         h.update(b"\n")
     return h.hexdigest()[:16]
@@ -103,6 +104,35 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
     except (RuntimeError, OSError) as exc:
         raise MediaError(f"{path}: cannot read bank stem ({exc})") from None
     return np.ascontiguousarray(wav.T), int(sr)
+
+
+def _timed_labels(record) -> dict[str, list[dict]]:
+    """``{stem: [{"label", "start_s", "end_s", "score"}]}`` of a bank shot: the tagger's timed labels per
+    stem, and the labels of each layer annotate found, over that layer's spans, in the layer's own stem
+    (a wind bed spreads its probability over Wind, Outside...: no class reaches the label line, yet the
+    ambience layer is there and named). Labels that name one short event (an explosion, a knock) are left
+    out of a shot whose mix has no impulsive energy (the tagger's guess on a steady bed, which annotate does
+    not say either: :data:`avshooter.vocabulary.IMPULSIVE_SHARE`)."""
+    from ...vocabulary.layers import EVENT_LABELS, IMPULSIVE_SHARE, LAYER_STEM
+
+    mix = ((record.custom.get("features") or {}).get("mix") or {})
+    steady = (mix.get("impulsiveness") or 0.0) <= IMPULSIVE_SHARE
+    out: dict[str, list[dict]] = {}
+    for stem, labels in (record.custom.get("labels") or {}).items():
+        out[stem] = [lab for lab in labels or [] if not (steady and lab.get("label") in EVENT_LABELS)]
+    for layer in record.custom.get("layers") or []:
+        stem = LAYER_STEM.get(layer.get("type"))
+        if stem is None:
+            continue
+        have = {(lab.get("label"), lab.get("start_s")) for lab in out.get(stem, [])}
+        for name in layer.get("labels") or []:
+            if steady and name in EVENT_LABELS:
+                continue
+            for a, b in layer.get("spans") or []:
+                if (name, a) not in have:
+                    out.setdefault(stem, []).append({"label": name, "start_s": a, "end_s": b,
+                                                     "score": layer.get("score")})
+    return out
 
 
 def build_index(bank: str | os.PathLike, records=None) -> EventIndex:
@@ -119,7 +149,7 @@ def build_index(bank: str | os.PathLike, records=None) -> EventIndex:
     audio_s = 0.0
     for r in records:
         audio_s += max(0.0, float(r.end_s) - float(r.start_s))
-        for stem, labels in (r.custom.get("labels") or {}).items():
+        for stem, labels in _timed_labels(r).items():
             if not labels or stem not in r.audio:
                 continue
             path = resolve_relpath(bank, r.audio[stem], where=f"{bank}: shot {r.id} audio {stem}")
