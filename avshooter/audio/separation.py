@@ -88,6 +88,16 @@ class SeparationParams:
     presence_low, presence_high : float
         The dialogue fades out in frames where the estimate keeps less than ``presence_high`` (0 at
         ``presence_low``) of the frame's power (0: no gate).
+    word_gate : bool
+        When the caller passes the transcript's words (:func:`separate`'s ``words``), a speech range holding
+        words keeps dialogue only within ``word_pad_s`` of a word (the VAD also fires on music and applause
+        next to a line; the ASR heard the line). Ranges without any word are kept (Whisper misses whole lines
+        in a second language and wordless cries: see :func:`word_activity`).
+    word_pauses : bool
+        Also learn the background in the frames the word gate removed from the VAD's ranges.
+    word_pad_s : float
+        Margin around each word: Whisper's word times come from cross-attention alignment on a 20 ms grid
+        and are off by ~0.1-0.2 s at the edges of a line.
     harmonic, f0_min_hz, f0_max_hz, comb_max_hz, comb_width, comb_floor, voicing_low, voicing_high
         The pitch-tracked harmonic comb of :mod:`.harmonic` on the dialogue (measured worse: off).
     """
@@ -118,6 +128,9 @@ class SeparationParams:
     dual_mono_db: float = -30.0
     presence_low: float = 0.02
     presence_high: float = 0.1
+    word_gate: bool = True
+    word_pauses: bool = False
+    word_pad_s: float = 0.2
     harmonic: bool = False
     f0_min_hz: float = 70.0
     f0_max_hz: float = 400.0
@@ -131,7 +144,8 @@ class SeparationParams:
         positive = ("window_s", "harmonic_kernel_s", "speech_low_hz", "speech_high_hz", "vad_smooth_s",
                     "noise_context_s", "noise_min_s", "over_subtraction", "f0_min_hz", "f0_max_hz", "comb_max_hz",
                     "comb_width")
-        for name in ("wiener", "centre", "speech_band", "enhancer_with_pauses", "enhance_stereo", "harmonic"):
+        for name in ("wiener", "centre", "speech_band", "enhancer_with_pauses", "enhance_stereo", "harmonic",
+                     "word_gate", "word_pauses"):
             if not isinstance(getattr(self, name), bool):
                 raise InputError(f"SeparationParams.{name}={getattr(self, name)!r} is not allowed (true or false)")
         unit = ("noise_quantile", "gain_floor", "comb_floor", "presence_low", "presence_high", "voicing_low",
@@ -140,10 +154,11 @@ class SeparationParams:
             value = getattr(self, name)
             if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0 <= value <= 1):
                 raise InputError(f"SeparationParams.{name}={value!r} is not allowed (a number in [0, 1])")
-        for name, value in (("enhancer_pad_s", self.enhancer_pad_s), ("dual_mono_db", -self.dual_mono_db)):
+        for name, value in (("enhancer_pad_s", self.enhancer_pad_s), ("dual_mono_db", -self.dual_mono_db),
+                            ("word_pad_s", self.word_pad_s)):
             if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise InputError(f"SeparationParams.{name}={getattr(self, name)!r} is not allowed "
-                                 f"({'>= 0' if name == 'enhancer_pad_s' else '<= 0 dB'})")
+                                 f"({'<= 0 dB' if name == 'dual_mono_db' else '>= 0'})")
         if self.presence_high and self.presence_high <= self.presence_low:
             raise InputError("SeparationParams.presence_high must exceed presence_low (or be 0: no presence gate)")
         if self.voicing_high <= self.voicing_low:
@@ -238,6 +253,50 @@ def _frame_activity(speech_mask, n: int, sample_rate: int, hop: int, n_frames: i
     return np.clip(per_frame, 0.0, 1.0).astype(np.float32)
 
 
+def word_activity(activity: np.ndarray, words, n: int, sample_rate: int, hop: int,
+                  params: SeparationParams) -> np.ndarray:
+    """Per-frame weight in [0, 1] that keeps the dialogue where the transcript's words confirm the VAD.
+
+    Every run of frames the VAD marks (``activity > 0``) that holds a word (padded by ``word_pad_s``) keeps
+    only the frames within that margin of a word: the VAD also fires on music, applause or a crowd next to
+    a line, and the ASR, which heard the line, puts no word there. A run without any word is kept whole
+    (measured: Whisper base misses whole lines in a clip's second language, and cries and laughs carry no
+    word). A run cut by the clip's start or end keeps its part before the first / after the last word (a
+    word straddling a shot cut belongs to the neighbouring shot's slice of the transcript).
+
+    ``words``: ``[{"start_s", "end_s", ...}]`` in seconds from the clip start (an ASR answer's ``words``).
+    """
+    n_frames = activity.shape[0]
+    spans = []
+    for i, w in enumerate(words):
+        try:
+            a, b = float(w["start_s"]), float(w["end_s"])
+        except (TypeError, KeyError, ValueError):
+            raise InputError(f"word #{i} {w!r} is not a mapping with numeric start_s and end_s") from None
+        if not (math.isfinite(a) and math.isfinite(b)) or b < a:
+            raise InputError(f"word #{i} ({a}, {b}) must be finite with end_s >= start_s")
+        a, b = max(0.0, a - params.word_pad_s), max(0.0, b + params.word_pad_s)
+        if b > a:
+            spans.append((a, b))
+    worded = _frame_activity(spans, n, sample_rate, hop, n_frames, params)
+    weight = np.ones(n_frames, np.float32)
+    on = np.flatnonzero(activity > 0)
+    if on.size == 0:
+        return weight
+    breaks = np.flatnonzero(np.diff(on) > 1)
+    for first, last in zip(on[np.r_[0, breaks + 1]], on[np.r_[breaks, on.size - 1]]):
+        inside = np.flatnonzero(worded[first: last + 1] > 0)
+        if inside.size == 0:
+            continue  # no word in this range: kept as the VAD says
+        keep = worded[first: last + 1].copy()
+        if first == 0:
+            keep[: inside[0]] = 1.0
+        if last == n_frames - 1:
+            keep[inside[-1]:] = 1.0
+        weight[first: last + 1] = keep
+    return weight
+
+
 def separation_masks(mono_power: np.ndarray, sample_rate: int, n_fft: int,
                      params: SeparationParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Harmonic, percussive and residual masks of a power spectrogram.
@@ -300,7 +359,7 @@ def _harmonic_comb(d_spec: np.ndarray, sample_rate: int, n_fft: int, freqs: np.n
 
 # ----------------------------------------------------------------------------------------------- API
 def separate(wav: np.ndarray, sample_rate: int, *, speech_mask=None,
-             params: SeparationParams = SeparationParams(), enhancer=None) -> dict[str, np.ndarray]:
+             params: SeparationParams = SeparationParams(), enhancer=None, words=None) -> dict[str, np.ndarray]:
     """Split a clip into dialogue, music and effects stems with soft time-frequency masks.
 
     Parameters
@@ -314,6 +373,10 @@ def separate(wav: np.ndarray, sample_rate: int, *, speech_mask=None,
         ``None`` means "unknown": every frame may hold speech (dialogue = the speech-band harmonic +
         residual everywhere).
     params : SeparationParams
+    enhancer : a learned speech enhancer (``.sample_rate``, ``.enhance(mono)``), or None
+    words : None (no transcript), or the transcript's words ``[{"start_s", "end_s", ...}]`` (seconds from
+        the clip start; ``[]``: the ASR heard no word): with ``params.word_gate`` the dialogue is kept only
+        near words inside the speech ranges that hold any (:func:`word_activity`).
 
     Returns
     -------
@@ -336,21 +399,24 @@ def separate(wav: np.ndarray, sample_rate: int, *, speech_mask=None,
     mh, mp, mr = separation_masks(power, sample_rate, n_fft, params)
     freqs = np.arange(spec.shape[1]) * (sample_rate / n_fft)
     activity = _frame_activity(speech_mask, n, sample_rate, hop, spec.shape[2], params)
+    gate = activity  # where the dialogue may be; the pauses the background is learned in stay the VAD's
+    if words is not None and params.word_gate and speech_mask is not None:
+        gate = activity * word_activity(activity, words, n, sample_rate, hop, params)
     band = _speech_band_weight(freqs, params) if params.speech_band else np.ones_like(freqs, dtype=np.float32)
-    vb = band[:, None] * activity[None, :]
+    vb = band[:, None] * gate[None, :]
     if params.wiener:
         hop_s = hop / sample_rate
         smooth = (params.gain_smooth_bins, params.gain_smooth_frames)
         gain, reference, centred = dialogue_estimate(
-            spec, activity, context_frames=max(1, int(round(params.noise_context_s / hop_s))),
+            spec, gate if params.word_pauses else activity, context_frames=max(1, int(round(params.noise_context_s / hop_s))),
             min_frames=max(1.0, params.noise_min_s / hop_s), quantile=params.noise_quantile,
             over_subtraction=params.over_subtraction, gain_floor=params.gain_floor,
             smooth=smooth, centre=params.centre and c == 2 and not _dual_mono(x, params.dual_mono_db))
         if enhancer is not None and (c == 1 or params.enhance_stereo):
-            learned = enhancer_gain(reference, activity, enhancer, sample_rate, n_fft, n,
+            learned = enhancer_gain(reference, gate, enhancer, sample_rate, n_fft, n,
                                     pad_s=params.enhancer_pad_s, smooth=smooth)
             gain = learned * gain if params.enhancer_with_pauses else learned
-            gain = gain * activity[None, :]  # the model's estimate covers the whole band: no band mask
+            gain = gain * gate[None, :]  # the model's estimate covers the whole band: no band mask
         else:
             gain = gain * vb
         if params.presence_high > 0:
