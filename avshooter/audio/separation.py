@@ -98,6 +98,8 @@ class SeparationParams:
     word_pad_s : float
         Margin around each word: Whisper's word times come from cross-attention alignment on a 20 ms grid
         and are off by ~0.1-0.2 s at the edges of a line.
+    word_min_prob : float
+        Words the ASR gives a lower probability (``prob``) count as no word.
     harmonic, f0_min_hz, f0_max_hz, comb_max_hz, comb_width, comb_floor, voicing_low, voicing_high
         The pitch-tracked harmonic comb of :mod:`.harmonic` on the dialogue (measured worse: off).
     """
@@ -131,6 +133,7 @@ class SeparationParams:
     word_gate: bool = True
     word_pauses: bool = False
     word_pad_s: float = 0.2
+    word_min_prob: float = 0.0
     harmonic: bool = False
     f0_min_hz: float = 70.0
     f0_max_hz: float = 400.0
@@ -149,7 +152,7 @@ class SeparationParams:
             if not isinstance(getattr(self, name), bool):
                 raise InputError(f"SeparationParams.{name}={getattr(self, name)!r} is not allowed (true or false)")
         unit = ("noise_quantile", "gain_floor", "comb_floor", "presence_low", "presence_high", "voicing_low",
-                "voicing_high")
+                "voicing_high", "word_min_prob")
         for name in unit:
             value = getattr(self, name)
             if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0 <= value <= 1):
@@ -275,6 +278,8 @@ def word_activity(activity: np.ndarray, words, n: int, sample_rate: int, hop: in
             raise InputError(f"word #{i} {w!r} is not a mapping with numeric start_s and end_s") from None
         if not (math.isfinite(a) and math.isfinite(b)) or b < a:
             raise InputError(f"word #{i} ({a}, {b}) must be finite with end_s >= start_s")
+        if params.word_min_prob and float(w.get("prob", 1.0)) < params.word_min_prob:
+            continue
         a, b = max(0.0, a - params.word_pad_s), max(0.0, b + params.word_pad_s)
         if b > a:
             spans.append((a, b))
