@@ -229,15 +229,16 @@ def test_words_keep_the_dialogue_off_music_the_vad_took_for_speech(sources):
     assert np.array_equal(off["dialogue"], vad_only["dialogue"])
 
 
-def test_word_activity_keeps_wordless_ranges_and_ranges_cut_by_the_clip():
+def test_word_activity_ends_worded_ranges_after_their_last_word_only():
     from avshooter.audio.separation import _frame_activity, word_activity
 
     sr, n = 16000, 8 * 16000
     params = SeparationParams(word_pad_s=0.2)
     hop = 512
     frames = n // hop + 1
-    activity = _frame_activity([(0.0, 1.5), (2.0, 4.0), (5.0, 6.0)], n, sr, hop, frames, params)
-    words = [{"start_s": 0.9, "end_s": 1.2}, {"start_s": 2.3, "end_s": 3.0}]
+    activity = _frame_activity([(0.0, 1.5), (2.0, 4.0), (5.0, 6.0), (7.0, 8.0)], n, sr, hop, frames, params)
+    words = [{"start_s": 0.9, "end_s": 1.2}, {"start_s": 2.9, "end_s": 3.0, "prob": 0.1},
+             {"start_s": 7.2, "end_s": 7.4}]
     weight = word_activity(activity, words, n, sr, hop, params)
     t = np.arange(frames) * hop / sr
     kept = activity * weight
@@ -245,10 +246,13 @@ def test_word_activity_keeps_wordless_ranges_and_ranges_cut_by_the_clip():
     def at(s):
         return kept[np.argmin(np.abs(t - s))]
 
-    assert at(0.3) > 0.9          # cut by the clip start: the word straddling the cut is the shot before's
-    assert at(1.3) > 0.9 and at(1.48) == 0  # after the last word + 0.2 s: gone (the VAD ran on)
-    assert at(2.05) == 0 and at(2.6) > 0.9 and at(3.1) > 0.9 and at(3.6) == 0
+    assert at(0.3) > 0.9 and at(1.3) > 0.9 and at(1.48) == 0  # after the last word + 0.2 s: gone (the VAD ran on)
+    assert at(2.05) > 0.9 and at(2.6) > 0.9  # the start stays the VAD's (Whisper misplaces a first word)
+    assert at(3.1) > 0.9 and at(3.6) == 0
     assert at(5.5) > 0.9          # no word in the range: kept (Whisper misses cries and second-language lines)
+    assert at(7.9) > 0.9          # cut by the clip's end: the last word may be the next shot's
+    unsure = word_activity(activity, words, n, sr, hop, SeparationParams(word_min_prob=0.5))
+    assert (activity * unsure)[np.argmin(np.abs(t - 3.6))] > 0.9  # its only word is unsure: no word
     assert np.array_equal(word_activity(activity, [], n, sr, hop, params), np.ones(frames, np.float32))
     with pytest.raises(InputError, match="word #0"):
         word_activity(activity, [{"start_s": 2.0, "end_s": 1.0}], n, sr, hop, params)

@@ -90,9 +90,8 @@ class SeparationParams:
         ``presence_low``) of the frame's power (0: no gate).
     word_gate : bool
         When the caller passes the transcript's words (:func:`separate`'s ``words``), a speech range holding
-        words keeps dialogue only within ``word_pad_s`` of a word (the VAD also fires on music and applause
-        next to a line; the ASR heard the line). Ranges without any word are kept (Whisper misses whole lines
-        in a second language and wordless cries: see :func:`word_activity`).
+        words ends ``word_pad_s`` after its last word (the VAD runs on into music and applause after a line;
+        the ASR heard the line). Ranges without any word are kept (see :func:`word_activity`).
     word_pauses : bool
         Also learn the background in the frames the word gate removed from the VAD's ranges.
     word_pad_s : float
@@ -258,16 +257,19 @@ def _frame_activity(speech_mask, n: int, sample_rate: int, hop: int, n_frames: i
 
 def word_activity(activity: np.ndarray, words, n: int, sample_rate: int, hop: int,
                   params: SeparationParams) -> np.ndarray:
-    """Per-frame weight in [0, 1] that keeps the dialogue where the transcript's words confirm the VAD.
+    """Per-frame weight in [0, 1] that ends each speech range where the transcript's words end.
 
-    Every run of frames the VAD marks (``activity > 0``) that holds a word (padded by ``word_pad_s``) keeps
-    only the frames within that margin of a word: the VAD also fires on music, applause or a crowd next to
-    a line, and the ASR, which heard the line, puts no word there. A run without any word is kept whole
-    (measured: Whisper base misses whole lines in a clip's second language, and cries and laughs carry no
-    word). A run cut by the clip's start or end keeps its part before the first / after the last word (a
-    word straddling a shot cut belongs to the neighbouring shot's slice of the transcript).
+    silero-vad starts a range sharply but ends it late (its end threshold is 0.15 under its start
+    threshold): it runs on into music, applause or a crowd after a line, and the ASR, which heard the line,
+    puts no word there. So every run of frames the VAD marks (``activity > 0``) that holds a word ends
+    ``word_pad_s`` after its last word. Only the end moves (measured on the dev mixtures: Whisper drops or
+    misplaces a piece's first word, and its times inside a line are not worth holes); a run without any word
+    is kept whole (Whisper base misses whole lines in a clip's second language, and cries and laughs carry
+    no word), and so is a run cut by the clip's end (its last word may belong to the next shot's slice of
+    the transcript).
 
-    ``words``: ``[{"start_s", "end_s", ...}]`` in seconds from the clip start (an ASR answer's ``words``).
+    ``words``: ``[{"start_s", "end_s", "prob"?}]`` in seconds from the clip start (an ASR answer's
+    ``words``); words with ``prob`` under ``word_min_prob`` count as none.
     """
     n_frames = activity.shape[0]
     spans = []
@@ -280,25 +282,25 @@ def word_activity(activity: np.ndarray, words, n: int, sample_rate: int, hop: in
             raise InputError(f"word #{i} ({a}, {b}) must be finite with end_s >= start_s")
         if params.word_min_prob and float(w.get("prob", 1.0)) < params.word_min_prob:
             continue
-        a, b = max(0.0, a - params.word_pad_s), max(0.0, b + params.word_pad_s)
-        if b > a:
-            spans.append((a, b))
-    worded = _frame_activity(spans, n, sample_rate, hop, n_frames, params)
+        spans.append((a, b))
     weight = np.ones(n_frames, np.float32)
     on = np.flatnonzero(activity > 0)
-    if on.size == 0:
+    if on.size == 0 or not spans:
         return weight
+    spans_arr = np.array(spans)
+    centre = hop / sample_rate  # frame k is centred on sample k * hop
     breaks = np.flatnonzero(np.diff(on) > 1)
     for first, last in zip(on[np.r_[0, breaks + 1]], on[np.r_[breaks, on.size - 1]]):
-        inside = np.flatnonzero(worded[first: last + 1] > 0)
-        if inside.size == 0:
-            continue  # no word in this range: kept as the VAD says
-        keep = worded[first: last + 1].copy()
-        if first == 0:
-            keep[: inside[0]] = 1.0
         if last == n_frames - 1:
-            keep[inside[-1]:] = 1.0
-        weight[first: last + 1] = keep
+            continue  # cut by the clip's end
+        t0, t1 = (first - 0.5) * centre, (last + 0.5) * centre
+        inside = (spans_arr[:, 0] < t1) & (spans_arr[:, 1] > t0)
+        if not inside.any():
+            continue  # no word in this range: kept as the VAD says
+        end_s = float(spans_arr[inside, 1].max()) + params.word_pad_s
+        if end_s < t1:
+            keep = _frame_activity([(0.0, end_s)], n, sample_rate, hop, n_frames, params)
+            weight[first: last + 1] = keep[first: last + 1]
     return weight
 
 
@@ -380,8 +382,8 @@ def separate(wav: np.ndarray, sample_rate: int, *, speech_mask=None,
     params : SeparationParams
     enhancer : a learned speech enhancer (``.sample_rate``, ``.enhance(mono)``), or None
     words : None (no transcript), or the transcript's words ``[{"start_s", "end_s", ...}]`` (seconds from
-        the clip start; ``[]``: the ASR heard no word): with ``params.word_gate`` the dialogue is kept only
-        near words inside the speech ranges that hold any (:func:`word_activity`).
+        the clip start; ``[]``: the ASR heard no word): with ``params.word_gate`` a speech range that holds
+        words ends ``word_pad_s`` after its last one (:func:`word_activity`).
 
     Returns
     -------
