@@ -9,7 +9,9 @@ This module owns the separator that runs on a fresh machine with no torch; it me
    Stereo with a spatial cue (the film convention: dialogue in the centre) first steers an MVDR beam to
    the centre. On mono input (no spatial cue) a learned speech enhancer (GTCRN, passed in by the backend)
    gives the speech estimate inside the speech ranges instead (``enhance_stereo``: on every input).
-   Nothing outside the speech ranges; frames where the estimate holds almost nothing fade out.
+   Nothing outside the speech ranges; a range that holds words of the transcript (the caller's ASR on the
+   mix) ends just after its last word (:func:`word_activity`: the VAD runs on into music and applause after
+   a line); frames where the estimate holds almost nothing fade out.
 3. Music and effects: the harmonic / percussive / residual split of the mix (Fitzgerald 2010, with
    Driedger's residual, median filters on a semi-log grid: :func:`separation_masks`) applied to what the
    dialogue leaves: ``music = Mh (X - D)``; ``effects = wav - dialogue - music``, so the stems add back
