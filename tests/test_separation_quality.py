@@ -258,6 +258,9 @@ def test_word_activity_ends_worded_ranges_after_their_last_word_only():
         word_activity(activity, [{"start_s": 2.0, "end_s": 1.0}], n, sr, hop, params)
     with pytest.raises(InputError, match="word #1"):
         word_activity(activity, [words[0], {"start": 1.0}], n, sr, hop, params)
+    for bad in ({"word_pad_s": -0.1}, {"word_min_prob": 1.5}, {"word_gate": "yes"}):
+        with pytest.raises(InputError, match=next(iter(bad))):
+            SeparationParams(**bad)
 
 
 def test_annotate_shot_transcribes_before_separating_and_hands_the_words_over(sources):

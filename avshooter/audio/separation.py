@@ -417,7 +417,8 @@ def separate(wav: np.ndarray, sample_rate: int, *, speech_mask=None,
         hop_s = hop / sample_rate
         smooth = (params.gain_smooth_bins, params.gain_smooth_frames)
         gain, reference, centred = dialogue_estimate(
-            spec, gate if params.word_pauses else activity, context_frames=max(1, int(round(params.noise_context_s / hop_s))),
+            spec, gate if params.word_pauses else activity,
+            context_frames=max(1, int(round(params.noise_context_s / hop_s))),
             min_frames=max(1.0, params.noise_min_s / hop_s), quantile=params.noise_quantile,
             over_subtraction=params.over_subtraction, gain_floor=params.gain_floor,
             smooth=smooth, centre=params.centre and c == 2 and not _dual_mono(x, params.dual_mono_db))
