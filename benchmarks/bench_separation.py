@@ -230,20 +230,42 @@ def outside_mask(spans, n: int) -> np.ndarray:
     return out
 
 
-def evaluate(mixes: list[dict], options: dict) -> dict:
-    """Per layout: per stem mean SI-SDR (mix, ours, oracle), plus the silence and leak figures and CPU s."""
+_ASR: dict = {}
+
+
+def transcribe(wav: np.ndarray, speech, asr: str):
+    """The words annotate hands the separator: the ASR backend on the MIX over the VAD's ranges (None: no ASR)."""
+    if asr == "none":
+        return None
+    from avshooter.backends import load_backend
+
+    if asr not in _ASR:
+        _ASR[asr] = load_backend("asr", asr, device="cpu")
+    return _ASR[asr].transcribe(wav, SR, speech=speech)["words"]
+
+
+def evaluate(mixes: list[dict], options: dict, asr: str = "faster-whisper") -> dict:
+    """Per layout: per stem mean SI-SDR (mix, ours, oracle), plus the silence and leak figures and CPU s.
+
+    Each mixture (and its speech alone) is transcribed once by ``asr`` (cached on the mixture across variants)."""
     from avshooter.audio.vad import speech_ranges
     from avshooter.backends import load_backend
 
     sep = load_backend("separation", "dsp", device="cpu", options=options)
+    takes_words = getattr(sep, "USES_WORDS", False)
     rows: dict = {}
     cpu = 0.0
     for mx in mixes:
         truth, mix = mx["truth"], mx["mix"]
         n = mix.shape[1]
         speech = speech_ranges(mix, SR)
+        if ("words", asr) not in mx:
+            mx[("words", asr)] = transcribe(mix, speech, asr)
+            alone_speech = speech_ranges(truth["dialogue"], SR)
+            mx[("alone", asr)] = (alone_speech, transcribe(truth["dialogue"], alone_speech, asr))
+        extra = {"words": mx[("words", asr)]} if takes_words else {}
         t0 = time.process_time()
-        stems = sep.separate(mix, SR, speech=speech)
+        stems = sep.separate(mix, SR, speech=speech, **extra)
         cpu += time.process_time() - t0
         total = mix.astype(np.float64)
         assert np.abs(sum(stems.values()) - total).max() < 1e-3, "stems do not add up to the mix"
@@ -264,8 +286,10 @@ def evaluate(mixes: list[dict], options: dict) -> dict:
         r["per_mix"].append((mx["name"], mx["sources"], mx["ratios_db"], per, r["outside"][-1]))
         # the speech alone: how much of the voice lands in effects and music
         alone = truth["dialogue"]
+        alone_speech, alone_words = mx[("alone", asr)]
+        extra = {"words": alone_words} if takes_words else {}
         t0 = time.process_time()
-        s_alone = sep.separate(alone, SR, speech=speech_ranges(alone, SR))
+        s_alone = sep.separate(alone, SR, speech=alone_speech, **extra)
         cpu += time.process_time() - t0
         e_total = float(np.sum(np.square(alone, dtype=np.float64)))
         r["voice_fx"].append(float(np.sum(np.square(s_alone["effects"], dtype=np.float64))) / e_total)
@@ -276,18 +300,25 @@ def evaluate(mixes: list[dict], options: dict) -> dict:
     return {"rows": rows, "cpu_s_per_input_min": cpu / audio_min}
 
 
-def cost(path: Path, variants: list, seconds: float = 60.0, shot_s: float = 4.0) -> None:
+def cost(path: Path, variants: list, seconds: float = 60.0, shot_s: float = 4.0, asr: str = "faster-whisper",
+         mono: bool = False) -> None:
     """CPU seconds per input minute of the separation on the first ``seconds`` of a long input, cut in
-    ``shot_s`` shots, with the speech ranges silero-vad finds on the whole span (as the pipeline does)."""
+    ``shot_s`` shots, with the speech ranges silero-vad finds on the whole span and the words of ONE
+    transcript of the span, sliced per shot (as the pipeline does; the ASR's own time is not counted)."""
     from avshooter.audio.vad import speech_ranges
     from avshooter.backends import load_backend
+    from avshooter.backends.whisper_common import slice_transcript
     from avshooter.media.decode import decode
 
     with decode(path, sample_rate=SR, channels=2) as decoded:
         wav = decoded.read(0, int(seconds * SR))
+    if mono:
+        wav = wav.mean(axis=0, keepdims=True)
     speech = speech_ranges(wav, SR)
+    words = transcribe(wav, speech, asr)
     share = sum(b - a for a, b in speech) / seconds
-    print(f"\n## cost: {path.name}, first {seconds:.0f} s, {shot_s:g} s shots, speech {100 * share:.0f} % (VAD)")
+    print(f"\n## cost: {path.name}{' (mono downmix)' if mono else ''}, first {seconds:.0f} s, {shot_s:g} s shots, "
+          f"speech {100 * share:.0f} % (VAD), ASR {asr}")
     print("| variant | CPU s per input minute | x real time (one core) |")
     print("|---|---|---|")
     step = int(shot_s * SR)
@@ -295,10 +326,12 @@ def cost(path: Path, variants: list, seconds: float = 60.0, shot_s: float = 4.0)
         sep = load_backend("separation", "dsp", device="cpu", options=options)
         sep.separate(wav[:, :step], SR, speech=[(0.0, shot_s)])  # warm-up (model load, caches)
         t0 = time.process_time()
+        takes_words = getattr(sep, "USES_WORDS", False) and words is not None
         for a in range(0, wav.shape[1], step):
             t_a, t_b = a / SR, min(wav.shape[1], a + step) / SR
             shot_speech = [(max(s, t_a) - t_a, min(e, t_b) - t_a) for s, e in speech if e > t_a and s < t_b]
-            sep.separate(wav[:, a: a + step], SR, speech=shot_speech)
+            extra = {"words": slice_transcript({"words": words}, t_a, t_b)["words"]} if takes_words else {}
+            sep.separate(wav[:, a: a + step], SR, speech=shot_speech, **extra)
         cpu = time.process_time() - t0
         print(f"| {name} | {cpu * 60 / seconds:.2f} | {seconds / cpu:.0f}x |")
         sys.stdout.flush()
@@ -328,6 +361,9 @@ def main(argv=None) -> int:
     ap.add_argument("--variants", default="default", help="';'-separated: default or name:key=value,...")
     ap.add_argument("--per-mix", action="store_true", help="print each mixture's dialogue/effects/music gain")
     ap.add_argument("--workdir", default="/tmp/avshooter-bench")
+    ap.add_argument("--asr", default="faster-whisper", help="ASR backend whose words the separator gets "
+                    "(as annotate: faster-whisper, packaged Whisper base, on the mix); none: no words")
+    ap.add_argument("--mono", action="store_true", help="--cost on the mono downmix (where GTCRN runs)")
     ap.add_argument("--cost", metavar="VIDEO", help="only time the separation on the first 60 s of VIDEO "
                     "(e.g. the make_long_input.py mp4 in the workdir's inputs/)")
     args = ap.parse_args(argv)
@@ -335,16 +371,16 @@ def main(argv=None) -> int:
     splits = ["dev", "test"] if args.split == "all" else [args.split]
     variants = [parse_variant(v.strip()) for v in args.variants.split(";") if v.strip()]
     if args.cost:
-        cost(Path(args.cost), variants)
+        cost(Path(args.cost), variants, asr=args.asr, mono=args.mono)
         return 0
     for split in splits:
         mixes = build_mixes(split, args.mixes, workdir)
-        print(f"\n## split {split}: {args.mixes} mixtures x (mono, stereo), {CLIP_S:.0f} s at {SR} Hz")
+        print(f"\n## split {split}: {args.mixes} mixtures x (mono, stereo), {CLIP_S:.0f} s at {SR} Hz, ASR {args.asr}")
         print("| variant | layout | stem | mix SI-SDR | ours | oracle IRM | ours - mix | oracle - mix |"
               " dialogue outside speech dBFS (all mixes pooled / worst mix) | voice in effects / music, speech alone | CPU s per input min |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         for name, options in variants:
-            res = evaluate(mixes, options)
+            res = evaluate(mixes, options, asr=args.asr)
             for layout, r in res["rows"].items():
                 for k in ("dialogue", "music", "effects"):
                     mix_v, ours, orc = (float(np.mean(r[c][k])) for c in ("mix", "ours", "oracle"))

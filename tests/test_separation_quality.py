@@ -13,7 +13,7 @@ import pytest
 from avshooter.audio.resample import resample
 from avshooter.audio.separation import SeparationParams, separate
 from avshooter.backends import gtcrn_enhancer
-from avshooter.errors import BackendError
+from avshooter.errors import BackendError, InputError
 from avshooter.media.decode import load_audio
 
 SR = 22050
@@ -203,3 +203,92 @@ def test_backend_stems_sum_to_input_on_short_and_multichannel_clips(enhance_ster
                 stems = sep.separate(x, rate, speech=speech)
                 assert all(v.shape == x.shape and v.dtype == np.float32 for v in stems.values())
                 assert np.abs(sum(stems.values()) - x).max(initial=0.0) < 1e-4
+
+
+# ------------------------------------------------------------------ the transcript's words gate the dialogue
+LINE_WORDS = [{"word": f"w{k}", "start_s": round(1.05 + 0.45 * k, 3), "end_s": round(1.4 + 0.45 * k, 3), "prob": 0.9}
+              for k in range(11)]  # eleven words over the line (1.0-6.0 s): the last ends at 5.9 s
+
+
+def _dbfs(x) -> float:
+    return float(20 * np.log10(_rms(x) + 1e-12))
+
+
+def test_words_keep_the_dialogue_off_music_the_vad_took_for_speech(sources):
+    speech, music, bed = sources
+    mix = (speech + music + bed)[None]
+    vad = [(SPEECH_AT[0], 7.5)]  # the VAD ran on into the music after the line
+    outside = slice(int((SPEECH_AT[1] + 0.2) * SR), None)
+    vad_only = separate(mix, SR, speech_mask=vad, params=DSP_ONLY)
+    worded = separate(mix, SR, speech_mask=vad, params=DSP_ONLY, words=LINE_WORDS)
+    assert _dbfs(vad_only["dialogue"][0, outside]) > -50  # the leak the words remove
+    assert _dbfs(worded["dialogue"][0, outside]) < -80
+    assert si_sdr(worded["dialogue"], speech) >= si_sdr(vad_only["dialogue"], speech) - 0.2  # the line is kept
+    assert np.abs(sum(worded.values()) - mix).max() < 1e-4
+    off = separate(mix, SR, speech_mask=vad, params=dataclasses.replace(DSP_ONLY, word_gate=False), words=LINE_WORDS)
+    assert np.array_equal(off["dialogue"], vad_only["dialogue"])
+
+
+def test_word_activity_ends_worded_ranges_after_their_last_word_only():
+    from avshooter.audio.separation import _frame_activity, word_activity
+
+    sr, n = 16000, 8 * 16000
+    params = SeparationParams(word_pad_s=0.2)
+    hop = 512
+    frames = n // hop + 1
+    activity = _frame_activity([(0.0, 1.5), (2.0, 4.0), (5.0, 6.0), (7.0, 8.0)], n, sr, hop, frames, params)
+    words = [{"start_s": 0.9, "end_s": 1.2}, {"start_s": 2.9, "end_s": 3.0, "prob": 0.1},
+             {"start_s": 7.2, "end_s": 7.4}]
+    weight = word_activity(activity, words, n, sr, hop, params)
+    t = np.arange(frames) * hop / sr
+    kept = activity * weight
+
+    def at(s):
+        return kept[np.argmin(np.abs(t - s))]
+
+    assert at(0.3) > 0.9 and at(1.3) > 0.9 and at(1.48) == 0  # after the last word + 0.2 s: gone (the VAD ran on)
+    assert at(2.05) > 0.9 and at(2.6) > 0.9  # the start stays the VAD's (Whisper misplaces a first word)
+    assert at(3.1) > 0.9 and at(3.6) == 0
+    assert at(5.5) > 0.9          # no word in the range: kept (Whisper misses cries and second-language lines)
+    assert at(7.9) > 0.9          # cut by the clip's end: the last word may be the next shot's
+    unsure = word_activity(activity, words, n, sr, hop, SeparationParams(word_min_prob=0.5))
+    assert (activity * unsure)[np.argmin(np.abs(t - 3.6))] > 0.9  # its only word is unsure: no word
+    assert np.array_equal(word_activity(activity, [], n, sr, hop, params), np.ones(frames, np.float32))
+    with pytest.raises(InputError, match="word #0"):
+        word_activity(activity, [{"start_s": 2.0, "end_s": 1.0}], n, sr, hop, params)
+    with pytest.raises(InputError, match="word #1"):
+        word_activity(activity, [words[0], {"start": 1.0}], n, sr, hop, params)
+    for bad in ({"word_pad_s": -0.1}, {"word_min_prob": 1.5}, {"word_gate": "yes"}):
+        with pytest.raises(InputError, match=next(iter(bad))):
+            SeparationParams(**bad)
+
+
+def test_annotate_shot_transcribes_before_separating_and_hands_the_words_over(sources):
+    from avshooter.annotation.shot_audio import annotate_shot_audio
+    from avshooter.backends.dsp_separation import DSPSeparator
+    from avshooter.config import AnnotateConfig
+
+    speech, music, bed = sources
+    mix = (speech + music + bed)[None]
+    calls = []
+
+    class ASR:  # stands in for faster-whisper on the mix: the words of the line
+        def transcribe(self, wav, sample_rate, *, speech):
+            calls.append("asr")
+            return {"text": "line", "language": "en", "language_prob": 0.9, "words": LINE_WORDS, "segments": []}
+
+    class Separator(DSPSeparator):
+        def separate(self, wav, sample_rate, *, speech, words=None):
+            calls.append(("separation", words))
+            return super().separate(wav, sample_rate, speech=speech, words=words)
+
+    config = AnnotateConfig(sample_rate=SR, context="none", tagger="features", asr="faster-whisper")
+    shot = annotate_shot_audio(mix, SR, speech=[(SPEECH_AT[0], 7.5)], config=config,
+                               backends={"asr": ASR(), "separation": Separator(enhancer="none")})
+    assert calls == ["asr", ("separation", LINE_WORDS)]
+    assert _dbfs(shot.stems["dialogue"][0, int((SPEECH_AT[1] + 0.2) * SR):]) < -80
+    calls.clear()  # the pipeline's transcript of the whole file: no ASR call, its words reach the separator
+    given = {"text": "", "language": "en", "language_prob": None, "words": LINE_WORDS[:3], "segments": []}
+    annotate_shot_audio(mix, SR, speech=[(SPEECH_AT[0], 7.5)], config=config, transcript=given,
+                        backends={"asr": ASR(), "separation": Separator(enhancer="none")})
+    assert calls == [("separation", LINE_WORDS[:3])]

@@ -1,7 +1,8 @@
 """The per-shot half of the annotate pipeline: one shot's audio in, its measured annotation out.
 
-Order: voice activity (given by the pipeline, or run on the shot) -> separation into stems gated by
-that activity -> features of the mix -> transcript of the speech -> layers present (tagger on the mix and
+Order: voice activity (given by the pipeline, or run on the shot) -> transcript of the speech (given by the
+pipeline, or run on the shot's mix; after separation with ``asr_input: dialogue``) -> separation into stems
+gated by that activity and the transcript's words -> features of the mix -> layers present (tagger on the mix and
 the audible stems, each stem speaking for its own layers; speech confirmed by the tagger with one talker in
 front or by confident words; or measured features) -> features of each stem -> "type" naming the layers,
 most prominent first -> "sound description", one sentence per layer -> "visual context" from the caption
@@ -112,7 +113,14 @@ def annotate_shot_audio(
     speech = [(s, e) for s, e in speech if e - s > 1e-3]
     frac = speech_fraction(speech, duration)
 
-    stems = _backend("separation", config, backends).separate(wav, sample_rate, speech=speech)
+    # the transcript of the mix first: its words say where the dialogue stem may hold speech (the VAD also
+    # fires on music and applause next to a line); with asr_input "dialogue" it needs the stem, so it comes after
+    if transcript is None and config.asr != "none" and speech and config.asr_input != "dialogue":
+        transcript = _backend("asr", config, backends).transcribe(wav, sample_rate, speech=speech)
+    separator = _backend("separation", config, backends)
+    words = {"words": transcript.get("words", [])} if transcript is not None and getattr(
+        separator, "USES_WORDS", False) else {}
+    stems = separator.separate(wav, sample_rate, speech=speech, **words)
     for name in STEMS:
         if not np.all(np.isfinite(stems[name])):
             raise BackendError(f"separation backend {config.separation!r} returned NaN in the {name} stem")
@@ -122,10 +130,9 @@ def annotate_shot_audio(
     shares = {name: (float(np.sum(np.square(stems[name], dtype=np.float64))) / total if total > 0 else 0.0)
               for name in STEMS}
 
-    # the transcript first: confident words confirm speech that the VAD found (it also fires on crowds)
-    if transcript is None and config.asr != "none" and speech:
-        spoken = stems["dialogue"] if config.asr_input == "dialogue" else wav  # mix: measured better offline
-        transcript = _backend("asr", config, backends).transcribe(spoken, sample_rate, speech=speech)
+    # the transcript before typing: confident words confirm speech that the VAD found (it also fires on crowds)
+    if transcript is None and config.asr != "none" and speech:  # asr_input "dialogue" (the mix: measured better)
+        transcript = _backend("asr", config, backends).transcribe(stems["dialogue"], sample_rate, speech=speech)
     tags: list[dict] = []
     stem_tags: dict = {}
     labels: dict = {}

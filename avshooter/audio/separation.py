@@ -9,7 +9,9 @@ This module owns the separator that runs on a fresh machine with no torch; it me
    Stereo with a spatial cue (the film convention: dialogue in the centre) first steers an MVDR beam to
    the centre. On mono input (no spatial cue) a learned speech enhancer (GTCRN, passed in by the backend)
    gives the speech estimate inside the speech ranges instead (``enhance_stereo``: on every input).
-   Nothing outside the speech ranges; frames where the estimate holds almost nothing fade out.
+   Nothing outside the speech ranges; a range that holds words of the transcript (the caller's ASR on the
+   mix) ends just after its last word (:func:`word_activity`: the VAD runs on into music and applause after
+   a line); frames where the estimate holds almost nothing fade out.
 3. Music and effects: the harmonic / percussive / residual split of the mix (Fitzgerald 2010, with
    Driedger's residual, median filters on a semi-log grid: :func:`separation_masks`) applied to what the
    dialogue leaves: ``music = Mh (X - D)``; ``effects = wav - dialogue - music``, so the stems add back
@@ -88,6 +90,17 @@ class SeparationParams:
     presence_low, presence_high : float
         The dialogue fades out in frames where the estimate keeps less than ``presence_high`` (0 at
         ``presence_low``) of the frame's power (0: no gate).
+    word_gate : bool
+        When the caller passes the transcript's words (:func:`separate`'s ``words``), a speech range holding
+        words ends ``word_pad_s`` after its last word (the VAD runs on into music and applause after a line;
+        the ASR heard the line). Ranges without any word are kept (see :func:`word_activity`).
+    word_pauses : bool
+        Also learn the background in the frames the word gate removed from the VAD's ranges.
+    word_pad_s : float
+        Margin around each word: Whisper's word times come from cross-attention alignment on a 20 ms grid
+        and are off by ~0.1-0.2 s at the edges of a line.
+    word_min_prob : float
+        Words the ASR gives a lower probability (``prob``) count as no word.
     harmonic, f0_min_hz, f0_max_hz, comb_max_hz, comb_width, comb_floor, voicing_low, voicing_high
         The pitch-tracked harmonic comb of :mod:`.harmonic` on the dialogue (measured worse: off).
     """
@@ -118,6 +131,10 @@ class SeparationParams:
     dual_mono_db: float = -30.0
     presence_low: float = 0.02
     presence_high: float = 0.1
+    word_gate: bool = True
+    word_pauses: bool = False
+    word_pad_s: float = 0.2
+    word_min_prob: float = 0.0
     harmonic: bool = False
     f0_min_hz: float = 70.0
     f0_max_hz: float = 400.0
@@ -131,19 +148,21 @@ class SeparationParams:
         positive = ("window_s", "harmonic_kernel_s", "speech_low_hz", "speech_high_hz", "vad_smooth_s",
                     "noise_context_s", "noise_min_s", "over_subtraction", "f0_min_hz", "f0_max_hz", "comb_max_hz",
                     "comb_width")
-        for name in ("wiener", "centre", "speech_band", "enhancer_with_pauses", "enhance_stereo", "harmonic"):
+        for name in ("wiener", "centre", "speech_band", "enhancer_with_pauses", "enhance_stereo", "harmonic",
+                     "word_gate", "word_pauses"):
             if not isinstance(getattr(self, name), bool):
                 raise InputError(f"SeparationParams.{name}={getattr(self, name)!r} is not allowed (true or false)")
         unit = ("noise_quantile", "gain_floor", "comb_floor", "presence_low", "presence_high", "voicing_low",
-                "voicing_high")
+                "voicing_high", "word_min_prob")
         for name in unit:
             value = getattr(self, name)
             if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0 <= value <= 1):
                 raise InputError(f"SeparationParams.{name}={value!r} is not allowed (a number in [0, 1])")
-        for name, value in (("enhancer_pad_s", self.enhancer_pad_s), ("dual_mono_db", -self.dual_mono_db)):
+        for name, value in (("enhancer_pad_s", self.enhancer_pad_s), ("dual_mono_db", -self.dual_mono_db),
+                            ("word_pad_s", self.word_pad_s)):
             if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise InputError(f"SeparationParams.{name}={getattr(self, name)!r} is not allowed "
-                                 f"({'>= 0' if name == 'enhancer_pad_s' else '<= 0 dB'})")
+                                 f"({'<= 0 dB' if name == 'dual_mono_db' else '>= 0'})")
         if self.presence_high and self.presence_high <= self.presence_low:
             raise InputError("SeparationParams.presence_high must exceed presence_low (or be 0: no presence gate)")
         if self.voicing_high <= self.voicing_low:
@@ -238,6 +257,55 @@ def _frame_activity(speech_mask, n: int, sample_rate: int, hop: int, n_frames: i
     return np.clip(per_frame, 0.0, 1.0).astype(np.float32)
 
 
+def word_activity(activity: np.ndarray, words, n: int, sample_rate: int, hop: int,
+                  params: SeparationParams) -> np.ndarray:
+    """Per-frame weight in [0, 1] that ends each speech range where the transcript's words end.
+
+    silero-vad starts a range sharply but ends it late (its end threshold is 0.15 under its start
+    threshold): it runs on into music, applause or a crowd after a line, and the ASR, which heard the line,
+    puts no word there. So every run of frames the VAD marks (``activity > 0``) that holds a word ends
+    ``word_pad_s`` after its last word. Only the end moves (measured on the dev mixtures: Whisper drops or
+    misplaces a piece's first word, and its times inside a line are not worth holes); a run without any word
+    is kept whole (Whisper base misses whole lines in a clip's second language, and cries and laughs carry
+    no word), and so is a run cut by the clip's end (its last word may belong to the next shot's slice of
+    the transcript).
+
+    ``words``: ``[{"start_s", "end_s", "prob"?}]`` in seconds from the clip start (an ASR answer's
+    ``words``); words with ``prob`` under ``word_min_prob`` count as none.
+    """
+    n_frames = activity.shape[0]
+    spans = []
+    for i, w in enumerate(words):
+        try:
+            a, b = float(w["start_s"]), float(w["end_s"])
+        except (TypeError, KeyError, ValueError):
+            raise InputError(f"word #{i} {w!r} is not a mapping with numeric start_s and end_s") from None
+        if not (math.isfinite(a) and math.isfinite(b)) or b < a:
+            raise InputError(f"word #{i} ({a}, {b}) must be finite with end_s >= start_s")
+        if params.word_min_prob and float(w.get("prob", 1.0)) < params.word_min_prob:
+            continue
+        spans.append((a, b))
+    weight = np.ones(n_frames, np.float32)
+    on = np.flatnonzero(activity > 0)
+    if on.size == 0 or not spans:
+        return weight
+    spans_arr = np.array(spans)
+    centre = hop / sample_rate  # frame k is centred on sample k * hop
+    breaks = np.flatnonzero(np.diff(on) > 1)
+    for first, last in zip(on[np.r_[0, breaks + 1]], on[np.r_[breaks, on.size - 1]]):
+        if last == n_frames - 1:
+            continue  # cut by the clip's end
+        t0, t1 = (first - 0.5) * centre, (last + 0.5) * centre
+        inside = (spans_arr[:, 0] < t1) & (spans_arr[:, 1] > t0)
+        if not inside.any():
+            continue  # no word in this range: kept as the VAD says
+        end_s = float(spans_arr[inside, 1].max()) + params.word_pad_s
+        if end_s < t1:
+            keep = _frame_activity([(0.0, end_s)], n, sample_rate, hop, n_frames, params)
+            weight[first: last + 1] = keep[first: last + 1]
+    return weight
+
+
 def separation_masks(mono_power: np.ndarray, sample_rate: int, n_fft: int,
                      params: SeparationParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Harmonic, percussive and residual masks of a power spectrogram.
@@ -300,7 +368,7 @@ def _harmonic_comb(d_spec: np.ndarray, sample_rate: int, n_fft: int, freqs: np.n
 
 # ----------------------------------------------------------------------------------------------- API
 def separate(wav: np.ndarray, sample_rate: int, *, speech_mask=None,
-             params: SeparationParams = SeparationParams(), enhancer=None) -> dict[str, np.ndarray]:
+             params: SeparationParams = SeparationParams(), enhancer=None, words=None) -> dict[str, np.ndarray]:
     """Split a clip into dialogue, music and effects stems with soft time-frequency masks.
 
     Parameters
@@ -314,6 +382,10 @@ def separate(wav: np.ndarray, sample_rate: int, *, speech_mask=None,
         ``None`` means "unknown": every frame may hold speech (dialogue = the speech-band harmonic +
         residual everywhere).
     params : SeparationParams
+    enhancer : a learned speech enhancer (``.sample_rate``, ``.enhance(mono)``), or None
+    words : None (no transcript), or the transcript's words ``[{"start_s", "end_s", ...}]`` (seconds from
+        the clip start; ``[]``: the ASR heard no word): with ``params.word_gate`` a speech range that holds
+        words ends ``word_pad_s`` after its last one (:func:`word_activity`).
 
     Returns
     -------
@@ -336,21 +408,25 @@ def separate(wav: np.ndarray, sample_rate: int, *, speech_mask=None,
     mh, mp, mr = separation_masks(power, sample_rate, n_fft, params)
     freqs = np.arange(spec.shape[1]) * (sample_rate / n_fft)
     activity = _frame_activity(speech_mask, n, sample_rate, hop, spec.shape[2], params)
+    gate = activity  # where the dialogue may be; the pauses the background is learned in stay the VAD's
+    if words is not None and params.word_gate and speech_mask is not None:
+        gate = activity * word_activity(activity, words, n, sample_rate, hop, params)
     band = _speech_band_weight(freqs, params) if params.speech_band else np.ones_like(freqs, dtype=np.float32)
-    vb = band[:, None] * activity[None, :]
+    vb = band[:, None] * gate[None, :]
     if params.wiener:
         hop_s = hop / sample_rate
         smooth = (params.gain_smooth_bins, params.gain_smooth_frames)
         gain, reference, centred = dialogue_estimate(
-            spec, activity, context_frames=max(1, int(round(params.noise_context_s / hop_s))),
+            spec, gate if params.word_pauses else activity,
+            context_frames=max(1, int(round(params.noise_context_s / hop_s))),
             min_frames=max(1.0, params.noise_min_s / hop_s), quantile=params.noise_quantile,
             over_subtraction=params.over_subtraction, gain_floor=params.gain_floor,
             smooth=smooth, centre=params.centre and c == 2 and not _dual_mono(x, params.dual_mono_db))
         if enhancer is not None and (c == 1 or params.enhance_stereo):
-            learned = enhancer_gain(reference, activity, enhancer, sample_rate, n_fft, n,
+            learned = enhancer_gain(reference, gate, enhancer, sample_rate, n_fft, n,
                                     pad_s=params.enhancer_pad_s, smooth=smooth)
             gain = learned * gain if params.enhancer_with_pauses else learned
-            gain = gain * activity[None, :]  # the model's estimate covers the whole band: no band mask
+            gain = gain * gate[None, :]  # the model's estimate covers the whole band: no band mask
         else:
             gain = gain * vb
         if params.presence_high > 0:

@@ -25,6 +25,8 @@ class DSPSeparator:
 
     OPTIONS = SeparationParams
     """The options are the fields of :class:`~avshooter.audio.separation.SeparationParams`."""
+    USES_WORDS = True
+    """:meth:`separate` takes the transcript's ``words`` (the annotate step hands them over when it has them)."""
 
     def __init__(self, *, device: str = "cpu", **options):
         known = {f.name for f in dataclasses.fields(SeparationParams)}
@@ -56,5 +58,8 @@ class DSPSeparator:
             out["enhancer"] = {"name": "none", "fallback_from": "gtcrn", "reason": self.enhancer_missing}
         return out
 
-    def separate(self, wav, sample_rate, *, speech):
-        return separate(wav, sample_rate, speech_mask=speech, params=self.params, enhancer=self.enhancer)
+    def separate(self, wav, sample_rate, *, speech, words=None):
+        """Stems of ``wav``; ``speech``: the VAD's ranges; ``words``: the transcript's timed words, or None
+        (no ASR): the dialogue stays near them (:func:`~avshooter.audio.separation.word_activity`)."""
+        return separate(wav, sample_rate, speech_mask=speech, params=self.params, enhancer=self.enhancer,
+                        words=words)
