@@ -666,3 +666,26 @@ def test_continued_beds_take_the_same_stable_seeds():
     other = run(["room", "street"], 1)
     assert all(other["ambience"][s] != before["ambience"][s] for s in before["ambience"])
     assert all(a != b for a, b in zip(other["music"], before["music"]))
+
+
+def test_a_taken_over_generate_moves_nothing_into_place(demo, demo_out, tmp_path):
+    """The story's lock is taken over while generate works: it stops before its files leave the stage."""
+    import os
+    import time
+
+    from avshooter.errors import OutputError
+    from avshooter.generation.pipeline import generate
+    from avshooter.io.locks import LOCK_DIR, VideoLock, exclusive
+
+    lock = VideoLock(tmp_path, "demo", max_age_s=3600)
+    assert lock.acquire()
+    with exclusive(tmp_path / LOCK_DIR / "demo.lock") as fd:  # another run takes it over
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": 1, "host": "elsewhere", "time": time.time(), "started": time.time(),
+                                  "token": "theirs"}).encode(), 0)
+    out = tmp_path / "demo"
+    with pytest.raises(OutputError, match="taken over"):
+        generate(demo["story"], demo["shots"], out_dir=out, lock=lock,
+                 config=GenerateConfig(sync=False, tta_options={"bank": str(demo_out)}))
+    assert sorted(p.name for p in out.iterdir()) == []  # no file, no stage left behind
+    lock.release()

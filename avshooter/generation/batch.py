@@ -105,7 +105,7 @@ def _run_one(item: StoryItem, out_dir: str, config: GenerateConfig, debug: bool,
         if (Path(out_dir) / item.story_id).is_dir():  # under the story's lock: any staging folder is a dead run's
             clean_stages(Path(out_dir) / item.story_id, STAGE_PREFIX, held=True)
         generate(item.story, item.videos, out_dir=Path(out_dir) / item.story_id, config=config,
-                 prompts=item.prompts)
+                 prompts=item.prompts, lock=lock)
         return "done"
 
     return run_locked(item.story_id, out_dir, work, debug=debug, lock_max_age_s=lock_max_age_s)

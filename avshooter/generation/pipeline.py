@@ -50,6 +50,7 @@ def generate(
     out_dir: str | os.PathLike,
     config: GenerateConfig | None = None,
     prompts: str | os.PathLike | dict | None = None,
+    lock=None,
 ) -> dict:
     """Generate, sync, mix and mux the soundtrack of a story; return the report written to ``generate.json``.
 
@@ -58,13 +59,17 @@ def generate(
     ``generate.json`` (per shot and layer: prompt, backend, seed, source, score or why it is silent; sync
     offsets before/after, loudness, mux checks; paths relative to ``out_dir``).
     Everything is made in a hidden staging folder inside ``out_dir`` and moved into place only when the
-    whole run succeeded: a failed run leaves no partial set of files behind.
+    whole run succeeded: a failed run leaves no partial set of files behind. ``lock``: the
+    :class:`~avshooter.io.locks.VideoLock` held on the story (the batch's); a run whose lock was taken over
+    stops with :class:`~avshooter.errors.OutputError` before it moves anything into place.
     """
     config = config or GenerateConfig()
     final = ensure_dir(out_dir)
     stage = staging_dir(final, ".avshooter-generate-")  # removes the stages of killed runs first
     try:
         report = _json_safe(_generate(story, videos, stage, config, prompts, final))
+        if lock is not None:
+            lock.check()  # another run took the story over while this one worked: it writes, not us
         for path in sorted(p for p in stage.rglob("*") if p.is_file()):
             target = final / path.relative_to(stage)
             target.parent.mkdir(parents=True, exist_ok=True)
