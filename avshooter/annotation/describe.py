@@ -31,7 +31,6 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-import numpy as np
 
 from ..audio.features import Features
 from ..errors import InputError
