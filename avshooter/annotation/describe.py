@@ -31,7 +31,6 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-
 from ..audio.features import Features
 from ..errors import InputError
 from .layers import (GENERIC_LABELS, IMPULSIVE_SHARE, LAYER_ORDER, LAYER_PRESENCE, LAYER_STEM,  # noqa: F401
