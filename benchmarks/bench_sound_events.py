@@ -23,7 +23,6 @@ first generate of each mode also loads MiniLM and is left out (warm-up).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -60,21 +59,9 @@ def build_bank(workdir: Path) -> Path:
 
 
 def build_story(workdir: Path) -> tuple[Path, Path]:
-    from test_sound_events import SHOT_S, SHOTS, _write_video
+    from test_sound_events import build_story as build
 
-    videos = workdir / "videos"
-    if not videos.is_dir():
-        videos.mkdir(parents=True)
-        for k in range(len(SHOTS)):
-            _write_video(videos / f"shot_{k:03d}.mp4", SHOT_S, 40 + 30 * k)
-    story = {"storyline": "A day of sounds.", "main characters": [],
-             "main scenes": [{"ID": f"s{k}", "environment": env} for k, (_, env, _) in enumerate(SHOTS)],
-             "shots": [{"main characters": [], "scene": f"s{k}",
-                        "visual annotation": {"narrative caption": c, "descriptive caption": c}}
-                       for k, (c, _, _) in enumerate(SHOTS)]}
-    path = workdir / "story.json"
-    path.write_text(json.dumps(story))
-    return path, videos
+    return build(workdir)
 
 
 def own_recording(report: dict) -> int:

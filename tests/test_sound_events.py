@@ -65,19 +65,27 @@ def bank(media, tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def generated(bank, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("gen")
+def build_story(root: Path) -> tuple[Path, Path]:
+    """The story of :data:`SHOTS` (captions naming the bank's sounds, no times) and one silent video per shot
+    under ``root`` (kept when already there); also used by ``benchmarks/bench_sound_events.py``."""
     videos = root / "videos"
-    videos.mkdir()
-    for k in range(len(SHOTS)):
-        _write_video(videos / f"shot_{k:03d}.mp4", SHOT_S, 40 + 30 * k)
+    if not videos.is_dir():
+        videos.mkdir(parents=True)
+        for k in range(len(SHOTS)):
+            _write_video(videos / f"shot_{k:03d}.mp4", SHOT_S, 40 + 30 * k)
     story = {"storyline": "A day of sounds.", "main characters": [],
              "main scenes": [{"ID": f"s{k}", "environment": env} for k, (_, env, _) in enumerate(SHOTS)],
              "shots": [{"main characters": [], "scene": f"s{k}",
                         "visual annotation": {"narrative caption": caption, "descriptive caption": caption}}
                        for k, (caption, _, _) in enumerate(SHOTS)]}
     (root / "story.json").write_text(json.dumps(story))
+    return root / "story.json", videos
+
+
+@pytest.fixture(scope="module")
+def generated(bank, tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("gen")
+    videos = build_story(root)[1]
     assert main(["generate", "--story", str(root / "story.json"), "--videos", str(videos), "--bank", str(bank),
                  "--out", str(root / "out")]) == 0
     return root / "out"
