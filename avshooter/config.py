@@ -235,30 +235,35 @@ RUNTIME_OPTION_KEYS = frozenset({"batch_size", "cpu_threads", "threads", "num_wo
 OUTPUT_VERSIONS = {"separation:dsp": "3"}  # 3: the dialogue gated by the transcript's words (issue 18)
 
 
+def _rule_versions(config) -> dict:
+    """Versions of what shapes the output that no setting names: built-in backends in use
+    (:data:`OUTPUT_VERSIONS`), annotate's typing rules (``annotation.labels.TYPING_VERSION``) and, with sync
+    on, generate's sync estimator (``generation.offset.ESTIMATOR``)."""
+    out = {key: v for key, v in OUTPUT_VERSIONS.items()
+           if getattr(config, key.split(":")[0], None) == key.split(":")[1]}
+    if isinstance(config, AnnotateConfig):
+        from .annotation.labels import TYPING_VERSION
+
+        out["typing"] = TYPING_VERSION
+    elif isinstance(config, GenerateConfig) and config.sync:
+        from .generation.offset import ESTIMATOR
+
+        out["sync_estimator"] = ESTIMATOR
+    return out
+
+
 def config_hash(config) -> str:
     """Short stable hash of the settings that shape the output (12 hex digits of SHA-256 of sorted JSON).
 
     :data:`RUNTIME_KEYS` and, inside every ``*_options`` mapping, :data:`RUNTIME_OPTION_KEYS` are left out.
-    An annotate config's hash also covers the versions of built-in rules whose output no setting names
-    (``annotation.labels.TYPING_VERSION``), a generate config's with sync on the sync estimator's
-    (``generation.offset.ESTIMATOR``): changing those rules redoes finished datasets.
+    It also covers the versions of what shapes the output without a setting naming it (:func:`_rule_versions`):
+    changing those rules redoes finished datasets.
     """
     values = {k: v for k, v in config.to_dict().items() if k not in RUNTIME_KEYS}
-    if isinstance(config, AnnotateConfig):   # built-in rules that no setting names: their versions
-        from .annotation.labels import TYPING_VERSION
-
-        values["_rule_versions"] = {"typing": TYPING_VERSION}
-    elif isinstance(config, GenerateConfig) and config.sync:   # the sync shift's estimator (issue 19)
-        from .generation.offset import ESTIMATOR
-
-        values["_rule_versions"] = {"sync_estimator": ESTIMATOR}
     for key, value in values.items():
         if key.endswith("_options") and isinstance(value, dict):
             values[key] = {k: v for k, v in value.items() if k not in RUNTIME_OPTION_KEYS}
-    used = {key: v for key, v in OUTPUT_VERSIONS.items()
-            if getattr(config, key.split(":")[0], None) == key.split(":")[1]}
-    if used:
-        values["output_versions"] = used
+    values["_rule_versions"] = _rule_versions(config)
     blob = json.dumps(values, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 
