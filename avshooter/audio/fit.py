@@ -23,7 +23,8 @@ import numpy as np
 from ..errors import InputError, ShotError
 from ..units import check_audio, check_rate, to_samples
 
-__all__ = ["FIT_MODES", "chunk_plan", "crossfade_concat", "fit_to_duration", "shot_sample_spans"]
+__all__ = ["FIT_MODES", "chunk_plan", "crossfade_concat", "fade_in", "fade_out", "fit_to_duration",
+           "shot_sample_spans"]
 
 FIT_MODES = ("trim", "pad", "loop")
 
@@ -34,11 +35,16 @@ def _seconds(name: str, value, *, minimum: float = 0.0) -> float:
     return float(value)
 
 
-def _fade_out(wav: np.ndarray, n: int) -> None:
-    """In place: a half-cosine fade to zero over the last ``n`` samples."""
+def fade_out(wav: np.ndarray, n: int) -> None:
+    """In place: a half-cosine fade to zero over the last ``n`` samples of ``wav (channels, samples)``."""
     n = min(n, wav.shape[1])
     if n > 0:
         wav[:, -n:] *= (0.5 + 0.5 * np.cos(np.pi * (np.arange(n) + 1) / n)).astype(wav.dtype)
+
+
+def fade_in(wav: np.ndarray, n: int) -> None:
+    """In place: a half-cosine fade from zero over the first ``n`` samples (:func:`fade_out` mirrored)."""
+    fade_out(wav[:, ::-1], n)
 
 
 def fit_to_duration(wav: np.ndarray, sample_rate: int, *, num_samples: int, fade_s: float = 0.05,
@@ -83,7 +89,7 @@ def fit_to_duration(wav: np.ndarray, sample_rate: int, *, num_samples: int, fade
         return x
     if n > num_samples:
         out = x[:, :num_samples].copy()
-        _fade_out(out, fade)
+        fade_out(out, fade)
         return out
     if mode == "loop" and n > 0:
         xfade = min(fade, n // 2)
@@ -92,12 +98,12 @@ def fit_to_duration(wav: np.ndarray, sample_rate: int, *, num_samples: int, fade
         looped = crossfade_concat([x] * repeats, sample_rate, crossfade_samples=xfade)
         out = looped[:, :num_samples].copy()
         if looped.shape[1] > num_samples:
-            _fade_out(out, fade)
+            fade_out(out, fade)
         return out
     out = np.zeros((x.shape[0], num_samples), np.float32)
     if n:
         if np.abs(x[:, -1]).max() > 1e-4:  # ends loud: fade out before the silence
-            _fade_out(x, fade)
+            fade_out(x, fade)
         out[:, :n] = x
     return out
 

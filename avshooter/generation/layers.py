@@ -222,15 +222,14 @@ def ambience_layer(tta, story, prompt_set, spans, total: int, config,
 def _silence_gaps(track: np.ndarray, spans, fade: int) -> None:
     """In place: silence between shots that do not meet (one video with a story that leaves parts out: the
     README's promise), with a half-cosine fade of ``fade`` samples out before and in after each gap."""
-    from ..audio.fit import _fade_out
+    from ..audio.fit import fade_in, fade_out
 
     for (_, b), (a, _) in zip(spans, spans[1:]):
         if a <= b:
             continue
-        _fade_out(track[:, max(0, b - fade):b], fade)
+        fade_out(track[:, max(0, b - fade):b], fade)
         track[:, b:a] = 0.0
-        head = track[:, a:a + fade]
-        _fade_out(head[:, ::-1], fade)  # a fade in is a fade out read backwards (the view writes through)
+        fade_in(track[:, a:a + fade], fade)
 
 
 def music_layer(tta, prompt_set, spans, total: int, config, relative_to=None) -> tuple[np.ndarray | None, list[dict]]:

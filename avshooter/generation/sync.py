@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..audio.fit import _fade_out
+from ..audio.fit import fade_in, fade_out
 from ..errors import InputError
 from ..audio.onsets import audio_onsets, onset_strength  # noqa: F401  (part of this module's API)
 from ..units import check_audio, to_samples
@@ -128,11 +128,10 @@ def apply_shift(wav: np.ndarray, sample_rate: int, shift_s: float, *, fade_s: fl
     fade = min(to_samples(float(fade_s), int(sample_rate)), length - n)
     if shift_s > 0:
         out[:, n:] = wav[:, : length - n]
-        _fade_out(out, fade)
+        fade_out(out, fade)
     elif n:
         out[:, : length - n] = wav[:, n:]
-        if fade > 0:  # the head was cut: fade in over the first samples
-            out[:, :fade] *= (0.5 - 0.5 * np.cos(np.pi * np.arange(fade) / fade)).astype(np.float32)
+        fade_in(out, fade)  # the head was cut
     else:
         out[:] = wav
     return out
