@@ -33,9 +33,12 @@ import numpy as np
 
 from ...errors import BackendError
 from .common import (
+    CANDIDATE_SEED_STRIDE,
     check_device,
     check_request,
+    clap_scores,
     free_memory,
+    generate_in_groups,
     import_torch,
     looks_like_path,
     maybe_compile,
@@ -59,7 +62,6 @@ _DEFAULTS = {
     "local_files_only": False,
 }
 _SCHEDULERS = {"ddim": ("DDIMScheduler", 200), "dpmsolver": ("DPMSolverMultistepScheduler", 20)}
-CANDIDATE_SEED_STRIDE = 1_000_003
 
 
 class AudioLDM2:
@@ -198,41 +200,12 @@ class AudioLDM2:
 
         negative = self.options["negative_prompt"] if negative_prompt is None else negative_prompt
         lengths = [math.ceil(n / self._bucket) * self._bucket for n in need]
-        groups: dict[int, list[int]] = {}
-        for i, length in enumerate(lengths):
-            groups.setdefault(length, []).append(i)
-        per_call = max(1, self.options["batch_size"] // num_candidates)
-        results: list[dict | None] = [None] * len(prompts)
-        for length, members in groups.items():
-            for start in range(0, len(members), per_call):
-                chunk = members[start:start + per_call]
-                flat_prompts, flat_seeds = [], []
-                for i in chunk:
-                    for k in range(num_candidates):
-                        flat_prompts.append(prompts[i])
-                        flat_seeds.append((int(seeds[i]) + k * CANDIDATE_SEED_STRIDE) % 2**63)
-                audio = self._call(torch, flat_prompts, flat_seeds, length, negative)
-                for j, i in enumerate(chunk):
-                    cands = audio[j * num_candidates:(j + 1) * num_candidates]
-                    if not np.isfinite(cands).all():
-                        raise BackendError(
-                            f"audioldm2 returned NaN/inf for prompt {i} {prompts[i]!r} (seed {seeds[i]}, "
-                            f"dtype {self.dtype}); try dtype='float32' or 'bfloat16'"
-                        )
-                    best, score = 0, None
-                    if num_candidates > 1:
-                        scores = self._clap_scores(torch, prompts[i], cands)
-                        best = int(np.argmax(scores))
-                        score = float(scores[best])
-                    wav = np.ascontiguousarray(cands[best, : need[i]], dtype=np.float32)[None, :]
-                    results[i] = {
-                        "wav": wav,
-                        "seed": flat_seeds[j * num_candidates + best],
-                        "score": score,
-                        "candidates": num_candidates,
-                        "silent": bool(np.max(np.abs(wav)) < 1e-6),
-                    }
-        return results  # type: ignore[return-value]
+        clap = (self.pipe.text_encoder, self.pipe.tokenizer, self.pipe.feature_extractor)  # the pipeline's own CLAP
+        return generate_in_groups(
+            self, prompts, seeds, need, lengths, num_candidates,
+            call=lambda idx, sds, length: self._call(torch, [prompts[i] for i in idx], sds, length, negative),
+            rank=lambda prompt, cands: clap_scores(clap, self.device, self.sample_rate, prompt, cands),
+        )
 
     def _call(self, torch, prompts: list[str], seeds: list[int], length: int, negative: str | None) -> np.ndarray:
         """Run the pipeline once: ``(len(prompts), >= length)`` float32 waveforms."""
@@ -257,22 +230,3 @@ class AudioLDM2:
         if audio.shape[1] < length:
             raise BackendError(f"audioldm2 returned {audio.shape[1]} samples, fewer than the {length} asked for")
         return audio
-
-    def _clap_scores(self, torch, prompt: str, wavs: np.ndarray) -> np.ndarray:
-        """Cosine similarity of ``prompt`` with each waveform ``(k, n)`` at 16 kHz, by the pipeline's CLAP."""
-        from ...audio.resample import resample
-
-        fe = self.pipe.feature_extractor
-        clap = self.pipe.text_encoder
-        resampled = [resample(w, self.sample_rate, fe.sampling_rate) for w in wavs]
-        feats = fe(resampled, return_tensors="pt", sampling_rate=fe.sampling_rate)
-        text = self.pipe.tokenizer([prompt], return_tensors="pt", padding=True)
-        kwargs = {"input_features": feats["input_features"].to(self.device, clap.dtype)}
-        if "is_longer" in feats:
-            kwargs["is_longer"] = feats["is_longer"].to(self.device)
-        with torch.no_grad():
-            out = clap(input_ids=text["input_ids"].to(self.device),
-                       attention_mask=text["attention_mask"].to(self.device), **kwargs)
-        text_emb = torch.nn.functional.normalize(out.text_embeds.float(), dim=-1)
-        audio_emb = torch.nn.functional.normalize(out.audio_embeds.float(), dim=-1)
-        return (audio_emb @ text_emb[0]).cpu().numpy()

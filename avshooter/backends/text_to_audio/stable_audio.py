@@ -26,21 +26,26 @@ candidate ranking and its quirks:
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 
-from ...errors import BackendError, InputError
+from ...errors import BackendError
 from ...units import to_samples
 from .common import (
+    CANDIDATE_SEED_STRIDE,
     check_device,
     check_request,
+    clap_scores,
+    first_line,
     free_memory,
+    generate_in_groups,
     import_torch,
-    looks_like_path,
+    load_clap,
     maybe_compile,
     model_name,
+    model_source,
     pick_dtype,
+    require_ranker,
 )
 
 __all__ = ["StableAudioOpen"]
@@ -57,7 +62,6 @@ _DEFAULTS = {
     "compile": False,  # torch.compile the DiT (GPU, long runs)
     "local_files_only": False,
 }
-CANDIDATE_SEED_STRIDE = 1_000_003
 
 
 class StableAudioOpen:
@@ -102,7 +106,7 @@ class StableAudioOpen:
         window_s = self._window / self.sample_rate
         self.max_duration_s = float(min(window_s, self.pipe.projection_model.config.max_value))
         self._bucket = max(1, to_samples(opts["bucket_s"], self.sample_rate))
-        self._clap = self._load_clap() if opts["clap_model"] else None
+        self._clap = load_clap(self.name, opts["clap_model"], self.device, opts["local_files_only"]) if opts["clap_model"] else None
 
     # -- loading -------------------------------------------------------------------------------------
     def _load(self, torch):
@@ -126,28 +130,14 @@ class StableAudioOpen:
         return pipe
 
     def _from_pretrained(self, torch, diffusers):
-        source = _source(self.options["model"], "model")
+        source = model_source(self.options["model"], "model", self.name)
         try:
             pipe = diffusers.StableAudioPipeline.from_pretrained(
                 source, torch_dtype=getattr(torch, self.dtype), local_files_only=self.options["local_files_only"]
             )
         except Exception as exc:  # noqa: BLE001 - hub, disk and config errors all become one line
-            raise BackendError(f"stable-audio: cannot load model {self.options['model']!r}: {_first_line(exc)}") from None
+            raise BackendError(f"stable-audio: cannot load model {self.options['model']!r}: {first_line(exc)}") from None
         return pipe
-
-    def _load_clap(self):
-        import torch
-        from transformers import AutoTokenizer, ClapFeatureExtractor, ClapModel
-
-        source = _source(self.options["clap_model"], "clap_model")
-        local = self.options["local_files_only"]
-        try:
-            model = ClapModel.from_pretrained(source, local_files_only=local).to(self.device).eval()
-            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
-            fe = ClapFeatureExtractor.from_pretrained(source, local_files_only=local)
-        except Exception as exc:  # noqa: BLE001
-            raise BackendError(f"{self.name}: cannot load clap_model {self.options['clap_model']!r}: {_first_line(exc)}") from None
-        return model, tokenizer, fe, torch
 
     def info(self) -> dict:
         """Provenance: name, model, versions, device, dtype, scheduler, steps, guidance and options."""
@@ -176,9 +166,6 @@ class StableAudioOpen:
         }
 
     # -- generation ----------------------------------------------------------------------------------
-    # Adapted from avshooter.backends.text_to_audio.audioldm2.AudioLDM2.generate (same grouping, seeding and
-    # ranking loop; plus the CLAP-ranker check, lengths capped at the window, (channels, n) trim). The same
-    # loop is in avshooter.backends.text_to_audio.stable_audio3.StableAudio3.generate: change them together.
     def generate(
         self,
         prompts: list[str],
@@ -209,50 +196,16 @@ class StableAudioOpen:
             ``{"wav": float32 (2, n), "seed", "score", "candidates", "silent"}`` per prompt.
         """
         need = check_request(prompts, durations_s, seeds, num_candidates, self.max_duration_s, self.sample_rate)
-        if num_candidates > 1 and self._clap is None:
-            raise InputError(
-                f"num_candidates={num_candidates} needs a CLAP ranker: set the stable-audio option clap_model "
-                "(e.g. 'laion/larger_clap_general' or a local folder)"
-            )
+        require_ranker(self.name, num_candidates, self._clap)
         import torch
 
         negative = self.options["negative_prompt"] if negative_prompt is None else negative_prompt
         lengths = [min(math.ceil(n / self._bucket) * self._bucket, self._window) for n in need]
-        groups: dict[int, list[int]] = {}
-        for i, length in enumerate(lengths):
-            groups.setdefault(length, []).append(i)
-        per_call = max(1, self.options["batch_size"] // num_candidates)
-        results: list[dict | None] = [None] * len(prompts)
-        for length, members in groups.items():
-            for start in range(0, len(members), per_call):
-                chunk = members[start:start + per_call]
-                flat_prompts, flat_seeds = [], []
-                for i in chunk:
-                    for k in range(num_candidates):
-                        flat_prompts.append(prompts[i])
-                        flat_seeds.append((int(seeds[i]) + k * CANDIDATE_SEED_STRIDE) % 2**63)
-                audio = self._call(torch, flat_prompts, flat_seeds, length, negative)
-                for j, i in enumerate(chunk):
-                    cands = audio[j * num_candidates:(j + 1) * num_candidates]
-                    if not np.isfinite(cands).all():
-                        raise BackendError(
-                            f"stable-audio returned NaN/inf for prompt {i} {prompts[i]!r} (seed {seeds[i]}, "
-                            f"dtype {self.dtype}); try dtype='float32' or 'bfloat16'"
-                        )
-                    best, score = 0, None
-                    if num_candidates > 1:
-                        scores = self._clap_scores(prompts[i], cands)
-                        best = int(np.argmax(scores))
-                        score = float(scores[best])
-                    wav = np.ascontiguousarray(cands[best, :, : need[i]], dtype=np.float32)
-                    results[i] = {
-                        "wav": wav,
-                        "seed": flat_seeds[j * num_candidates + best],
-                        "score": score,
-                        "candidates": num_candidates,
-                        "silent": bool(np.max(np.abs(wav)) < 1e-6),
-                    }
-        return results  # type: ignore[return-value]
+        return generate_in_groups(
+            self, prompts, seeds, need, lengths, num_candidates,
+            call=lambda idx, sds, length: self._call(torch, [prompts[i] for i in idx], sds, length, negative),
+            rank=lambda prompt, cands: clap_scores(self._clap, self.device, self.sample_rate, prompt, cands),
+        )
 
     # Adapted from avshooter.backends.text_to_audio.audioldm2.AudioLDM2._call (audio_end_in_s, 3-d output)
     def _call(self, torch, prompts: list[str], seeds: list[int], length: int, negative: str | None) -> np.ndarray:
@@ -272,44 +225,9 @@ class StableAudioOpen:
             )
             audio = np.asarray(out.audios, dtype=np.float32)
         except (RuntimeError, ValueError) as exc:
-            raise BackendError(f"stable-audio pipeline failed: {_first_line(exc)}") from None
+            raise BackendError(f"stable-audio pipeline failed: {first_line(exc)}") from None
         finally:
             free_memory(torch, self.device)  # the pipeline's activations go back to the device between batches
         if audio.ndim != 3 or audio.shape[0] != len(prompts) or audio.shape[2] < length:
             raise BackendError(f"stable-audio returned shape {audio.shape}, expected ({len(prompts)}, channels, >= {length})")
         return audio
-
-    def _clap_scores(self, prompt: str, wavs: np.ndarray) -> np.ndarray:
-        """Cosine similarity of ``prompt`` with each waveform ``(k, channels, n)`` (mono mix), by CLAP."""
-        from ...audio.resample import resample
-
-        model, tokenizer, fe, torch = self._clap
-        mono = [w.mean(axis=0).astype(np.float32) for w in wavs]
-        resampled = [resample(m, self.sample_rate, fe.sampling_rate) for m in mono]
-        feats = fe(resampled, return_tensors="pt", sampling_rate=fe.sampling_rate)
-        text = tokenizer([prompt], return_tensors="pt", padding=True)
-        kwargs = {"input_features": feats["input_features"].to(self.device, model.dtype)}
-        if "is_longer" in feats:
-            kwargs["is_longer"] = feats["is_longer"].to(self.device)
-        with torch.no_grad():
-            out = model(input_ids=text["input_ids"].to(self.device),
-                        attention_mask=text["attention_mask"].to(self.device), **kwargs)
-        text_emb = torch.nn.functional.normalize(out.text_embeds.float(), dim=-1)
-        audio_emb = torch.nn.functional.normalize(out.audio_embeds.float(), dim=-1)
-        return (audio_emb @ text_emb[0]).cpu().numpy()
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _source(model, what: str) -> str:
-    """A local folder (expanded) or a hub id; a path-like name that is no folder is a BackendError."""
-    model = str(model)
-    path = os.path.expanduser(model)
-    if os.path.isdir(path):
-        return path
-    if looks_like_path(model):
-        raise BackendError(f"stable-audio: {what} folder {model!r} does not exist (give a folder or a hub id)")
-    return model

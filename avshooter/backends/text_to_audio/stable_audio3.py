@@ -32,7 +32,6 @@ quirks:
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 
@@ -40,15 +39,19 @@ from ...errors import BackendError, InputError
 from ...units import to_samples
 from .common import (
     CANDIDATE_SEED_STRIDE,
-    candidate_seed,
     check_device,
     check_request,
+    clap_scores,
+    first_line,
     free_memory,
+    generate_in_groups,
     import_torch,
-    looks_like_path,
+    load_clap,
     maybe_compile,
     model_name,
+    model_source,
     pick_dtype,
+    require_ranker,
 )
 
 __all__ = ["StableAudio3"]
@@ -120,7 +123,7 @@ class StableAudio3:
         if self.max_continue_s <= 0:
             raise BackendError(f"stable-audio-3: context_s {self.context_s} must be below max_duration_s {self.max_duration_s}")
         self._inpaint = None
-        self._clap = self._load_clap() if opts["clap_model"] else None
+        self._clap = load_clap(self.name, opts["clap_model"], self.device, opts["local_files_only"]) if opts["clap_model"] else None
 
     # -- loading -------------------------------------------------------------------------------------
     def _load(self, torch):
@@ -144,29 +147,14 @@ class StableAudio3:
         return pipe
 
     def _from_pretrained(self, torch, diffusers):
-        source = _source(self.options["model"], "model")
+        source = model_source(self.options["model"], "model", self.name)
         try:
             pipe = diffusers.StableAudio3Pipeline.from_pretrained(
                 source, torch_dtype=getattr(torch, self.dtype), local_files_only=self.options["local_files_only"]
             )
         except Exception as exc:  # noqa: BLE001 - hub, disk and config errors all become one line
-            raise BackendError(f"stable-audio-3: cannot load model {self.options['model']!r}: {_first_line(exc)}") from None
+            raise BackendError(f"stable-audio-3: cannot load model {self.options['model']!r}: {first_line(exc)}") from None
         return pipe
-
-    # Copied from avshooter.backends.text_to_audio.stable_audio.StableAudioOpen._load_clap
-    def _load_clap(self):
-        import torch
-        from transformers import AutoTokenizer, ClapFeatureExtractor, ClapModel
-
-        source = _source(self.options["clap_model"], "clap_model")
-        local = self.options["local_files_only"]
-        try:
-            model = ClapModel.from_pretrained(source, local_files_only=local).to(self.device).eval()
-            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
-            fe = ClapFeatureExtractor.from_pretrained(source, local_files_only=local)
-        except Exception as exc:  # noqa: BLE001
-            raise BackendError(f"{self.name}: cannot load clap_model {self.options['clap_model']!r}: {_first_line(exc)}") from None
-        return model, tokenizer, fe, torch
 
     def _inpaint_pipe(self):
         if self._inpaint is None:
@@ -210,8 +198,6 @@ class StableAudio3:
         }
 
     # -- generation ----------------------------------------------------------------------------------
-    # Adapted from avshooter.backends.text_to_audio.stable_audio.StableAudioOpen.generate (same loop; lengths in
-    # whole latent frames, no window cap, NaN check in _check_finite): change them together
     def generate(
         self,
         prompts: list[str],
@@ -240,41 +226,16 @@ class StableAudio3:
             ``{"wav": float32 (channels, n), "seed", "score", "candidates", "silent"}`` per prompt.
         """
         need = check_request(prompts, durations_s, seeds, num_candidates, self.max_duration_s, self.sample_rate)
-        if num_candidates > 1 and self._clap is None:
-            raise InputError(
-                f"num_candidates={num_candidates} needs a CLAP ranker: set the stable-audio-3 option clap_model "
-                "(e.g. 'laion/larger_clap_general' or a local folder); without it nothing ranks candidates"
-            )
+        require_ranker(self.name, num_candidates, self._clap)
         import torch
 
         negative = self.options["negative_prompt"] if negative_prompt is None else negative_prompt
         lengths = [math.ceil(n / self._bucket) * self._bucket for n in need]
-        groups: dict[int, list[int]] = {}
-        for i, length in enumerate(lengths):
-            groups.setdefault(length, []).append(i)
-        per_call = max(1, self.options["batch_size"] // num_candidates)
-        results: list[dict | None] = [None] * len(prompts)
-        for length, members in groups.items():
-            for start in range(0, len(members), per_call):
-                chunk = members[start:start + per_call]
-                flat_prompts, flat_seeds = [], []
-                for i in chunk:
-                    for k in range(num_candidates):
-                        flat_prompts.append(prompts[i])
-                        flat_seeds.append(candidate_seed(seeds[i], k))
-                audio = self._call(torch, flat_prompts, flat_seeds, length, negative)
-                for j, i in enumerate(chunk):
-                    cands = audio[j * num_candidates:(j + 1) * num_candidates]
-                    _check_finite(cands, self, prompts[i], seeds[i])
-                    best, score = 0, None
-                    if num_candidates > 1:
-                        scores = self._clap_scores(prompts[i], cands)
-                        best = int(np.argmax(scores))
-                        score = float(scores[best])
-                    wav = np.ascontiguousarray(cands[best, :, : need[i]], dtype=np.float32)
-                    results[i] = {"wav": wav, "seed": flat_seeds[j * num_candidates + best], "score": score,
-                                  "candidates": num_candidates, "silent": bool(np.max(np.abs(wav)) < 1e-6)}
-        return results  # type: ignore[return-value]
+        return generate_in_groups(
+            self, prompts, seeds, need, lengths, num_candidates,
+            call=lambda idx, sds, length: self._call(torch, [prompts[i] for i in idx], sds, length, negative),
+            rank=lambda prompt, cands: clap_scores(self._clap, self.device, self.sample_rate, prompt, cands),
+        )
 
     def _call(self, torch, prompts, seeds, length, negative) -> np.ndarray:
         """Run the text-to-audio pipeline once: ``(len(prompts), channels, >= length)`` float32."""
@@ -289,7 +250,7 @@ class StableAudio3:
             )
             audio = np.asarray(out.audios, dtype=np.float32)
         except (RuntimeError, ValueError) as exc:
-            raise BackendError(f"stable-audio-3 pipeline failed: {_first_line(exc)}") from None
+            raise BackendError(f"stable-audio-3 pipeline failed: {first_line(exc)}") from None
         finally:
             free_memory(torch, self.device)
         if audio.ndim != 3 or audio.shape[0] != len(prompts) or audio.shape[2] < length:
@@ -348,7 +309,7 @@ class StableAudio3:
             )
             audio = np.asarray(out.audios, dtype=np.float32)[0]
         except (RuntimeError, ValueError) as exc:
-            raise BackendError(f"stable-audio-3 inpainting failed: {_first_line(exc)}") from None
+            raise BackendError(f"stable-audio-3 inpainting failed: {first_line(exc)}") from None
         finally:
             free_memory(torch, self.device)
         _check_finite(audio[None], self, prompt, seed)
@@ -364,26 +325,6 @@ class StableAudio3:
         return {"wav": np.ascontiguousarray(audio[:, ctx:ctx + need] * gain, dtype=np.float32),
                 "lead": lead.astype(np.float32), "gain_db": gain_db, "context_samples": ctx, "seed": int(seed)}
 
-    # Copied from avshooter.backends.text_to_audio.stable_audio.StableAudioOpen._clap_scores
-    def _clap_scores(self, prompt: str, wavs: np.ndarray) -> np.ndarray:
-        """Cosine similarity of ``prompt`` with each waveform ``(k, channels, n)`` (mono mix), by CLAP."""
-        from ...audio.resample import resample
-
-        model, tokenizer, fe, torch = self._clap
-        mono = [w.mean(axis=0).astype(np.float32) for w in wavs]
-        resampled = [resample(m, self.sample_rate, fe.sampling_rate) for m in mono]
-        feats = fe(resampled, return_tensors="pt", sampling_rate=fe.sampling_rate)
-        text = tokenizer([prompt], return_tensors="pt", padding=True)
-        kwargs = {"input_features": feats["input_features"].to(self.device, model.dtype)}
-        if "is_longer" in feats:
-            kwargs["is_longer"] = feats["is_longer"].to(self.device)
-        with torch.no_grad():
-            out = model(input_ids=text["input_ids"].to(self.device),
-                        attention_mask=text["attention_mask"].to(self.device), **kwargs)
-        text_emb = torch.nn.functional.normalize(out.text_embeds.float(), dim=-1)
-        audio_emb = torch.nn.functional.normalize(out.audio_embeds.float(), dim=-1)
-        return (audio_emb @ text_emb[0]).cpu().numpy()
-
 
 def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
@@ -393,21 +334,3 @@ def _check_finite(cands: np.ndarray, backend, prompt: str, seed) -> None:
     if not np.isfinite(cands).all():
         raise BackendError(f"{backend.name} returned NaN/inf for prompt {prompt!r} (seed {seed}, dtype "
                            f"{backend.dtype}); try dtype='float32' or 'bfloat16'")
-
-
-# Copied from avshooter.backends.text_to_audio.stable_audio._first_line
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-# Copied from avshooter.backends.text_to_audio.stable_audio._source with stable-audio->stable-audio-3
-def _source(model, what: str) -> str:
-    """A local folder (expanded) or a hub id; a path-like name that is no folder is a BackendError."""
-    model = str(model)
-    path = os.path.expanduser(model)
-    if os.path.isdir(path):
-        return path
-    if looks_like_path(model):
-        raise BackendError(f"stable-audio-3: {what} folder {model!r} does not exist (give a folder or a hub id)")
-    return model

@@ -36,15 +36,20 @@ import numpy as np
 from ...errors import BackendError, InputError
 from .common import (
     CANDIDATE_SEED_STRIDE,
-    candidate_seed,
     check_device,
     check_request,
+    clap_scores,
+    first_line,
     free_memory,
+    generate_in_groups,
     import_torch,
+    load_clap,
     looks_like_path,
     maybe_compile,
     model_name,
+    model_source,
     pick_dtype,
+    require_ranker,
 )
 
 __all__ = ["TangoFlux"]
@@ -96,7 +101,7 @@ class TangoFlux:
         self._seq_len = int(self.config["audio_seq_len"])
         window_s = self._seq_len * int(self.vae.hop_length) / self.sample_rate
         self.max_duration_s = float(min(window_s, float(self.config["max_duration"])))
-        self._clap = self._load_clap() if opts["clap_model"] else None
+        self._clap = load_clap(self.name, opts["clap_model"], self.device, opts["local_files_only"]) if opts["clap_model"] else None
 
     # -- loading -------------------------------------------------------------------------------------
     def _load(self, torch):
@@ -113,13 +118,13 @@ class TangoFlux:
             return self._adopt(torch, built["modules"])
         folder = self._folder()
         self.config = read_config(folder)
-        text_source = _source(self.options["text_encoder"] or self.config["text_encoder_name"], "text_encoder")
+        text_source = model_source(self.options["text_encoder"] or self.config["text_encoder_name"], "text_encoder", self.name)
         local = self.options["local_files_only"]
         try:
             text_config = T5Config.from_pretrained(text_source, local_files_only=local)
             self.tokenizer = AutoTokenizer.from_pretrained(text_source, local_files_only=local)
         except Exception as exc:  # noqa: BLE001
-            raise BackendError(f"tangoflux: cannot load the T5 config/tokenizer {text_source!r}: {_first_line(exc)}") from None
+            raise BackendError(f"tangoflux: cannot load the T5 config/tokenizer {text_source!r}: {first_line(exc)}") from None
         vae_args = None
         if (folder / "vae_config.json").is_file():
             vae_args = json.loads((folder / "vae_config.json").read_text())
@@ -150,22 +155,7 @@ class TangoFlux:
             return Path(snapshot_download(model, allow_patterns=["config.json", "*.safetensors"],
                                           local_files_only=self.options["local_files_only"]))
         except Exception as exc:  # noqa: BLE001
-            raise BackendError(f"tangoflux: cannot get model {model!r}: {_first_line(exc)}") from None
-
-    # Copied from avshooter.backends.text_to_audio.stable_audio.StableAudioOpen._load_clap
-    def _load_clap(self):
-        import torch
-        from transformers import AutoTokenizer, ClapFeatureExtractor, ClapModel
-
-        source = _source(self.options["clap_model"], "clap_model")
-        local = self.options["local_files_only"]
-        try:
-            model = ClapModel.from_pretrained(source, local_files_only=local).to(self.device).eval()
-            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
-            fe = ClapFeatureExtractor.from_pretrained(source, local_files_only=local)
-        except Exception as exc:  # noqa: BLE001
-            raise BackendError(f"{self.name}: cannot load clap_model {self.options['clap_model']!r}: {_first_line(exc)}") from None
-        return model, tokenizer, fe, torch
+            raise BackendError(f"tangoflux: cannot get model {model!r}: {first_line(exc)}") from None
 
     def info(self) -> dict:
         """Provenance: names TangoFlux, its checkpoint and the classes it was mapped into."""
@@ -208,32 +198,14 @@ class TangoFlux:
         need = check_request(prompts, durations_s, seeds, num_candidates, self.max_duration_s, self.sample_rate)
         if negative_prompt:
             raise InputError("tangoflux has no negative prompt (its guidance contrasts with the empty prompt)")
-        if num_candidates > 1 and self._clap is None:
-            raise InputError(f"num_candidates={num_candidates} needs a CLAP ranker: set the tangoflux option "
-                             "clap_model (a hub id or a local folder); without it nothing ranks candidates")
+        require_ranker(self.name, num_candidates, self._clap)
         import torch
 
-        flat = [(i, k) for i in range(len(prompts)) for k in range(num_candidates)]
-        audio = []
-        for start in range(0, len(flat), self.options["batch_size"]):
-            part = flat[start:start + self.options["batch_size"]]
-            audio += list(self._call(torch, [prompts[i] for i, _ in part],
-                                     [float(durations_s[i]) for i, _ in part],
-                                     [candidate_seed(seeds[i], k) for i, k in part]))
-        results = []
-        for i in range(len(prompts)):
-            cands = np.stack([audio[i * num_candidates + k] for k in range(num_candidates)])
-            if not np.isfinite(cands).all():
-                raise BackendError(f"tangoflux returned NaN/inf for prompt {i} {prompts[i]!r} (seed {seeds[i]}, "
-                                   f"dtype {self.dtype}); try dtype='float32' or 'bfloat16'")
-            best, score = 0, None
-            if num_candidates > 1:
-                scores = self._clap_scores(prompts[i], cands)
-                best, score = int(np.argmax(scores)), float(np.max(scores))
-            wav = np.ascontiguousarray(cands[best, :, : need[i]], dtype=np.float32)
-            results.append({"wav": wav, "seed": candidate_seed(seeds[i], best), "score": score,
-                            "candidates": num_candidates, "silent": bool(np.max(np.abs(wav)) < 1e-6)})
-        return results
+        return generate_in_groups(  # the DiT denoises its whole window: every prompt shares one length
+            self, prompts, seeds, need, [self._seq_len] * len(prompts), num_candidates,
+            call=lambda idx, sds, _: self._call(torch, [prompts[i] for i in idx], [float(durations_s[i]) for i in idx], sds),
+            rank=lambda prompt, cands: clap_scores(self._clap, self.device, self.sample_rate, prompt, cands),
+        )
 
     def _encode(self, torch, prompts: list[str], max_length: int | None = None, limit: int = MAX_TEXT_TOKENS):
         """T5 states ``(B, T, D)`` and the pooled projection ``(B, joint)`` (mean over valid tokens, fc, ReLU).
@@ -285,47 +257,9 @@ class TangoFlux:
                     latents = scheduler.step(pred, t, latents).prev_sample
                 audio = self.vae.decode(latents.transpose(2, 1)).sample.float().cpu().numpy()
         except (RuntimeError, ValueError) as exc:
-            raise BackendError(f"tangoflux sampling failed: {_first_line(exc)}") from None
+            raise BackendError(f"tangoflux sampling failed: {first_line(exc)}") from None
         finally:
             free_memory(torch, self.device)
         if audio.ndim != 3 or audio.shape[0] != len(prompts):
             raise BackendError(f"tangoflux returned shape {audio.shape}, expected ({len(prompts)}, channels, samples)")
         return audio
-
-    # Copied from avshooter.backends.text_to_audio.stable_audio.StableAudioOpen._clap_scores
-    def _clap_scores(self, prompt: str, wavs: np.ndarray) -> np.ndarray:
-        """Cosine similarity of ``prompt`` with each waveform ``(k, channels, n)`` (mono mix), by CLAP."""
-        from ...audio.resample import resample
-
-        model, tokenizer, fe, torch = self._clap
-        mono = [w.mean(axis=0).astype(np.float32) for w in wavs]
-        resampled = [resample(m, self.sample_rate, fe.sampling_rate) for m in mono]
-        feats = fe(resampled, return_tensors="pt", sampling_rate=fe.sampling_rate)
-        text = tokenizer([prompt], return_tensors="pt", padding=True)
-        kwargs = {"input_features": feats["input_features"].to(self.device, model.dtype)}
-        if "is_longer" in feats:
-            kwargs["is_longer"] = feats["is_longer"].to(self.device)
-        with torch.no_grad():
-            out = model(input_ids=text["input_ids"].to(self.device),
-                        attention_mask=text["attention_mask"].to(self.device), **kwargs)
-        text_emb = torch.nn.functional.normalize(out.text_embeds.float(), dim=-1)
-        audio_emb = torch.nn.functional.normalize(out.audio_embeds.float(), dim=-1)
-        return (audio_emb @ text_emb[0]).cpu().numpy()
-
-
-# Copied from avshooter.backends.text_to_audio.stable_audio._first_line
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-# Copied from avshooter.backends.text_to_audio.stable_audio._source with stable-audio->tangoflux
-def _source(model, what: str) -> str:
-    """A local folder (expanded) or a hub id; a path-like name that is no folder is a BackendError."""
-    model = str(model)
-    path = os.path.expanduser(model)
-    if os.path.isdir(path):
-        return path
-    if looks_like_path(model):
-        raise BackendError(f"tangoflux: {what} folder {model!r} does not exist (give a folder or a hub id)")
-    return model
