@@ -85,6 +85,16 @@ def test_periodic_events_take_the_smaller_of_two_equal_shifts():
     assert est.shift_s == pytest.approx(-0.3, abs=FRAME) and not est.abstained
 
 
+def test_a_peak_just_past_the_limit_is_clipped_and_one_far_past_it_abstains(irregular):
+    """The peak's place is known to about a frame: 10 ms past max_shift_s is the limit (v1 abstained),
+    0.1 s past it is not a shift this search may make."""
+    v, frames = _spikes(irregular, 144)
+    est = estimate_av_offset(v, frames, _clicks(irregular + 0.51, 6.0), SR, max_shift_s=0.5)
+    assert est.shift_s == -0.5 and not est.abstained and est.best_shift_s == pytest.approx(-0.51, abs=0.006)
+    est = estimate_av_offset(v, frames, _clicks(irregular + 0.4, 6.0), SR, max_shift_s=0.3)
+    assert est.shift_s == 0.0 and est.abstained and "outside" in est.reason
+
+
 def test_a_few_events_under_weaker_sounds_are_found():
     """Issue 19, round three: three events in 4 s, each with its click, 20 weaker clicks elsewhere (a score
     under the effects). Until v2 any ripple of the cross-correlation could tie with the top peak (with three
