@@ -12,16 +12,24 @@ built from :func:`avshooter.media.visual_events.sharp_events`; the sound side
 2. The top peak of ``r`` is tested against a null distribution: the same search with the picture's
    frames randomly permuted (its events at random frames), ``p_peak = (1 + #{null >= top}) / (1 + N)``.
    This asks whether the picture and the sound are related at all.
-3. Periodic events (steps, bounces) give equal peaks one period apart: every other peak that a block
-   bootstrap of the frames (blocks of half a second, ``n_boot`` resamplings) cannot tell from the top
-   one at level ``alpha`` is a tie, and the smallest shift among the ties is taken: ``s*``.
+3. Periodic events (steps, bounces) give equal peaks one period apart: every other peak that is itself
+   an alignment (at least the ``1 - alpha`` quantile of the null's peaks) and that a block bootstrap of
+   the frames (blocks of half a second, ``n_boot`` resamplings) cannot tell from the top one at level
+   ``alpha`` is a tie, and the smallest shift among the ties is taken: ``s*``. (Until v2 any local
+   peak could tie: with two to four events in a window the bootstrap tells almost nothing apart, and a
+   chance ripple next to zero won over the true shift; issue 19, round three.)
    ``score = r(s*)``, ``margin`` = ``r(s*)`` minus the largest ``r`` farther than two frames from it,
    ``margin_zero = r(s*) - r(0)``.
-4. ``s*`` must beat no shift: the bootstrap fraction where ``r(s*) <= r(0)`` is ``p_zero``.
+4. ``s*`` must beat no shift: where the best ``r`` within one frame of zero is itself an alignment
+   (against the same permutations, read at those lags only: zero is named in advance, no search), the
+   bootstrap fraction where ``r(s*)`` is not above it is ``p_zero``; where zero is no alignment at
+   all, ``p_zero = 0`` (nothing at zero to keep). (Until v2 the bootstrap test was asked always: with
+   a few events it could tell a clear shift from no shift in too few windows.)
 5. ``p_peak > alpha``: it ABSTAINS (``shift_s`` 0). Else ``s*`` within one frame of 0: in sync
    (``shift_s`` 0, not an abstention). Else it shifts by ``s*`` when ``p_zero <= alpha`` and ``s*`` is
-   within ``max_shift_s`` (the search reaches two frames past it, so that a peak at the edge is seen as
-   one); otherwise it abstains. The levels are the tests', not constants fitted to any clip.
+   within ``max_shift_s`` (with half a frame of slack, then clipped to it: the peak's place is known to
+   about a frame; the search reaches two frames past it, so that a peak at the edge is seen as one);
+   otherwise it abstains. The levels are the tests', not constants fitted to any clip.
 
 The convention of :func:`avshooter.generation.sync.estimate_offset`: ``shift_s`` is the shift to ADD to
 the audio (a soundtrack 0.2 s late gives -0.2).
@@ -39,7 +47,7 @@ from ..units import check_audio
 
 __all__ = ["OffsetEstimate", "check_sync", "estimate_av_offset"]
 
-ESTIMATOR = "xcorr-sharp-events-v1"
+ESTIMATOR = "xcorr-sharp-events-v2"
 """Name and version of the estimator: recorded with every result."""
 
 
@@ -178,31 +186,37 @@ def estimate_av_offset(visual: np.ndarray, frame_times_s: np.ndarray, wav: np.nd
         boot = (prod[:, i] - prod[:, j])[idx].mean(axis=1)
         return (1 + int((boot <= 0).sum())) / (1 + n_boot)
 
-    # periodic events (steps, bounces) give equal peaks one period apart: among the peaks that the data
-    # cannot tell from the top one, the smallest shift is taken
+    # periodic events (steps, bounces) give equal peaks one period apart: among the peaks that are
+    # alignments themselves and that the data cannot tell from the top one, the smallest shift is taken
+    q = float(np.quantile(null, 1 - alpha))  # what a peak must reach to be an alignment at all
     peaks = [int(j) for j in signal.find_peaks(np.concatenate([[-np.inf], r, [-np.inf]]))[0] - 1
-             if j - 1 != top and abs(j - 1 - top) > guard]
+             if j - 1 != top and abs(j - 1 - top) > guard and r[j - 1] >= q]
     ties = [j for j in peaks if p_not_above(top, j) > alpha]
     best = min([top] + ties, key=lambda j: (abs(lags[j]), -r[j]))
     zero = half
+    near0 = np.flatnonzero(np.abs(lags) <= frame_s / hop + 1e-9)
+    z = int(near0[np.argmax(r[near0])])
     far = np.abs(lags - lags[best]) > guard
     runner = float(r[far].max()) if far.any() else float(r.min())
     score, best_s = float(r[best]), float(lags[best] * hop)
     margin = score - runner
-    p_zero = p_not_above(best, zero) if best != zero else 1.0
+    # is there an alignment at zero shift at all (zero is named in advance: its own null, no search)
+    null0 = ((v[perms] @ table[:, near0]) / count[near0]).max(axis=1)
+    zero_aligned = (1 + int((null0 >= r[z]).sum())) / (1 + n_null) <= alpha
+    p_zero = (p_not_above(best, z) if zero_aligned else 0.0) if abs(best_s) > frame_s + 1e-9 else 1.0
     est = dict(best_shift_s=best_s, score=score, margin=margin, margin_zero=score - float(r[zero]),
                p_peak=p_peak, p_zero=p_zero, frames=n)
     if p_peak > alpha:
         return OffsetEstimate(0.0, abstained=True, reason=f"peak not significant (p={p_peak:.3f} > {alpha})", **est)
     if abs(best_s) <= frame_s + 1e-9:
         return OffsetEstimate(0.0, abstained=False, reason="in sync: the best shift is within one frame of 0", **est)
-    if abs(best_s) > max_shift_s + 1e-9:
+    if abs(best_s) > max_shift_s + frame_s / 2 + 1e-9:
         return OffsetEstimate(0.0, abstained=True, reason=f"best shift {best_s:+.3f} s is outside +-{max_shift_s} s",
                               **est)
     if p_zero > alpha:
         return OffsetEstimate(0.0, abstained=True, reason=f"shift does not beat no shift (p={p_zero:.3f} > {alpha})",
                               **est)
-    return OffsetEstimate(best_s, abstained=False, reason=None, **est)
+    return OffsetEstimate(float(np.clip(best_s, -max_shift_s, max_shift_s)), abstained=False, reason=None, **est)
 
 
 def check_sync(video, audio=None, *, start_s: float = 0.0, end_s: float | None = None, max_shift_s: float = 0.5,
