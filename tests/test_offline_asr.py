@@ -216,6 +216,10 @@ def test_error_rates():
     assert asr_eval.wer(["the table round"], ["The table-round."]) == 0.0
     assert asr_eval.wer(["a b c d"], ["a x c"]) == pytest.approx(0.5)
     assert asr_eval.cer(["待って！"], ["待て"]) == pytest.approx(1 / 3)
+    # one normalisation for scoring Japanese: full and half width agree, punctuation and spaces go
+    assert asr_eval.normalize_ja("ＡＢＣ１２３、ｶﾀｶﾅ。 ですね！") == list("ABC123カタカナですね")
+    assert asr_eval.cer(["批判では ワシントンの「人物」と…"], ["批判ではワシントンの人物と"]) == 0.0
+    assert asr_eval.cer(["ラーメン々"], ["ラメン々"]) == pytest.approx(1 / 5)  # the long-vowel mark counts
 
 
 def test_mix_at_snr():
