@@ -181,6 +181,9 @@ JA_OPTIONS = [
     ("default, ja initial prompt", {"initial_prompt": JA_PROMPT}, "pieces"),
     ("default, whole file (no VAD gating)", {}, "whole"),
     ("beam 1, ja initial prompt", {"beam_size_by_language": {}, "initial_prompt": JA_PROMPT}, "pieces"),
+    ("beam 10", {"beam_size_by_language": {"ja": 10}}, "pieces"),
+    ("default, float32 weights", {"compute_type": "float32"}, "pieces"),
+    ("configs/annotate/ja.yaml", "ja.yaml", "pieces"),  # its asr_options, read from the file
 ]
 JA_TEST = SHARED / "speech" / "fleurs_ja_1837.wav"  # FLEURS (CC BY 4.0): the TEST figure, never tuned on
 
@@ -241,7 +244,11 @@ def japanese(ja_dir: Path | None, with_test: bool) -> None:
     print(f"{'option':38s} " + " ".join(f"{g:>14s}" for g, _ in groups) + f" {'x RT':>6s} {'x RT cpu':>8s}")
     hyps_of = {}
     for label, options, mode in JA_OPTIONS:
-        asr = FasterWhisperASR(model="packaged:base", compute_type="int8", cpu_threads=2, **options)
+        if options == "ja.yaml":
+            from avshooter.config import load_config
+
+            options = load_config(Path(__file__).resolve().parents[1] / "configs" / "annotate" / "ja.yaml").asr_options
+        asr = FasterWhisperASR(**{"model": "packaged:base", "compute_type": "int8", "cpu_threads": 2, **options})
         hyps, audio_s, wall, cpu = {}, 0.0, 0.0, 0.0
         for name, wav, sr, _ in dev + test:
             sp = speech[name] if mode == "pieces" else [(0.0, wav.shape[1] / sr)]
@@ -252,7 +259,7 @@ def japanese(ja_dir: Path | None, with_test: bool) -> None:
         hyps_of[label] = hyps
         cers = [100 * asr_eval.cer([c[3] for c in g], [hyps[c[0]] for c in g]) for _, g in groups]
         print(f"{label:38s} " + " ".join(f"{v:14.1f}" for v in cers) + f" {audio_s / wall:6.1f} {audio_s / cpu:8.1f}")
-    for label in (JA_OPTIONS[0][0], JA_OPTIONS[1][0]):
+    for label in (JA_OPTIONS[0][0], JA_OPTIONS[1][0], JA_OPTIONS[-1][0]):
         print(f"  {label}:")
         for name, *_, ref in real + test:
             print(f"    {name[:14]:14s} {100 * asr_eval.cer([ref], [hyps_of[label][name]]):5.1f} %  {hyps_of[label][name]}")
