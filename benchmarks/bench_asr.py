@@ -180,7 +180,6 @@ JA_OPTIONS = [
     ("default, language fixed ja", {"language": "ja"}, "pieces"),
     ("default, ja initial prompt", {"initial_prompt": JA_PROMPT}, "pieces"),
     ("default, whole file (no VAD gating)", {}, "whole"),
-    ("beam 1, ja initial prompt", {"beam_size_by_language": {}, "initial_prompt": JA_PROMPT}, "pieces"),
     ("beam 10", {"beam_size_by_language": {"ja": 10}}, "pieces"),
     ("default, float32 weights", {"compute_type": "float32"}, "pieces"),
     ("configs/annotate/ja.yaml", "ja.yaml", "pieces"),  # its asr_options, read from the file
