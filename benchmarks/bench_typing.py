@@ -198,6 +198,7 @@ def typing_set(split: str) -> list[dict]:
 def evidence(items: list[dict]) -> list[dict]:
     """What the per-shot path types from, per item (VAD, dsp stems, mix features, YAMNet on mix + audible
     stems), as :func:`avshooter.annotation.shot_audio.annotate_shot_audio` computes it (no ASR)."""
+    from avshooter.annotation.layers import background_patches
     from avshooter.annotation.shot_audio import MIN_STEM_SHARE
     from avshooter.audio.features import measure
     from avshooter.audio.vad import speech_ranges
@@ -215,11 +216,12 @@ def evidence(items: list[dict]) -> list[dict]:
         heard = [n for n in STEMS if float(np.sum(np.square(stems[n], dtype=np.float64))) / total >= MIN_STEM_SHARE]
         tagged = tagger.tag_many([wav, *(stems[n] for n in heard)], SR)
         out.append({"tagged": tagged[0], "stems": dict(zip(heard, tagged[1:])), "speech": sp,
-                    "duration_s": wav.shape[1] / SR, "features": measure(wav, SR)})
+                    "duration_s": wav.shape[1] / SR, "features": measure(wav, SR),
+                    "background": background_patches(wav, SR, tagged[0]["layers"].get("times") or [], sp)})
     return out
 
 
-def predict(ev: dict, presence=None, talker_db_min=None, speech_confirm=None, stems=True) -> list[str]:
+def predict(ev: dict, presence=None, talker_db_min=None, speech_confirm=None, stems=True, floor=True) -> list[str]:
     """Layers (most prominent first) of one item's evidence under the given rule numbers (None: the code's)."""
     from avshooter.annotation import layers as L
 
@@ -228,7 +230,8 @@ def predict(ev: dict, presence=None, talker_db_min=None, speech_confirm=None, st
     L.SPEECH_CONFIRM = old[1] if speech_confirm is None else speech_confirm
     try:
         got = L.layers_from_tags(ev["tagged"], speech=ev["speech"], duration_s=ev["duration_s"], presence=presence,
-                                 stems=ev["stems"] if stems else None, features=ev["features"])
+                                 stems=ev["stems"] if stems else None, features=ev["features"],
+                                 background=ev["background"] if floor else None)
     finally:
         L.TALKER_MIN_DB, L.SPEECH_CONFIRM = old
     return [layer.type for layer in got] or ["silence"]
@@ -321,6 +324,9 @@ def run_set(fit: bool) -> None:
               f"main right {100 * m:.1f}%, Jaccard {j:.3f}")
         m, j = score(evs[h], sets[h], **{**rule, "stems": False})
         print(f"  [{h}] fitted rules without the stems' evidence: main right {100 * m:.1f}%, Jaccard {j:.3f}")
+        m, j = score(evs[h], sets[h], **{**rule, "floor": False})
+        print(f"  [{h}] without the room-tone rule (effects in background patches, issue 20): main right "
+              f"{100 * m:.1f}%, Jaccard {j:.3f}")
 
 
 def tagger_cost(minutes: float = 1.0) -> None:

@@ -58,6 +58,12 @@ def test_speech_pieces_merge_pad_and_cut():
     assert len(long) == 3 and all(e - s <= 30.0 for s, e in long)
     assert long[0][0] == pytest.approx(0.8) and long[-1][1] == pytest.approx(71.2)
     assert all(a[1] == b[0] for a, b in itertools.pairwise(long))  # pieces tile the range
+    # a long stretch of speech with short pauses (merged into one range) is cut in its pauses, not mid-word
+    talk = [(1.0, 10.0), (10.3, 25.0), (25.2, 40.0), (40.4, 60.0)]
+    paused = speech_pieces(talk, 80.0)
+    assert paused == [(0.8, 25.1), (25.1, 40.2), (40.2, 60.2)]
+    assert all(not any(a < cut < b for a, b in talk) for cut in (p[1] for p in paused[:-1]))
+    assert all(e - s <= 30.0 for s, e in paused)
     with pytest.raises(InputError, match="speech range #0"):
         speech_pieces([(2.0, 1.0)], 5.0)
     with pytest.raises(InputError, match="pair of numbers"):
@@ -73,6 +79,16 @@ def fw(tiny):
     return FasterWhisperASR(model=tiny["ct2"], beam_size=1, temperature=0.0, max_new_tokens=8)
 
 
+def test_faster_whisper_beam_by_language(tiny, fw):
+    from avshooter.backends.faster_whisper_asr import FasterWhisperASR
+
+    assert fw.options.beam_size_by_language == {"ja": 5}       # Japanese at beam 5 by default (issue 20)
+    assert fw._decode_kwargs("ja")["beam_size"] == 5 and fw._decode_kwargs("en")["beam_size"] == 1
+    for bad in ({"ja": 0}, {"ja": "5"}, ["ja", 5]):
+        with pytest.raises(BackendError, match="beam_size_by_language"):
+            FasterWhisperASR(model=tiny["ct2"], beam_size_by_language=bad)
+
+
 def test_faster_whisper_transcribes_only_speech(fw, clip):
     result = fw.transcribe(clip, SR, speech=SPEECH)
     _check(result)
@@ -84,9 +100,10 @@ def test_faster_whisper_transcribes_only_speech(fw, clip):
 
 
 def test_faster_whisper_one_encoder_pass_per_window(tiny, clip):
-    from avshooter.backends.faster_whisper_asr import FasterWhisperASR, _windows
+    from avshooter.backends.faster_whisper_asr import FasterWhisperASR
+    from avshooter.backends.whisper_common import pack_windows
 
-    assert _windows([(0.0, 10.0), (11.0, 25.0), (26.0, 36.0), (40.0, 41.0)], 30.0) == [
+    assert pack_windows([(0.0, 10.0), (11.0, 25.0), (26.0, 36.0), (40.0, 41.0)], 30.0) == [
         [(0.0, 10.0), (11.0, 25.0)], [(26.0, 36.0), (40.0, 41.0)]]
     asr = FasterWhisperASR(model=tiny["ct2"], beam_size=1, temperature=0.0, max_new_tokens=8)
     real, calls = asr._model.model, []

@@ -82,6 +82,11 @@ def test_config_files_mirror_the_defaults():
     assert load_config(root / "generate" / "offline.yaml", cls=GenerateConfig) == GenerateConfig()
     with pytest.raises(InputError, match="unknown config key"):
         load_config(None, vad="silero")  # an option that had no effect is gone
+    # the Japanese config (issue 20) is the default with the ASR told the language, at a wider beam
+    ja = load_config(root / "annotate" / "ja.yaml")
+    assert dataclasses.replace(ja, asr_options={}) == AnnotateConfig()
+    assert ja.asr_options == {"model": "packaged:base", "language": "ja", "beam_size_by_language": {"ja": 10}}
+    assert config_hash(ja) != config_hash(AnnotateConfig())
 
 
 @pytest.mark.parametrize("tta", ["audioldm2", "stable-audio", "stable-audio-3", "tangoflux", "retrieval"])

@@ -294,3 +294,29 @@ def test_event_labels_are_not_said_of_a_steady_sound():
     assert "an explosion" in hits
     other = Layer("ambience", 0.6, [(0.0, 4.0)], ["Wind", "Explosion"])
     assert "wind" in describe_layers([other], {"mix": Features(**base)}).lower()
+
+
+def test_room_tone_around_speech_is_not_an_effects_layer():
+    """Issue 20: a steady floor before and after a sentence, which the tagger takes for a vehicle, is the
+    recording's background; an event that rises above the floor outside the speech stays an effect."""
+    from avshooter.annotation.layers import background_patches, layers_from_tags, mixture_type
+
+    sr, rng = 16000, np.random.default_rng(0)
+    wav = (0.02 * rng.standard_normal(sr * 6)).astype(np.float32)    # room tone, -34 dBFS
+    t = np.arange(sr * 3) / sr
+    wav[int(1.5 * sr):int(4.5 * sr)] += (0.3 * np.sin(2 * np.pi * 180 * t)).astype(np.float32)  # "speech"
+    speech = [(1.5, 4.5)]
+    times = [[a, a + 0.96] for a in np.arange(0.0, 5.05, 0.48)]
+    quiet = background_patches(wav[None], sr, times, speech)
+    assert quiet[0] and quiet[-1] and not quiet[5]            # before and after the speech; not under it
+    assert not background_patches(wav[None], sr, times, []).any()   # no speech: a bed alone is the shot
+    floor_only = [0.8 if q else 0.0 for q in quiet]           # the "vehicle" heard only in the room tone
+    tagged = _tagged(times, speech=[0.0 if q else 0.9 for q in quiet], effects=floor_only)
+    assert mixture_type(layers_from_tags(tagged, speech=speech, duration_s=6.0)) == "speech, effects"
+    assert mixture_type(layers_from_tags(tagged, speech=speech, duration_s=6.0, background=quiet)) == "speech"
+    # a knock after the sentence, 20 dB over the floor: not background, the effect stays
+    wav[int(5.0 * sr):int(5.3 * sr)] += (0.3 * rng.standard_normal(int(0.3 * sr))).astype(np.float32)
+    knocked = background_patches(wav[None], sr, times, speech)
+    assert not knocked[-1] and knocked[0]
+    assert mixture_type(layers_from_tags(tagged, speech=speech, duration_s=6.0, background=knocked)) == \
+        "speech, effects"

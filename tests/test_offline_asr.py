@@ -27,7 +27,8 @@ needs_wheels = pytest.mark.skipif(not WHEELS, reason=f"Whisper base wheels not i
 
 # Bounds (measured with the default offline config: see the module docstring).
 MAX_LIBRI_WER = 0.20  # measured 0.127 (the misses are proper names: Inverashiel, Guenever, Crianan)
-MAX_KOKORO_CER = 0.15  # measured 0.089 over the 10 lines (kanji/kana spelling, 遅刻 -> 地獄, ねえ、あの -> ネイアの)
+MAX_KOKORO_CER = 0.15  # measured 0.108 over the 10 lines at beam 5 for Japanese (0.089 at beam 1: kanji/kana
+# spelling, 遅刻 -> 地獄, ねえ、あの -> ネイアの); beam 5 reads real Japanese far better (bench_asr.py (d))
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -216,6 +217,10 @@ def test_error_rates():
     assert asr_eval.wer(["the table round"], ["The table-round."]) == 0.0
     assert asr_eval.wer(["a b c d"], ["a x c"]) == pytest.approx(0.5)
     assert asr_eval.cer(["待って！"], ["待て"]) == pytest.approx(1 / 3)
+    # one normalisation for scoring Japanese: full and half width agree, punctuation and spaces go
+    assert asr_eval.normalize_ja("ＡＢＣ１２３、ｶﾀｶﾅ。 ですね！") == list("ABC123カタカナですね")
+    assert asr_eval.cer(["批判では ワシントンの「人物」と…"], ["批判ではワシントンの人物と"]) == 0.0
+    assert asr_eval.cer(["ラーメン々"], ["ラメン々"]) == pytest.approx(1 / 5)  # the long-vowel mark counts
 
 
 def test_mix_at_snr():
@@ -324,14 +329,14 @@ def _kokoro_cer(asr, lines) -> tuple[float, list[str]]:
 
 
 def test_kokoro_japanese_cer_bound(asr):
-    # the first five lines (measured CER 0.090): Kokoro synthesis is the cost (~1-2 CPU s per second of speech)
+    # the first five lines (measured CER 0.101): Kokoro synthesis is the cost (~1-2 CPU s per second of speech)
     cer, hyps = _kokoro_cer(asr, asr_eval.JA_LINES[:5])
     assert cer <= MAX_KOKORO_CER, hyps
 
 
 @pytest.mark.slow
 def test_kokoro_japanese_cer_bound_all_lines(asr):
-    # all ten lines (measured 0.089): 80+ s on this shared 2-core machine, so opt-in (pytest -m slow)
+    # all ten lines (measured 0.108): 80+ s on this shared 2-core machine, so opt-in (pytest -m slow)
     cer, hyps = _kokoro_cer(asr, asr_eval.JA_LINES)
     assert cer <= MAX_KOKORO_CER, hyps
 

@@ -15,7 +15,7 @@ import numpy as np
 from ..vocabulary.layers import IMPULSIVE_SHARE, LAYER_STEM  # re-exported: the leaf vocabulary's
 
 __all__ = ["LAYER_ORDER", "LAYER_STEM", "LAYER_PRESENCE", "TALKER_MIN_DB", "CONFIDENT_WORD_PROB", "SPEECH_CONFIRM",
-           "SPEECH_SHARE_LO",
+           "SPEECH_SHARE_LO", "FLOOR_DB", "background_patches",
            "IMPULSIVE_SHARE",
            "Layer", "mixture_type", "type_layers", "confident_transcript", "shot_layer_evidence", "layers_from_tags"]
 
@@ -54,6 +54,13 @@ CONFIDENT_WORD_PROB = 0.5
 """An ASR transcript confirms speech when it holds at least two words and its median word probability
 reaches this (Whisper's words on babble or noise come with low probabilities)."""
 CROWD_LABEL = "Hubbub, speech noise, speech babble"
+FLOOR_DB = 3.0
+"""Room tone around speech is not an effects layer. In a shot with speech, a patch is the recording's
+background where most of it lies outside the VAD's speech and that part sits within this many dB of the
+shot's noise floor (the 10th percentile of its 32 ms frame levels): nothing there rises above the floor.
+Effects are discrete sounds, which do; a steady floor heard only in such patches (a reader's room tone that
+the tagger takes for a distant vehicle) is not one. Set a priori (a factor of 2 in power), not fitted; the
+typing set's dev split is unchanged by it (benchmarks/bench_typing.py --set)."""
 
 
 @dataclass
@@ -88,6 +95,38 @@ def confident_transcript(transcript: dict | None, *, min_prob: float = CONFIDENT
     """True when ``transcript`` has >= 2 words whose median probability reaches ``min_prob``."""
     probs = [w.get("prob") for w in (transcript or {}).get("words") or [] if w.get("prob") is not None]
     return len(probs) >= 2 and float(np.median(probs)) >= min_prob
+
+
+def background_patches(wav: np.ndarray, sample_rate: int, times, speech, *, floor_db: float = FLOOR_DB
+                       ) -> np.ndarray:
+    """Which tagger patches of a shot are its background (:data:`FLOOR_DB`): one bool per row of ``times``.
+
+    Parameters
+    ----------
+    wav : float32 ``(channels, samples)``, the shot's mix
+    sample_rate : Hz
+    times : ``(patches, 2)`` start and end of each patch in seconds from the shot start
+    speech : the VAD's ``[(start_s, end_s)]``; without speech no patch is background (a bed alone is the shot)
+    """
+    times = np.asarray(times, dtype=float).reshape(-1, 2)
+    out = np.zeros(len(times), dtype=bool)
+    size = max(1, round(0.032 * sample_rate))
+    mono = np.asarray(wav, dtype=np.float64).mean(axis=0)
+    if not speech or mono.size < size or not len(times):
+        return out
+    frames = np.lib.stride_tricks.sliding_window_view(mono, size)[::size // 2 or 1]
+    power = np.mean(np.square(frames), axis=1)
+    floor = float(np.percentile(10 * np.log10(power + 1e-12), 10))
+    centre = (np.arange(len(power)) * (size // 2 or 1) + size / 2) / sample_rate
+    in_speech = np.zeros(len(power), dtype=bool)
+    for a, b in speech:
+        in_speech |= (centre >= a) & (centre < b)
+    for k, (a, b) in enumerate(times):
+        inside = (centre >= a) & (centre < b)
+        quiet = inside & ~in_speech
+        if inside.any() and quiet.sum() * 2 >= inside.sum():
+            out[k] = 10 * np.log10(float(power[quiet].mean()) + 1e-12) - floor <= floor_db
+    return out
 
 
 def shot_layer_evidence(tagged: dict, stems: dict | None = None, *, impulsive: bool = True
@@ -125,7 +164,7 @@ def _stem_holds(stem: dict, kind: str) -> bool:
 
 
 def layers_from_tags(tagged: dict, *, speech: list, duration_s: float, presence=None, stems: dict | None = None,
-                     features=None, transcript: dict | None = None) -> list[Layer]:
+                     features=None, transcript: dict | None = None, background=None) -> list[Layer]:
     """Layers of a shot from a tagger's per-patch layer evidence (``tagged["layers"]``, YAMNet), its stems'
     and the VAD.
 
@@ -139,7 +178,9 @@ def layers_from_tags(tagged: dict, *, speech: list, duration_s: float, presence=
     energy (``features.impulsiveness`` at or under :data:`IMPULSIVE_SHARE`), one-event classes are not
     evidence of effects. The tagger's speech without a talker in front is a
     crowd: it joins the ambience layer, named as babble. Confirmed speech takes the VAD's spans when the VAD
-    covers at least ``SPEECH_SHARE_LO`` of the shot (finer than 0.96 s patches).
+    covers at least ``SPEECH_SHARE_LO`` of the shot (finer than 0.96 s patches). ``background`` (one bool per
+    patch, :func:`background_patches`): effects are not heard in the shot's background patches (room tone
+    around speech, :data:`FLOOR_DB`).
     Layers are ordered by their score (the tagger's type score: mean best-class probability; speech at
     least its VAD share), most prominent first. Words: the
     layer's timed labels (finest first), else its best tags.
@@ -155,6 +196,8 @@ def layers_from_tags(tagged: dict, *, speech: list, duration_s: float, presence=
     times, ev = shot_layer_evidence(tagged, stems, impulsive=impulsive)
     vad_share = min(1.0, _span_cover(speech) / duration_s) if duration_s > 0 else 0.0
     heard = {kind: (ev[kind] >= presence[kind]) if ev[kind].size else np.zeros(0, bool) for kind in LAYER_ORDER}
+    if background is not None and len(background) == heard["effects"].size:
+        heard["effects"] = heard["effects"] & ~np.asarray(background, dtype=bool)
     # prominence: the mean best-class probability (the tagger's type scores); the noisy-OR of a layer of
     # correlated classes (Music + Musical instrument + a genre) says THAT it is there, not how far in front
     prominence = {kind: float((tagged.get("type_scores") or {}).get(kind, 0.0)) for kind in LAYER_ORDER}

@@ -149,9 +149,12 @@ def annotate_shot_audio(
         labels = {"mix": tagged[0].get("labels", []),
                   **{name: t.get("labels", []) for name, t in zip(heard, tagged[1:])}}
         if "layers" in tagged[0]:   # per-patch layer scores (yamnet): every layer with its times
+            from .layers import background_patches
+
+            background = background_patches(wav, sample_rate, tagged[0]["layers"].get("times") or [], speech)
             layers = layers_from_tags(tagged[0], speech=speech, duration_s=duration,
                                       stems=dict(zip(heard, tagged[1:])), features=feats["mix"],
-                                      transcript=transcript)
+                                      transcript=transcript, background=background)
         else:                       # one clip-level type (clap)
             layers = [] if tagged[0]["type"] == "silence" else [
                 Layer(tagged[0]["type"], scores[tagged[0]["type"]], [(0.0, round(duration, 3))],

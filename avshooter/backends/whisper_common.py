@@ -16,7 +16,7 @@ from ..errors import BackendError, InputError
 from ..units import to_samples
 
 __all__ = ["WHISPER_RATE", "check_common", "cut", "empty_transcript", "join_text", "pick_language", "place",
-           "slice_transcript", "speech_phrase", "speech_pieces", "whisper_audio"]
+           "pack_windows", "slice_transcript", "speech_phrase", "speech_pieces", "whisper_audio"]
 
 WHISPER_RATE = 16000
 # Scripts written without spaces between words: segment texts are joined without a separator.
@@ -33,7 +33,10 @@ def speech_pieces(speech, duration_s: float, *, merge_gap_s: float = 0.5, pad_s:
     duration_s : length of the clip in seconds
     merge_gap_s : ranges closer than this are merged into one
     pad_s : context added on both sides of every merged range (inside the clip)
-    max_piece_s : longer ranges are cut into equal pieces no longer than this (Whisper's window is 30 s)
+    max_piece_s : longer merged ranges are cut into pieces no longer than this (Whisper's window is 30 s):
+        in the middle of the pauses between the ``speech`` ranges they were merged from, as late as the
+        limit allows (:func:`_cut_at_pauses`), so that no word is cut in two; a stretch without a pause
+        is cut into equal parts
 
     Returns
     -------
@@ -50,25 +53,51 @@ def speech_pieces(speech, duration_s: float, *, merge_gap_s: float = 0.5, pad_s:
         start, end = max(0.0, start), min(float(duration_s), end)
         if end > start:
             ranges.append((start, end))
-    merged: list[list[float]] = []
+    merged: list[list] = []  # [start, end, [the ranges merged into it]]
     for start, end in sorted(ranges):
         if merged and start - merged[-1][1] < merge_gap_s:
             merged[-1][1] = max(merged[-1][1], end)
+            merged[-1][2].append((start, end))
         else:
-            merged.append([start, end])
-    padded: list[list[float]] = []
-    for start, end in merged:
+            merged.append([start, end, [(start, end)]])
+    padded: list[list] = []
+    for start, end, inner in merged:
         start, end = max(0.0, start - pad_s), min(float(duration_s), end + pad_s)
         if padded and start <= padded[-1][1]:
             padded[-1][1] = max(padded[-1][1], end)
+            padded[-1][2].extend(inner)
         else:
-            padded.append([start, end])
+            padded.append([start, end, list(inner)])
     pieces = []
-    for start, end in padded:
-        n = max(1, math.ceil((end - start) / max_piece_s - 1e-9))
-        step = (end - start) / n
-        pieces.extend((round(start + k * step, 6), round(start + (k + 1) * step if k < n - 1 else end, 6))
-                      for k in range(n))
+    for start, end, inner in padded:
+        pieces.extend((round(a, 6), round(b, 6)) for a, b in _cut_at_pauses(start, end, inner, max_piece_s))
+    return pieces
+
+
+def _cut_at_pauses(start: float, end: float, inner, max_piece_s: float) -> list[tuple[float, float]]:
+    """``[start, end]`` in pieces of at most ``max_piece_s``, cut in the middle of the pauses between the
+    sorted speech ranges ``inner`` (the latest pause that keeps a piece within the limit); where no pause
+    falls within the limit, the stretch up to the next pause is cut into equal parts."""
+    if end - start <= max_piece_s:
+        return [(start, end)]
+    reach = [inner[0][1]]
+    for a, b in inner[1:]:
+        reach.append(max(reach[-1], b))
+    cuts = [(reach[k] + inner[k + 1][0]) / 2 for k in range(len(inner) - 1) if inner[k + 1][0] > reach[k]]
+    cuts = [c for c in cuts if start < c < end]
+    pieces, a = [], start
+    while end - a > max_piece_s + 1e-9:
+        fits = [c for c in cuts if a < c <= a + max_piece_s]
+        if fits:
+            pieces.append((a, max(fits)))
+            a = max(fits)
+            continue
+        stop = min([c for c in cuts if c > a] + [end])  # no pause within reach: equal parts up to the next one
+        n = math.ceil((stop - a) / max_piece_s - 1e-9)
+        step = (stop - a) / n
+        pieces.extend((a + k * step, a + (k + 1) * step) for k in range(n - 1))
+        a += (n - 1) * step
+    pieces.append((a, end))
     return pieces
 
 
@@ -203,3 +232,17 @@ def slice_transcript(transcript: dict | None, start_s: float, end_s: float) -> d
     text = sep.join(w["word"] for w in words) if words else join_text((s["text"] for s in segments), language)
     text = re.sub(r" (?=[-,.!?;:'’])", "", text)  # "table -round" -> "table-round" (word pieces)
     return {"text": text, "language": language, "language_prob": prob, "words": words, "segments": segments}
+
+
+def pack_windows(pieces, max_s: float) -> list[list[tuple[float, float]]]:
+    """Consecutive pieces grouped so that each group's total length is at most ``max_s``."""
+    groups, total = [], 0.0
+    for piece in pieces:
+        length = piece[1] - piece[0]
+        if groups and total + length <= max_s + 1e-9:
+            groups[-1].append(piece)
+            total += length
+        else:
+            groups.append([piece])
+            total = length
+    return groups
