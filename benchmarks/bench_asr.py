@@ -274,6 +274,35 @@ def japanese(ja_dir: Path | None, with_test: bool) -> None:
                                                                [(ranges[0][0], ranges[-1][1])])):
         result, w, _ = _timed(asr.transcribe, track, 16000, speech=sp)
         print(f"    {label:34s} {100 * asr_eval.cer([ref], [result['text']]):6.1f} {duration / w:6.1f}")
+    through_annotate(ja_dir, with_test)
+
+
+def through_annotate(ja_dir: Path | None, with_test: bool) -> None:
+    """The same real clips through ``avshooter.annotate`` (what a user gets: the file decoded at 44.1 kHz, the
+    VAD and the ASR as the pipeline runs them), default config vs configs/annotate/ja.yaml: CER of the
+    shots' transcripts joined. Beam search flips on small input differences (a resampling), and one
+    sentence is ~60 characters (1.7 points each): read the two tables together as the spread."""
+    import glob
+    import json
+    import tempfile
+
+    from avshooter.annotation.pipeline import annotate
+    from avshooter.config import AnnotateConfig, load_config
+
+    files = (sorted(ja_dir.glob("*.wav")) if ja_dir else []) + ([JA_TEST] if with_test else [])
+    configs = {"default": AnnotateConfig(),
+               "ja.yaml": load_config(Path(__file__).resolve().parents[1] / "configs" / "annotate" / "ja.yaml")}
+    print(f"\n    through avshooter.annotate (CER %; {'TEST fleurs last' if with_test else 'DEV only'})")
+    print(f"    {'config':10s} " + " ".join(f"{f.stem[:14]:>14s}" for f in files))
+    for label, config in configs.items():
+        cers = []
+        for f in files:
+            with tempfile.TemporaryDirectory() as out:
+                annotate(f, out_dir=out, config=config)
+                text = "".join(json.load(open(p, encoding="utf-8"))["avshooter"].get("transcript") or ""
+                               for p in sorted(glob.glob(f"{out}/*/audio/*/shot.json")))
+            cers.append(100 * asr_eval.cer([f.with_suffix(".txt").read_text(encoding="utf-8").strip()], [text]))
+        print(f"    {label:10s} " + " ".join(f"{v:14.1f}" for v in cers))
 
 
 def file_asr(path: Path) -> None:
