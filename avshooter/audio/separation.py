@@ -96,7 +96,8 @@ class SeparationParams:
     word_gate : bool
         When the caller passes the transcript's words (:func:`separate`'s ``words``), a speech range holding
         words ends ``word_pad_s`` after its last word (the VAD runs on into music and applause after a line;
-        the ASR heard the line). Ranges without any word are kept (see :func:`word_activity`).
+        the ASR heard the line). Ranges without any word are kept (see :func:`word_activity`). False: the
+        words are not used at all (no ``confirm_prob`` evidence either).
     word_pauses : bool
         Also learn the background in the frames the word gate removed from the VAD's ranges.
     word_pad_s : float
@@ -425,7 +426,7 @@ def separate(wav: np.ndarray, sample_rate: int, *, speech_mask=None,
     band = _speech_band_weight(freqs, params) if params.speech_band else np.ones_like(freqs, dtype=np.float32)
     vb = band[:, None] * gate[None, :]
     confirmed = tail = None  # where the transcript's confident words confirm speech (to a range's end / start)
-    if words is not None and params.confirm_prob > 0 and speech_mask is not None:
+    if words is not None and params.word_gate and params.confirm_prob > 0 and speech_mask is not None:
         evidence = dict(min_prob=params.confirm_prob, gap_s=params.confirm_gap_s,
                         smooth_frames=max(1, int(round(params.vad_smooth_s * sample_rate / hop))))
         confirmed = confirmed_activity(gate, words, sample_rate, hop, **evidence)
