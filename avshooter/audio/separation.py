@@ -11,7 +11,9 @@ This module owns the separator that runs on a fresh machine with no torch; it me
    gives the speech estimate inside the speech ranges instead (``enhance_stereo``: on every input).
    Nothing outside the speech ranges; a range that holds words of the transcript (the caller's ASR on the
    mix) ends just after its last word (:func:`word_activity`: the VAD runs on into music and applause after
-   a line); frames where the estimate holds almost nothing fade out.
+   a line); frames where the estimate holds almost nothing fade out. Where no confident word confirms the
+   range (:mod:`.word_evidence`: its start, its end, a range without words), multichannel input takes the
+   enhancer's estimate too, and after a range's confirmed words the estimate must hold more of the frame.
 3. Music and effects: the harmonic / percussive / residual split of the mix (Fitzgerald 2010, with
    Driedger's residual, median filters on a semi-log grid: :func:`separation_masks`) applied to what the
    dialogue leaves: ``music = Mh (X - D)``; ``effects = wav - dialogue - music``, so the stems add back
@@ -34,6 +36,7 @@ from ..errors import InputError
 from ..io.records import STEMS
 from ..units import check_audio, to_samples
 from .dialogue_filter import dialogue_estimate, enhancer_gain, presence_gate
+from .word_evidence import confirmed_activity, word_spans
 from .stft import fft_size, istft, stft
 
 __all__ = ["SeparationParams", "STEMS", "separate", "separation_masks"]
@@ -93,7 +96,8 @@ class SeparationParams:
     word_gate : bool
         When the caller passes the transcript's words (:func:`separate`'s ``words``), a speech range holding
         words ends ``word_pad_s`` after its last word (the VAD runs on into music and applause after a line;
-        the ASR heard the line). Ranges without any word are kept (see :func:`word_activity`).
+        the ASR heard the line). Ranges without any word are kept (see :func:`word_activity`). False: the
+        words are not used at all (no ``confirm_prob`` evidence either).
     word_pauses : bool
         Also learn the background in the frames the word gate removed from the VAD's ranges.
     word_pad_s : float
@@ -101,6 +105,16 @@ class SeparationParams:
         and are off by ~0.1-0.2 s at the edges of a line.
     word_min_prob : float
         Words the ASR gives a lower probability (``prob``) count as no word.
+    confirm_prob, confirm_gap_s
+        Words of the transcript with ``prob >= confirm_prob`` (0: no word confirms anything), merged when less
+        than ``confirm_gap_s`` apart, *confirm* speech (:func:`~.word_evidence.confirmed_activity`); the rest
+        of a speech range is unconfirmed (silero-vad fires on sung vocals and applause next to a line).
+    enhance_unconfirmed : bool
+        Multichannel input without ``enhance_stereo``: run the enhancer on the unconfirmed frames only, and
+        take its estimate there (the beam passes centred vocals and applause; the model does not).
+    tail_presence_low, tail_presence_high
+        After a range's last confirmed words (and in ranges without any), the presence gate wants this
+        share of the frame instead (0: no stricter gate); not at a range's start (Whisper's first word).
     harmonic, f0_min_hz, f0_max_hz, comb_max_hz, comb_width, comb_floor, voicing_low, voicing_high
         The pitch-tracked harmonic comb of :mod:`.harmonic` on the dialogue (measured worse: off).
     """
@@ -135,6 +149,11 @@ class SeparationParams:
     word_pauses: bool = False
     word_pad_s: float = 0.2
     word_min_prob: float = 0.0
+    confirm_prob: float = 0.5
+    confirm_gap_s: float = 1.0
+    enhance_unconfirmed: bool = True
+    tail_presence_low: float = 0.3
+    tail_presence_high: float = 0.6
     harmonic: bool = False
     f0_min_hz: float = 70.0
     f0_max_hz: float = 400.0
@@ -149,22 +168,24 @@ class SeparationParams:
                     "noise_context_s", "noise_min_s", "over_subtraction", "f0_min_hz", "f0_max_hz", "comb_max_hz",
                     "comb_width")
         for name in ("wiener", "centre", "speech_band", "enhancer_with_pauses", "enhance_stereo", "harmonic",
-                     "word_gate", "word_pauses"):
+                     "word_gate", "word_pauses", "enhance_unconfirmed"):
             if not isinstance(getattr(self, name), bool):
                 raise InputError(f"SeparationParams.{name}={getattr(self, name)!r} is not allowed (true or false)")
         unit = ("noise_quantile", "gain_floor", "comb_floor", "presence_low", "presence_high", "voicing_low",
-                "voicing_high", "word_min_prob")
+                "voicing_high", "word_min_prob", "confirm_prob", "tail_presence_low", "tail_presence_high")
         for name in unit:
             value = getattr(self, name)
             if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0 <= value <= 1):
                 raise InputError(f"SeparationParams.{name}={value!r} is not allowed (a number in [0, 1])")
         for name, value in (("enhancer_pad_s", self.enhancer_pad_s), ("dual_mono_db", -self.dual_mono_db),
-                            ("word_pad_s", self.word_pad_s)):
+                            ("word_pad_s", self.word_pad_s), ("confirm_gap_s", self.confirm_gap_s)):
             if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise InputError(f"SeparationParams.{name}={getattr(self, name)!r} is not allowed "
                                  f"({'<= 0 dB' if name == 'dual_mono_db' else '>= 0'})")
         if self.presence_high and self.presence_high <= self.presence_low:
             raise InputError("SeparationParams.presence_high must exceed presence_low (or be 0: no presence gate)")
+        if self.tail_presence_high and self.tail_presence_high <= self.tail_presence_low:
+            raise InputError("SeparationParams.tail_presence_high must exceed tail_presence_low (or be 0)")
         if self.voicing_high <= self.voicing_low:
             raise InputError("SeparationParams.voicing_high must exceed voicing_low")
         for name in positive:
@@ -274,17 +295,8 @@ def word_activity(activity: np.ndarray, words, n: int, sample_rate: int, hop: in
     ``words``); words with ``prob`` under ``word_min_prob`` count as none.
     """
     n_frames = activity.shape[0]
-    spans = []
-    for i, w in enumerate(words):
-        try:
-            a, b = float(w["start_s"]), float(w["end_s"])
-        except (TypeError, KeyError, ValueError):
-            raise InputError(f"word #{i} {w!r} is not a mapping with numeric start_s and end_s") from None
-        if not (math.isfinite(a) and math.isfinite(b)) or b < a:
-            raise InputError(f"word #{i} ({a}, {b}) must be finite with end_s >= start_s")
-        if params.word_min_prob and float(w.get("prob", 1.0)) < params.word_min_prob:
-            continue
-        spans.append((a, b))
+    parsed = word_spans(words)
+    spans = [(a, b) for a, b, p in parsed if not (params.word_min_prob and p < params.word_min_prob)]
     weight = np.ones(n_frames, np.float32)
     on = np.flatnonzero(activity > 0)
     if on.size == 0 or not spans:
@@ -413,6 +425,13 @@ def separate(wav: np.ndarray, sample_rate: int, *, speech_mask=None,
         gate = activity * word_activity(activity, words, n, sample_rate, hop, params)
     band = _speech_band_weight(freqs, params) if params.speech_band else np.ones_like(freqs, dtype=np.float32)
     vb = band[:, None] * gate[None, :]
+    confirmed = tail = None  # where the transcript's confident words confirm speech (to a range's end / start)
+    if words is not None and params.word_gate and params.confirm_prob > 0 and speech_mask is not None:
+        evidence = dict(min_prob=params.confirm_prob, gap_s=params.confirm_gap_s,
+                        smooth_frames=max(1, int(round(params.vad_smooth_s * sample_rate / hop))))
+        confirmed = confirmed_activity(gate, words, sample_rate, hop, **evidence)
+        if params.tail_presence_high > 0:
+            tail = confirmed_activity(gate, words, sample_rate, hop, head=False, **evidence)
     if params.wiener:
         hop_s = hop / sample_rate
         smooth = (params.gain_smooth_bins, params.gain_smooth_frames)
@@ -427,11 +446,21 @@ def separate(wav: np.ndarray, sample_rate: int, *, speech_mask=None,
                                     pad_s=params.enhancer_pad_s, smooth=smooth)
             gain = learned * gain if params.enhancer_with_pauses else learned
             gain = gain * gate[None, :]  # the model's estimate covers the whole band: no band mask
+        elif enhancer is not None and confirmed is not None and params.enhance_unconfirmed:
+            unsure = gate * (1.0 - confirmed)
+            learned = enhancer_gain(reference, unsure, enhancer, sample_rate, n_fft, n,
+                                    pad_s=params.enhancer_pad_s, smooth=smooth)
+            gain = confirmed[None, :] * gain * vb + unsure[None, :] * learned
         else:
             gain = gain * vb
         if params.presence_high > 0:
-            gain = gain * presence_gate(gain, reference, low=params.presence_low, high=params.presence_high,
-                                        frames=params.gain_smooth_frames)[None, :]
+            weight = presence_gate(gain, reference, low=params.presence_low, high=params.presence_high,
+                                   frames=params.gain_smooth_frames)
+            if tail is not None:
+                strict = presence_gate(gain, reference, low=params.tail_presence_low,
+                                       high=params.tail_presence_high, frames=params.gain_smooth_frames)
+                weight = tail * weight + (1.0 - tail) * strict
+            gain = gain * weight[None, :]
         d_spec = np.broadcast_to(gain * reference[0], spec.shape) if centred else spec * gain[None]
         d_spec = np.ascontiguousarray(d_spec, dtype=np.complex64)
         if params.harmonic:
