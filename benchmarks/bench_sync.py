@@ -211,16 +211,24 @@ def windows(args) -> list[dict]:
         out += _landings("dev", range(0, 8)) + _landings("test", range(1000, 1008))
     for (path, first), split in [(e, "test") for e in args.extra] + [(e, "dev") for e in args.extra_dev]:
         duration = float(grey_frames(path, max_side=16)[1][-1])  # the last frame's time
-        span = duration - first
-        if span < args.window + 16.0:  # too short for an unrelated window of its own: one window
-            out.append({"clip": f"extra {path.name}", "video": path, "start": first, "unrelated": 20.0,
-                        "unrelated_video": bbb, "split": split, "length": min(args.window, span - 0.1)})
-            continue
-        half = span / 2  # >= 8 s: the unrelated soundtrack is the same clip's, half the span away
-        for s in np.arange(first, duration - args.window + 1e-9, args.hop):
-            other = min(s + half if s < first + half else s - half, duration - args.window)
-            out.append({"clip": f"extra {path.name}", "video": path, "start": float(s), "unrelated": float(other),
-                        "split": split})
+        out += _extra_windows(path, first, duration, split, args.window, args.hop, bbb)
+    return out
+
+
+def _extra_windows(path: Path, first: float, duration: float, split: str, window: float, hop: float,
+                   fallback: Path) -> list[dict]:
+    """The windows of a clip given by path, from ``first`` s to ``duration`` (its last frame's time). A span of
+    at least ``window + 16`` s: windows every ``hop`` s, the unrelated soundtrack the same clip's audio half the
+    span (>= 8 s) away; shorter: one window, the unrelated soundtrack ``fallback``'s from 20 s."""
+    span = duration - first
+    if span < window + 16.0:
+        return [{"clip": f"extra {path.name}", "video": path, "start": first, "unrelated": 20.0,
+                 "unrelated_video": fallback, "split": split, "length": min(window, span - 0.1)}]
+    half, out = span / 2, []
+    for s in np.arange(first, duration - window + 1e-9, hop):
+        other = min(s + half if s < first + half else s - half, duration - window)
+        out.append({"clip": f"extra {path.name}", "video": path, "start": float(s), "unrelated": float(other),
+                    "split": split})
     return out
 
 
@@ -368,7 +376,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     for path, _ in args.extra + args.extra_dev:
         if not path.is_file():
-            parser.error(f"--extra {path}: no such file")
+            parser.error(f"{path}: no such file")
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
     t0, c0 = time.perf_counter(), time.process_time()
     rows = run(args)
