@@ -58,13 +58,13 @@ Material (``../shared/media``, never downloaded):
 
 Split (by time range, stated before tuning): DEV = the demo and Big Buck Bunny windows ending by 15 s
 (the estimator was built and checked on these); TEST = Big Buck Bunny windows starting at 15 s or
-later, and the ``--extra`` clips (``--extra-dev`` clips are DEV); a window that holds picture of both halves is in neither (until
-2026-12-06 the windows starting at 12.5 and 14.5 s were counted as dev). Landings: as above. Round three
-(estimator v2) was built on the dev landings, BBB < 15 s and the demo; TEST was run once, at the end.
-Round four ran the v2 estimator unchanged on the new DEV
-clip first, then TEST once. "Sharp events" is unchanged (round two's rule: the picture alone shows a cut or a
-local impact, :func:`sharp_events`), fixed before any of round four's clips was run. Demo windows are at most 4 s (its shortest shot). No constant of the estimator was fitted: its levels are the tests'
-``alpha`` (0.01).
+later, and the ``--extra`` clips (``--extra-dev`` clips are DEV); a window that holds picture of both
+halves is in neither (until 2026-12-06 the windows starting at 12.5 and 14.5 s were counted as dev).
+Landings: as above. Round three (estimator v2) was built on the dev landings, BBB < 15 s and the demo;
+TEST was run once, at the end. Round four ran the v2 estimator unchanged on the new DEV clip first, then
+TEST once. "Sharp events" is unchanged (round two's rule: the picture alone shows a cut or a local
+impact, :func:`sharp_events`), fixed before any of round four's clips was run. Demo windows are at most
+4 s (its shortest shot). No constant of the estimator was fitted: its levels are the tests' ``alpha`` (0.01).
 
 Experiments (issue 19, round two; the picture signal and the sound handed to the same ``check_sync``):
 ``--visual motion`` uses the picture's motion energy (mean absolute frame difference) instead of its sharp
@@ -75,8 +75,8 @@ steps, thuds) before its onset envelope.
 
 Usage::
 
-    python benchmarks/bench_sync.py [--workdir DIR] [--window 4] [--hop 2] [--extra PATH[@S] ...] [--extra-dev PATH[@S] ...]
-                                    [--landings]
+    python benchmarks/bench_sync.py [--workdir DIR] [--window 4] [--hop 2] [--landings]
+                                    [--extra PATH[@S] ...] [--extra-dev PATH[@S] ...]
                                     [--split dev|test|all] [--explain]
                                     [--visual events|motion|rise|cells] [--band all|low]
 """
