@@ -37,6 +37,7 @@ from importlib import resources
 import numpy as np
 
 from ..errors import BackendError
+from .caption_classes import class_words, sound_quality, spot_classes
 
 __all__ = ["KINDS", "CaptionReading", "clean_text", "scene_environment", "Match", "Phrase", "ReaderOptions", "find_quotes", "load_phrases",
            "read_dialogue", "read_environment", "read_shot_text", "speech_language", "split_clauses"]
@@ -65,6 +66,11 @@ class ReaderOptions:
     place_margin: float = 0.0
     """An environment is a picture (no ambience) when its best picture phrase beats its best place phrase
     by more than this."""
+    class_floor: float = 0.40
+    """A class a clause names in the ontology's words (:mod:`.caption_classes`) counts when the clause and
+    the class's words and description reach this MiniLM cosine (plot clauses: ``+ plot_extra``)."""
+    place_bed: bool = True
+    env_min: float = 0.45
 
 
 @dataclass(frozen=True)
@@ -364,8 +370,10 @@ def read_shot_text(texts: list[tuple[str, str]], *, characters: list[str], shot_
         return reading
     phrases = _phrase_matrix(device)
     sims = embed_texts([c for _, c in clauses] + [n for _, n in negated], device=device) @ phrases.T
-    for (source, text), row in zip(clauses, sims[: len(clauses)]):
-        for m in _clause_matches(text, row, source, options):
+    named = spot_classes([c for _, c in clauses], floor=-1.0, device=device)
+    for (source, text), row, hits in zip(clauses, sims[: len(clauses)], named):
+        phrased = _clause_matches(text, row, source, options)
+        for m in phrased + _class_matches(hits, source, options, sources_named=bool(phrased)):
             getattr(reading, m.kind).append(m)
     for (source, text), row in zip(negated, sims[len(clauses):]):
         if any(m.kind == "music" for m in _clause_matches(text, row, source, options)):
@@ -375,6 +383,20 @@ def read_shot_text(texts: list[tuple[str, str]], *, characters: list[str], shot_
     if reading.music_negated:
         reading.music = []
     return reading
+
+
+def _class_matches(hits, source: str, options: ReaderOptions, kinds=_SOUND_KINDS,
+                   sources_named: bool = False) -> list[Match]:
+    """The classes a clause names (:func:`.caption_classes.spot_classes`) that pass the floor, as matches.
+    A word of how something sounds ("rumbles", "screeching") is dropped when the clause names what sounds
+    (``sources_named``: a phrase matched it, or another class): "thunder rumbles" is thunder."""
+    from ..vocabulary import layer_of
+
+    floor = options.class_floor + (options.plot_extra if source.startswith("plot") else 0.0)
+    hits = [h for h in hits if h.score >= floor and layer_of(h.name) in kinds and class_words(h.name)]
+    if sources_named or any(not sound_quality(h.name) for h in hits):
+        hits = [h for h in hits if not sound_quality(h.name)]
+    return [Match(class_words(h.name), layer_of(h.name), h.score, source, h.text) for h in hits]
 
 
 def _dedupe(matches: list[Match]) -> list[Match]:
@@ -409,13 +431,15 @@ def read_environment(text: str, *, options: ReaderOptions = ReaderOptions(),
         return False, []
     hand = np.array([not p.from_class for p in load_phrases()])
     found = []
+    named = spot_classes(clauses, floor=-1.0, device=device)
     for k, (clause, row) in enumerate(zip(clauses, sims), 1):
+        found += _class_matches(named[k - 1], "scene environment", options, kinds=("ambience",))
         scores = {label: s for (kind, label), s in _label_scores(row, options).items() if kind == "ambience"}
         label, s = max(scores.items(), key=lambda kv: kv[1])
-        if s < options.ambience_min and k == 1:  # the place's bed: its closest hand-written place phrase
+        if s < options.ambience_min and k == 1 and options.place_bed:  # the place's bed: its closest hand-written place phrase
             scores = {label: s for (kind, label), s in _label_scores(np.where(hand, row, -2.0)).items()
                       if kind == "ambience"}
             label, s = max(scores.items(), key=lambda kv: kv[1])
-        if s >= options.ambience_min or k == 1:
+        if s >= options.env_min or (k == 1 and options.place_bed):
             found.append(Match(label, "ambience", s, "scene environment", clause))
     return True, _dedupe(found)
