@@ -101,8 +101,12 @@ def _window(tokens: list[str], start: int, end: int) -> str:
     return " ".join(tokens[max(0, start - WINDOW): end + WINDOW])
 
 
-def spot_classes(clauses: list[str], *, floor: float = FLOOR, device: str = "cpu") -> list[list[ClassHit]]:
-    """Per clause, the classes it names that pass the meaning check, in the order they are said."""
+def spot_classes(clauses: list[str], *, floor: float = FLOOR, device: str = "cpu",
+                 examples: dict[str, list[str]] | None = None) -> list[list[ClassHit]]:
+    """Per clause, the classes it names that pass the meaning check, in the order they are said.
+
+    ``examples``: more texts per class the check compares with (how captions say that class: "a
+    character runs quickly" for "Run"); the best cosine counts."""
     from ..embedding import embed_texts
     from ..vocabulary import parents
 
@@ -119,16 +123,17 @@ def spot_classes(clauses: list[str], *, floor: float = FLOOR, device: str = "cpu
                     hits.append((i, i + n, name, _window(tokens, i, i + n), text))
                     break
         found.append(hits)
+    examples = examples or {}
     parts = sorted({h[3] for hits in found for h in hits})
-    texts = sorted({h[4] for hits in found for h in hits})
+    texts = sorted({t for hits in found for h in hits for t in [h[4]] + list(examples.get(h[2], ()))})
     if not parts:
         return [[] for _ in clauses]
     sims = embed_texts(parts, device=device) @ embed_texts(texts, device=device).T
     row, col = {p: k for k, p in enumerate(parts)}, {t: k for k, t in enumerate(texts)}
     out = []
     for hits in found:
-        scored = [(start, end, name, float(sims[row[part], col[text]]), part)
-                  for start, end, name, part, text in hits]
+        scored = [(start, end, name, max(float(sims[row[part], col[t]]) for t in [text] + list(examples.get(name, ()))),
+                   part) for start, end, name, part, text in hits]
         scored = [h for h in scored if h[3] >= floor]
         # one class per span of words: the longer name, then the closer meaning
         scored.sort(key=lambda h: (-(h[1] - h[0]), -h[3]))

@@ -71,6 +71,8 @@ class ReaderOptions:
     the class's words and description reach this MiniLM cosine (plot clauses: ``+ plot_extra``)."""
     place_bed: bool = True
     env_min: float = 0.45
+    drop_looks: bool = True
+    class_examples: bool = True
 
 
 @dataclass(frozen=True)
@@ -331,8 +333,35 @@ def _clause_matches(text: str, sims: np.ndarray, source: str, options: ReaderOpt
     return found[: options.max_labels_per_clause]
 
 
+_FUNCTION_WORDS = {"the", "and", "with", "his", "her", "their", "its", "from", "into", "onto", "over", "under", "for",
+                   "who", "that", "this", "has", "have", "are", "was", "one", "two"}
+
+
+def drop_looks(text: str, appearances: list[str]) -> str:
+    """``text`` without the runs of two or more words it shares with a character's appearance ("a girl in
+    a sailor uniform walks" -> "walks" for "A girl with short black hair in a sailor uniform."): what a
+    character looks like is seen, not heard."""
+    words = text.split()
+    low = [re.sub(r"\W", "", w.lower()) for w in words]
+    drop = [False] * len(words)
+    for look in appearances:
+        seen = [re.sub(r"\W", "", w.lower()) for w in (look or "").split()]
+        for i in range(len(low)):
+            for j in range(len(seen)):
+                n = 0
+                while i + n < len(low) and j + n < len(seen) and low[i + n] and low[i + n] == seen[j + n]:
+                    n += 1
+                if n >= 2 and any(len(w) >= 3 and w not in _FUNCTION_WORDS for w in low[i: i + n]):
+                    drop[i: i + n] = [True] * n
+    if not any(drop):
+        return text
+    kept = [w if not d else ("," if w.endswith(",") else "") for w, d in zip(words, drop)]
+    return re.sub(r"\s+", " ", " ".join(k for k in kept if k)).strip(" ,")
+
+
 def read_shot_text(texts: list[tuple[str, str]], *, characters: list[str], shot_characters: list[str],
-                   options: ReaderOptions = ReaderOptions(), device: str = "cpu") -> CaptionReading:
+                   options: ReaderOptions = ReaderOptions(), device: str = "cpu",
+                   appearances: list[str] = ()) -> CaptionReading:
     """What the captions of one shot make heard.
 
     Parameters
@@ -344,6 +373,9 @@ def read_shot_text(texts: list[tuple[str, str]], *, characters: list[str], shot_
         The story's character IDs (speakers are looked up among them).
     shot_characters : list of str
         The shot's "main characters" (the speaker when the quote names nobody).
+    appearances : list of str
+        The characters' appearances: the words a clause shares with one are dropped before matching
+        (:func:`drop_looks`).
     """
     from ..embedding import embed_texts
 
@@ -355,6 +387,8 @@ def read_shot_text(texts: list[tuple[str, str]], *, characters: list[str], shot_
     names = re.compile("|".join(rf"(?<!\w){re.escape(n)}(?:'s)?(?!\w)" for n in sorted(characters, key=len, reverse=True)),
                        re.IGNORECASE) if characters else None
     for name, text in texts:
+        if options.drop_looks and appearances:
+            text = drop_looks(text, list(appearances))
         if names is not None:  # names mean nothing to the embedding ("Ren answers" is not a sword)
             text = names.sub(lambda m: "someone's" if m.group(0).endswith("'s") else "someone", text)
         for k, clause in enumerate(split_clauses(text), 1):
@@ -370,7 +404,7 @@ def read_shot_text(texts: list[tuple[str, str]], *, characters: list[str], shot_
         return reading
     phrases = _phrase_matrix(device)
     sims = embed_texts([c for _, c in clauses] + [n for _, n in negated], device=device) @ phrases.T
-    named = spot_classes([c for _, c in clauses], floor=-1.0, device=device)
+    named = spot_classes([c for _, c in clauses], floor=-1.0, device=device, examples=_class_examples(options))
     for (source, text), row, hits in zip(clauses, sims[: len(clauses)], named):
         phrased = _clause_matches(text, row, source, options)
         for m in phrased + _class_matches(hits, source, options, sources_named=bool(phrased)):
@@ -383,6 +417,24 @@ def read_shot_text(texts: list[tuple[str, str]], *, characters: list[str], shot_
     if reading.music_negated:
         reading.music = []
     return reading
+
+
+def _class_examples(options: ReaderOptions) -> dict[str, list[str]]:
+    return _phrase_examples() if options.class_examples else {}
+
+
+@functools.lru_cache(maxsize=1)
+def _phrase_examples() -> dict[str, list[str]]:
+    """``{class: hand-written phrases of its sound words}``: how captions say each class (for the meaning
+    check of :func:`.caption_classes.spot_classes`)."""
+    from ..vocabulary import find
+
+    out: dict[str, list[str]] = {}
+    for p in load_phrases():
+        name = None if p.from_class or p.kind not in ("effects", "ambience") else find(p.label)
+        if name:
+            out.setdefault(name, []).append(p.text)
+    return out
 
 
 def _class_matches(hits, source: str, options: ReaderOptions, kinds=_SOUND_KINDS,
@@ -431,7 +483,7 @@ def read_environment(text: str, *, options: ReaderOptions = ReaderOptions(),
         return False, []
     hand = np.array([not p.from_class for p in load_phrases()])
     found = []
-    named = spot_classes(clauses, floor=-1.0, device=device)
+    named = spot_classes(clauses, floor=-1.0, device=device, examples=_class_examples(options))
     for k, (clause, row) in enumerate(zip(clauses, sims), 1):
         found += _class_matches(named[k - 1], "scene environment", options, kinds=("ambience",))
         scores = {label: s for (kind, label), s in _label_scores(row, options).items() if kind == "ambience"}

@@ -92,7 +92,8 @@ class CaptionPromptWriter:
     def shot_prompt(self, story, shot) -> ShotDraft:
         reading = read_shot_text([("caption", shot.caption or ""), ("plot", shot.plot or "")],
                                  characters=story.character_ids, shot_characters=shot.characters,
-                                 options=self.options, device=self.device)
+                                 options=self.options, device=self.device,
+                                 appearances=[c.appearance or "" for c in story.characters])
         sources: dict[str, Any] = {}
         effects, music = annotation_prompts(shot)
         if effects is not None:
