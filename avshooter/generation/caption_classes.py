@@ -18,6 +18,10 @@ matching of :mod:`.caption_reader`, which hears one sound per clause from how ca
    longer name wins, then the higher cosine.
 
 Nothing here is fitted to caption words: the names are the ontology's, the floor is one number.
+
+Before any matching, :func:`drop_looks` takes out of a clause the words it shares with a character's
+appearance ("a girl in a sailor uniform walks" -> "walks"): what a character looks like is seen, not heard,
+and it drowns the sounding verb in the embedding.
 """
 from __future__ import annotations
 
@@ -26,15 +30,16 @@ import os
 import re
 from typing import NamedTuple
 
-__all__ = ["FLOOR", "MAX_DESCENDANTS", "ClassHit", "class_names", "class_words", "sound_quality", "spot_classes", "stem"]
+__all__ = ["FLOOR", "MAX_DESCENDANTS", "ClassHit", "class_names", "class_words", "drop_looks", "sound_quality",
+           "spot_classes", "stem"]
 
 FLOOR = 0.35
 """Minimum MiniLM cosine of a clause and a class it names (its words and description)."""
-MAX_DESCENDANTS = 4
+MAX_DESCENDANTS = 5
 """Classes with more descendants are families ("Vehicle", "Door", "Water"), not one sound."""
 WINDOW = 5
 """Words either side of a named word that the meaning check reads (the part of the clause about it)."""
-_SKIP_WORDS = {"etc", "sound", "sounds", "noise", "effect", "music"}
+_SKIP_WORDS = {"etc"}
 _WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
 
 
@@ -179,3 +184,29 @@ def _ambiguous() -> frozenset[str]:
     from ..vocabulary import descendants
 
     return frozenset(descendants("Source-ambiguous sounds")) | {"Source-ambiguous sounds"}
+
+
+_FUNCTION_WORDS = {"the", "and", "with", "his", "her", "their", "its", "from", "into", "onto", "over", "under", "for",
+                   "who", "that", "this", "has", "have", "are", "was", "one", "two"}
+
+
+def drop_looks(text: str, appearances: list[str]) -> str:
+    """``text`` without the runs of two or more words it shares with a character's appearance ("a girl in
+    a sailor uniform walks" -> "walks" for "A girl with short black hair in a sailor uniform."): what a
+    character looks like is seen, not heard."""
+    words = text.split()
+    low = [re.sub(r"\W", "", w.lower()) for w in words]
+    drop = [False] * len(words)
+    for look in appearances:
+        seen = [re.sub(r"\W", "", w.lower()) for w in (look or "").split()]
+        for i in range(len(low)):
+            for j in range(len(seen)):
+                n = 0
+                while i + n < len(low) and j + n < len(seen) and low[i + n] and low[i + n] == seen[j + n]:
+                    n += 1
+                if n >= 2 and any(len(w) >= 3 and w not in _FUNCTION_WORDS for w in low[i: i + n]):
+                    drop[i: i + n] = [True] * n
+    if not any(drop):
+        return text
+    kept = [w if not d else ("," if w.endswith(",") else "") for w, d in zip(words, drop)]
+    return re.sub(r"\s+", " ", " ".join(k for k in kept if k)).strip(" ,")
