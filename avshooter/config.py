@@ -232,7 +232,10 @@ RUNTIME_OPTION_KEYS = frozenset({"batch_size", "cpu_threads", "threads", "num_wo
 
 # Output versions of built-in backends ("step:name" -> version): a backend bumps its entry when its output
 # changes for the same options, so the hash of a config that uses it changes and old results are redone.
-OUTPUT_VERSIONS = {"separation:dsp": "3"}  # 3: the dialogue gated by the transcript's words (issue 18)
+OUTPUT_VERSIONS = {
+    "separation:dsp": "3",  # 3: the dialogue gated by the transcript's words (issue 18)
+    "prompt_writer:rules": "2",  # 2: classes named in captions, no invented room tone (issue 17)
+}
 
 
 def _rule_versions(config) -> dict:

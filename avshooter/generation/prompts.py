@@ -167,13 +167,15 @@ def _music_prompt(matches) -> tuple[str, dict]:
 
 def _one_per_class(matches):
     """The matches, one per AudioSet class (the first, the best-placed): "a ball bouncing" and "bouncing" are
-    one sound."""
-    from ..vocabulary import find
+    one sound, and so are a class and its parent or child ("an owl" and "hoot", "a whistle" and "kettle
+    whistle")."""
+    from ..vocabulary import by_name, children, find, parents
 
     seen, out = set(), []
     for m in matches:
         key = find(m.label) or m.label
-        if key not in seen:
+        family = {key} | (set(parents(key)) | set(children(key)) if by_name(key) else set())
+        if not family & seen:
             seen.add(key)
             out.append(m)
     return out
