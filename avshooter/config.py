@@ -236,6 +236,7 @@ OUTPUT_VERSIONS = {
     "separation:dsp": "4",  # 3: the dialogue gated by the transcript's words; 4: confirmed by confident words (issue 18)
     "asr:faster-whisper": "2",  # 2: beam 5 for Japanese, long speech cut at its pauses (issue 20)
     "asr:whisper": "2",  # 2: long speech cut at its pauses (issue 20)
+    "prompt_writer:rules": "2",  # 2: classes named in captions, no invented room tone (issue 17)
 }
 
 

@@ -92,7 +92,8 @@ class CaptionPromptWriter:
     def shot_prompt(self, story, shot) -> ShotDraft:
         reading = read_shot_text([("caption", shot.caption or ""), ("plot", shot.plot or "")],
                                  characters=story.character_ids, shot_characters=shot.characters,
-                                 options=self.options, device=self.device)
+                                 options=self.options, device=self.device,
+                                 appearances=[c.appearance or "" for c in story.characters])
         sources: dict[str, Any] = {}
         effects, music = annotation_prompts(shot)
         if effects is not None:
@@ -166,13 +167,15 @@ def _music_prompt(matches) -> tuple[str, dict]:
 
 def _one_per_class(matches):
     """The matches, one per AudioSet class (the first, the best-placed): "a ball bouncing" and "bouncing" are
-    one sound."""
-    from ..vocabulary import find
+    one sound, and so are a class and its parent or child ("an owl" and "hoot", "a whistle" and "kettle
+    whistle")."""
+    from ..vocabulary import by_name, children, find, parents
 
     seen, out = set(), []
     for m in matches:
         key = find(m.label) or m.label
-        if key not in seen:
+        family = {key} | (set(parents(key)) | set(children(key)) if by_name(key) else set())
+        if not family & seen:
             seen.add(key)
             out.append(m)
     return out
