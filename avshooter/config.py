@@ -237,6 +237,7 @@ OUTPUT_VERSIONS = {
     "asr:faster-whisper": "2",  # 2: beam 5 for Japanese, long speech cut at its pauses (issue 20)
     "asr:whisper": "2",  # 2: long speech cut at its pauses (issue 20)
     "prompt_writer:rules": "2",  # 2: classes named in captions, no invented room tone (issue 17)
+    "tta:retrieval": "2",  # 2: a place without a named sound gets its acoustic environment's bank bed (issue 17)
 }
 
 

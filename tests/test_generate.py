@@ -478,6 +478,10 @@ def test_the_demo_gets_the_right_layers(demo, demo_out, tmp_path):
     onsets = np.array(audio_onsets(effects[a:b].T.astype(np.float32), sr))
     impacts = [t - demo["truth_data"]["shots"][2]["start_s"] for t in demo["truth_data"]["shots"][2]["impact_times_s"]]
     assert onsets.size and all(np.min(np.abs(onsets - t)) <= FRAME_S for t in impacts)
+    # the garden names no sound: its bed is the bank's outdoor recording (the night shot), by its environment
+    garden = shots[2]["layers"]["ambience"]
+    assert garden["status"] == "filled", garden
+    assert [e["bank_class"] for e in garden["source"]["events"]] == ["Outside, rural or natural"]
 
 
 def test_layer_balance_and_ducking_come_from_the_config(demo, demo_out, story_with_lines, gen_out, tmp_path):

@@ -226,3 +226,11 @@ def test_the_index_holds_layer_labels_and_no_one_event_label_of_a_steady_bed():
     hits = _timed_labels(shot(0.5))
     assert [lab["label"] for lab in hits["mix"]] == ["Explosion"]
     assert [lab["label"] for lab in hits["effects"]] == ["Wind", "Explosion"]
+
+
+def test_a_place_without_a_named_sound_has_its_acoustic_environment():
+    from avshooter.backends.text_to_audio.event_match import place_class
+
+    assert place_class("background ambience of a green lawn under a pale blue sky")["class"] == "Outside, rural or natural"
+    assert place_class("background ambience of a busy city street")["class"] == "Outside, urban or manmade"
+    assert place_class("thunder, heavy rain") is None  # no place said

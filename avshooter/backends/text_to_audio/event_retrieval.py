@@ -48,6 +48,8 @@ def event_clip(index, sounds: list[dict], duration_s: float, *, seed: int, layer
     events, missing, offered = [], [], []
     for sound in sounds:
         found = candidates(index, sound["class"], layer, device=device)
+        if sound.get("how") == "place":  # a place's bed is that environment's recording, not a look-alike's
+            found = [c for c in found if c[1] in ("exact", "child")]
         if not found:
             missing.append(sound["words"])
             continue

@@ -295,10 +295,13 @@ class RetrievalTTA:
             return []
         out: list = [None] * n
         if self.index is not None and len(self.index) and layer in ("effects", "ambience"):
+            from .event_match import place_class
             from .event_retrieval import event_clip, named_sounds
 
             for i, (prompt, duration, seed) in enumerate(zip(prompts, durations_s, seeds)):
                 sounds = named_sounds(prompt, device=self.device)
+                if not sounds and layer == "ambience":  # a place without a named sound: its environment's bed
+                    sounds = [s for s in [place_class(prompt, device=self.device)] if s]
                 if sounds:  # else the prompt names no sound of the vocabulary: the shot-level match below
                     out[i] = event_clip(self.index, sounds, float(duration), seed=int(seed), layer=layer,
                                         sample_rate=self.sample_rate, top_k=self.top_k, pre_roll_s=self.pre_roll_s,
