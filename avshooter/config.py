@@ -233,7 +233,7 @@ RUNTIME_OPTION_KEYS = frozenset({"batch_size", "cpu_threads", "threads", "num_wo
 # Output versions of built-in backends ("step:name" -> version): a backend bumps its entry when its output
 # changes for the same options, so the hash of a config that uses it changes and old results are redone.
 OUTPUT_VERSIONS = {
-    "separation:dsp": "5",  # 3: the dialogue gated by the transcript's words; 4: confirmed by confident words; 5: a confirmed line ends at its first pause (issue 18)
+    "separation:dsp": "4",  # 3: the dialogue gated by the transcript's words; 4: confirmed by confident words (issue 18)
     "asr:faster-whisper": "2",  # 2: beam 5 for Japanese, long speech cut at its pauses (issue 20)
     "asr:whisper": "2",  # 2: long speech cut at its pauses (issue 20)
     "prompt_writer:rules": "2",  # 2: classes named in captions, no invented room tone (issue 17)
