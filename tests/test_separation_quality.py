@@ -374,3 +374,43 @@ def test_stereo_gives_no_dialogue_where_the_vad_took_centred_music_for_speech(so
     d = np.stack([speech, speech])
     assert si_sdr(new["dialogue"], d) >= si_sdr(old["dialogue"], d)  # the line is kept (+6.1 vs +4.8 dB)
     assert np.abs(sum(new.values()) - film).max() < 1e-4
+
+
+# ------------------------------------- line_gap_s: a confirmed line ends at its first pause (measured, off)
+class _KeepingEnhancer(_CountingEnhancer):
+    """Stands in for GTCRN hearing a voice in everything (a sung note): keeps 64 % of every frame's power."""
+
+    def enhance(self, wav):
+        return (0.8 * wav).astype(np.float32)
+
+
+def test_a_confirmed_line_ends_at_its_first_pause_and_starts_after_its_last(sources):
+    from avshooter.audio.word_evidence import line_reach
+
+    speech, music, bed = sources
+    mix = (speech + music + bed)[None].copy()
+    for a, b in ((0.6, 0.9), (5.0, 5.3)):   # a pause before the line's first word and one after its last sure one
+        mix[:, int(a * SR): int(b * SR)] = 0.0
+    vad = [(0.3, 7.5)]                       # the VAD took the music on both sides for speech
+    words = LINE_WORDS[:-3] + [dict(w, prob=0.2) for w in LINE_WORDS[-3:]]  # confirmed 1.4-4.55 s, range to 6.1 s
+    new = separate(mix, SR, speech_mask=vad, enhancer=_KeepingEnhancer(), words=words,
+                   params=SeparationParams(line_gap_s=0.11))
+    old = separate(mix, SR, speech_mask=vad, enhancer=_KeepingEnhancer(), words=words)
+    before, line, beyond = slice(int(0.3 * SR), int(0.55 * SR)), slice(int(1.5 * SR), int(4.9 * SR)), \
+        slice(int(5.35 * SR), int(6.0 * SR))
+    for part in (before, beyond):            # the model keeps enough for every presence gate: only the pause ends it
+        assert _dbfs(old["dialogue"][0, part]) > -40 and _dbfs(new["dialogue"][0, part]) < -100
+    assert np.allclose(new["dialogue"][0, line], old["dialogue"][0, line], atol=1e-6)
+    assert np.abs(sum(new.values()) - mix).max() < 1e-4
+
+    gate = np.ones(20, np.float32)
+    gate[[0, 19]] = 0
+    confirmed = np.zeros(20, np.float32)
+    confirmed[8:11] = 1
+    quiet = np.zeros(20, bool)
+    quiet[[3, 4, 13, 15, 16]] = True         # 13 alone is too short a pause; 15-16 ends the line
+    inside, anchored = line_reach(gate, confirmed, quiet, 2)
+    assert np.flatnonzero(inside).tolist() == list(range(5, 15)) and anchored[1:19].all() and not anchored[0]
+    assert line_reach(gate, np.zeros(20, np.float32), quiet, 2)[1].sum() == 0   # nothing confirmed: no reach
+    with pytest.raises(InputError, match="line_gap_s"):
+        SeparationParams(line_gap_s=-0.1)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["noise_statistics", "dialogue_estimate", "enhancer_gain", "presence_gate"]
+__all__ = ["noise_statistics", "dialogue_estimate", "enhancer_gain", "presence_share", "presence_gate"]
 
 # frames with activity under this are background-only
 _PAUSE = 0.05
@@ -150,13 +150,17 @@ def enhancer_gain(reference: np.ndarray, activity: np.ndarray, enhancer, sample_
     return gain.astype(np.float32)
 
 
+def presence_share(gain: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Per frame, the share of the reference's power that the gain keeps as speech (float, in [0, 1])."""
+    power = np.abs(reference[0]) ** 2
+    return (gain ** 2 * power).sum(axis=0) / (power.sum(axis=0) + 1e-12)
+
+
 def presence_gate(gain: np.ndarray, reference: np.ndarray, *, low: float, high: float, frames: int) -> np.ndarray:
     """Per-frame weight in [0, 1]: the share of a frame's power the gain keeps as speech (averaged over
     ``frames``) is the estimate's own voice activity; the weight fades to 0 as it falls from ``high`` to
     ``low`` (a VAD that fires on music or a crowd gives no dialogue where the estimate holds little)."""
-    power = np.abs(reference[0]) ** 2
-    share = (gain ** 2 * power).sum(axis=0) / (power.sum(axis=0) + 1e-12)
-    share = ndimage.uniform_filter1d(share, max(1, frames), mode="nearest")
+    share = ndimage.uniform_filter1d(presence_share(gain, reference), max(1, frames), mode="nearest")
     return np.clip((share - low) / max(high - low, 1e-6), 0.0, 1.0).astype(np.float32)
 
 
