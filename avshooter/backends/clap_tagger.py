@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendError, InputError
+from .torch_device import check_torch_device
 
 __all__ = ["TYPES", "ClapTagger", "load_vocabulary"]
 
 TYPES = ("speech", "music", "effects", "ambience", "silence")
 PROMPT = "the sound of {label}"
 SILENCE_DBFS = -60.0
-_DTYPES = ("float32", "float16", "bfloat16")
 
 
 def load_vocabulary(source=None) -> list[tuple[str, str]]:
@@ -117,14 +117,7 @@ class ClapTagger:
         except ImportError as exc:
             raise BackendError(f"the clap tagger needs transformers and torch ({exc}): "
                                "pip install 'transformers>=4.40,<5.40' (after a torch build for your machine)") from None
-        if not isinstance(device, str) or device.split(":")[0] not in ("cpu", "cuda", "mps"):
-            raise BackendError(f"clap device={device!r} is not allowed (cpu, cuda, cuda:N or mps)")
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise BackendError(f"clap device={device!r} asked for but torch sees no CUDA device")
-        if dtype not in _DTYPES:
-            raise BackendError(f"clap dtype={dtype!r} is not allowed ({', '.join(_DTYPES)})")
-        if dtype != "float32" and not device.startswith("cuda"):
-            raise BackendError(f"clap dtype={dtype!r} needs a cuda device (got {device!r}); use float32")
+        check_torch_device(torch, "clap", device, dtype)
         for key, value in (("batch_size", batch_size), ("top_k", top_k)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise BackendError(f"clap {key}={value!r} is not allowed (an integer >= 1)")

@@ -25,13 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendError, InputError
+from .torch_device import DTYPES, check_torch_device
 
 __all__ = ["DemucsSeparator"]
 
 _DIALOGUE_SOURCES = ("vocals", "dialogue", "dialog", "speech", "voice")
 _MUSIC_SOURCES = ("music",)
 _EFFECTS_SOURCES = ("effects", "sfx", "fx")
-_DTYPES = ("float32", "float16", "bfloat16")
 _MIN_SEGMENT_S = 1.0
 
 
@@ -185,10 +185,7 @@ class DemucsSeparator:
     def _check_options(device, model, segment_s, overlap, shifts, batch_size, dtype, seed):
         import torch
 
-        if not isinstance(device, str) or not device.split(":")[0] in ("cpu", "cuda", "mps"):
-            raise BackendError(f"demucs device={device!r} is not allowed (cpu, cuda, cuda:N or mps)")
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise BackendError(f"demucs device={device!r} asked for but torch sees no CUDA device")
+        check_torch_device(torch, "demucs", device)
         if not isinstance(model, str) or not model:
             raise BackendError(f"demucs model={model!r} is not allowed (a model name or signature)")
         if segment_s is not None and not (isinstance(segment_s, (int, float)) and not isinstance(segment_s, bool)
@@ -199,8 +196,8 @@ class DemucsSeparator:
         for key, value, low in (("shifts", shifts, 0), ("batch_size", batch_size, 1), ("seed", seed, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise BackendError(f"demucs {key}={value!r} is not allowed (an integer >= {low})")
-        if dtype not in _DTYPES:
-            raise BackendError(f"demucs dtype={dtype!r} is not allowed ({', '.join(_DTYPES)})")
+        if dtype not in DTYPES:
+            raise BackendError(f"demucs dtype={dtype!r} is not allowed ({', '.join(DTYPES)})")
         if dtype != "float32" and not device.startswith("cuda"):
             raise BackendError(f"demucs dtype={dtype!r} needs a cuda device (got {device!r}); use float32")
 

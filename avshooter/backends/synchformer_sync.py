@@ -39,10 +39,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendError, InputError
+from .torch_device import check_torch_device
 
 __all__ = ["SynchformerConfig", "SynchformerSync"]
 
-_DTYPES = ("float32", "float16", "bfloat16")
 ESTIMATOR = "synchformer"
 
 
@@ -143,15 +143,7 @@ class SynchformerSync:
         if isinstance(config, dict):
             config = SynchformerConfig.from_dict(config)
         self.config = config or SynchformerConfig()
-        # Copied from avshooter.backends.clap_tagger.ClapTagger.__init__ (device and dtype checks)
-        if not isinstance(device, str) or device.split(":")[0] not in ("cpu", "cuda", "mps"):
-            raise BackendError(f"synchformer device={device!r} is not allowed (cpu, cuda, cuda:N or mps)")
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise BackendError(f"synchformer device={device!r} asked for but torch sees no CUDA device")
-        if dtype not in _DTYPES:
-            raise BackendError(f"synchformer dtype={dtype!r} is not allowed ({', '.join(_DTYPES)})")
-        if dtype != "float32" and not device.startswith("cuda"):
-            raise BackendError(f"synchformer dtype={dtype!r} needs a cuda device (got {device!r}); use float32")
+        check_torch_device(torch, "synchformer", device, dtype)
         torch.manual_seed(seed)  # random weights only matter before from_pretrained loads real ones
         self.model = _build(self.config)
         self.device, self.dtype = device, dtype
