@@ -69,6 +69,8 @@ def stem(word: str) -> str:
 def _same_stem(a: str, b: str) -> bool:
     if a == b:
         return True
+    if a[:1] != b[:1]:  # no common prefix: the common case of the scan, decided without commonprefix
+        return False
     short, long_ = sorted((a, b), key=len)
     common = len(os.path.commonprefix([a, b]))
     return (common >= 5 and len(short) - common <= 1 and len(long_) - common <= 3
