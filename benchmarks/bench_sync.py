@@ -73,8 +73,8 @@ where change starts), ``--visual cells`` the positive change of the motion energ
 cells (motion onsets anywhere in the picture), summed; ``--band low`` low-passes the sound at 300 Hz first (hits,
 steps, thuds) before its onset envelope. Round five (whole-window signals from the audio-visual synchrony
 literature): ``--visual decel`` the picture's visual impulses after Davis & Agrawala 2018 (where the optical
-flow stops, direction by direction: :func:`~avshooter.media.visual_events.deceleration_signal`), ``--sound energy`` the rise of the
-sound's level instead of its spectral flux (:func:`~avshooter.audio.onsets.energy_rise`);
+flow stops, direction by direction: :func:`~avshooter.media.visual_events.deceleration_signal`), ``--sound
+energy`` the rise of the sound's level instead of its spectral flux (:func:`~avshooter.audio.onsets.energy_rise`);
 ``benchmarks/bench_sync_signals.py`` asks whether such signals hold the offset at all.
 
 Usage::

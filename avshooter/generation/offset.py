@@ -214,7 +214,8 @@ def estimate_av_offset(visual: np.ndarray, frame_times_s: np.ndarray, wav: np.nd
     zero_aligned = (1 + int((null0 >= r[z]).sum())) / (1 + n_null) <= alpha
     p_zero = (p_not_above(best, z) if zero_aligned else 0.0) if abs(best_s) > frame_s + 1e-9 else 1.0
     est = dict(best_shift_s=best_s, score=score, margin=margin, margin_zero=score - float(r[zero]),
-               p_peak=p_peak, p_zero=p_zero, frames=n, estimator=ESTIMATOR if sound == "flux" else f"{ESTIMATOR}+{sound}")
+               p_peak=p_peak, p_zero=p_zero, frames=n,
+               estimator=ESTIMATOR if sound == "flux" else f"{ESTIMATOR}+{sound}")
     if p_peak > alpha:
         return OffsetEstimate(0.0, abstained=True, reason=f"peak not significant (p={p_peak:.3f} > {alpha})", **est)
     if abs(best_s) <= frame_s + 1e-9:

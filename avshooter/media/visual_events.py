@@ -179,9 +179,10 @@ def cell_motion(frames: np.ndarray, grid: tuple[int, int] = (6, 8)) -> np.ndarra
 
 def deceleration_signal(frames: np.ndarray) -> np.ndarray:
     """Visual impulses (Davis & Agrawala 2018, "visual rhythm"): where motion in some direction stops.
-    The signal at frame ``i`` is the sum over the angle bins of :func:`directogram` of the drop of the
-    flow into frame ``i`` (0 where it grows). A landing ball (its downward flow stops), a hit, a foot set
-    down, a turn, and the frame after a cut fire; steady motion does not.
+    The signal at frame ``i`` is the sum over the angle bins of :func:`directogram` of the drop from the
+    flow into frame ``i`` to the flow out of it (0 where it grows): it fires on the last frame of a motion,
+    the contact frame of a landing ball (its downward flow stops there), a hit, a foot set down, a turn,
+    and the last frame before a cut; steady motion does not.
 
     Parameters
     ----------
@@ -191,11 +192,11 @@ def deceleration_signal(frames: np.ndarray) -> np.ndarray:
     Returns
     -------
     np.ndarray, shape (frames,)
-        >= 0; the first two frames are 0 (no drop is defined there).
+        >= 0; the first and the last frame are 0 (no drop is defined there).
     """
     flow = directogram(frames)
     out = np.zeros(flow.shape[0])
-    out[2:] = np.maximum(flow[1:-1] - flow[2:], 0.0).sum(axis=1)
+    out[1:-1] = np.maximum(flow[1:-1] - flow[2:], 0.0).sum(axis=1)
     return out
 
 
