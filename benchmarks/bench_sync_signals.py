@@ -91,10 +91,12 @@ def _sound(wav: np.ndarray) -> tuple[dict[str, np.ndarray], float]:
     power = np.convolve(wav.astype(np.float64) ** 2, np.ones(width * int(SR * HOP_S)) / (width * int(SR * HOP_S)),
                         mode="same")[int(t[0] * SR)::int(round(SR * HOP_S))][: flux.size]
     level = np.log(np.sqrt(power) + 1e-4)  # over one frame, centred; -80 dBFS floor as energy_rise
-    lift = np.maximum(level - np.roll(level, width), 0.0)
+    lift = np.zeros_like(level)  # the level half a frame on against half a frame before: a rise, centred
+    half = width // 2
+    lift[half: level.size - half] = np.maximum(level[2 * half:] - level[: level.size - 2 * half], 0.0)
     return {"flux": ndimage.maximum_filter1d(flux, width, mode="nearest"),
             "energy": ndimage.maximum_filter1d(rise, width, mode="nearest"),
-            "level": level, "level-rise": np.roll(lift, -(width // 2))}, float(t[0])
+            "level": level, "level-rise": lift}, float(t[0])
 
 
 def _picture(frames: np.ndarray) -> dict[str, np.ndarray]:
