@@ -34,14 +34,14 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
+from scipy import ndimage, signal
 
 from ..errors import InputError
 from .cuts import CutDetector
 from .frames import grey_frames
 
-__all__ = ["VisualEvent", "anchor_times", "cell_motion", "change_signal", "deceleration_signal", "sharp_events",
-           "visual_events"]
+__all__ = ["VisualEvent", "anchor_times", "cell_motion", "change_signal", "deceleration_signal", "directogram",
+           "sharp_events", "visual_events"]
 
 _KIND_RANK = {"impact": 0, "cut": 1, "motion": 2}
 
@@ -182,7 +182,7 @@ def deceleration_signal(frames: np.ndarray) -> np.ndarray:
     The signal at frame ``i`` is the sum over the angle bins of :func:`directogram` of the drop from the
     flow into frame ``i`` to the flow out of it (0 where it grows): it fires on the last frame of a motion,
     the contact frame of a landing ball (its downward flow stops there), a hit, a foot set down, a turn,
-    and the last frame before a cut; steady motion does not.
+    and at a cut (the flow into the new picture is large, the flow out of it is not); steady motion does not.
 
     Parameters
     ----------
@@ -214,10 +214,8 @@ def directogram(frames: np.ndarray, bins: int = 8, width: int = 80) -> np.ndarra
     -------
     np.ndarray, shape (frames, bins)
         Row ``i``: the flow from frame ``i - 1`` into frame ``i`` (row 0 is 0), in pixels per frame at
-        the scaled size.
+        the scaled size. Bin 0 is rightward, bin ``bins // 4`` down the picture (rows grow downward).
     """
-    from scipy import ndimage
-
     frames = np.asarray(frames, np.float32)
     n = frames.shape[0]
     out = np.zeros((n, bins))
