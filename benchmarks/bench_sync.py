@@ -71,14 +71,19 @@ Experiments (issue 19, round two; the picture signal and the sound handed to the
 events, ``--visual rise`` its positive change (round three: a continuous picture signal that peaks
 where change starts), ``--visual cells`` the positive change of the motion energy of a 6 x 8 grid of
 cells (motion onsets anywhere in the picture), summed; ``--band low`` low-passes the sound at 300 Hz first (hits,
-steps, thuds) before its onset envelope.
+steps, thuds) before its onset envelope. Round five (whole-window signals from the audio-visual synchrony
+literature): ``--visual decel`` the picture's visual impulses after Davis & Agrawala 2018 (where the optical
+flow stops, direction by direction: :func:`~avshooter.media.visual_events.deceleration_signal`), ``--sound
+energy`` the rise of the sound's level instead of its spectral flux (:func:`~avshooter.audio.onsets.energy_rise`);
+``benchmarks/bench_sync_signals.py`` asks whether such signals hold the offset at all.
 
 Usage::
 
     python benchmarks/bench_sync.py [--workdir DIR] [--window 4] [--hop 2] [--landings]
                                     [--extra PATH[@S] ...] [--extra-dev PATH[@S] ...]
                                     [--split dev|test|all] [--explain]
-                                    [--visual events|motion|rise|cells] [--band all|low]
+                                    [--visual events|motion|rise|cells|decel] [--band all|low]
+                                    [--sound flux|energy]
 """
 from __future__ import annotations
 
@@ -97,7 +102,8 @@ from avshooter.generation.offset import check_sync  # noqa: E402
 from avshooter.media.decode import load_audio  # noqa: E402
 from avshooter.media.frames import grey_frames  # noqa: E402
 from avshooter.generation.sync import audio_onsets, estimate_offset  # noqa: E402
-from avshooter.media.visual_events import anchor_times, change_signal, sharp_events, visual_events  # noqa: E402
+from avshooter.media.visual_events import (anchor_times, change_signal, deceleration_signal, sharp_events,  # noqa: E402
+                                           visual_events)
 from avshooter.units import to_samples  # noqa: E402
 
 MEDIA = ROOT.parent / "shared" / "media" / "video"
@@ -246,6 +252,8 @@ def _picture(kind: str, video, start: float, end: float) -> tuple[np.ndarray, np
     energy = np.concatenate([[0.0], diff.mean(axis=(1, 2))])
     if kind == "motion":
         return energy, times, bool(events), events
+    if kind == "decel":  # round five: where motion stops, direction by direction (Davis & Agrawala)
+        return deceleration_signal(frames), times, bool(events), events
     if kind == "rise":  # the motion energy's rise: where change starts (a cut, a hit), not how much moves
         return np.maximum(np.diff(energy, prepend=0.0), 0.0), times, bool(events), events
     h, w = diff.shape[1] // 6 * 6, diff.shape[2] // 8 * 8  # "cells": motion onsets anywhere in the picture
@@ -291,7 +299,7 @@ def run(args) -> list[dict]:
         for d in OFFSETS + ["unrelated"]:
             src = w["unrelated"] if d == "unrelated" else start - d
             clip = _window_audio(other if d == "unrelated" else wav, sr, src, length)
-            est = check_sync(w["video"], (clip, sr), start_s=start, end_s=end, visual=visual)
+            est = check_sync(w["video"], (clip, sr), start_s=start, end_s=end, visual=visual, sound=args.sound)
             matching = estimate_offset(anchors, audio_onsets(clip, sr), max_shift_s=0.5)
             rows.append({**{k: v for k, v in w.items() if k not in ("frames", "sound", "unrelated_sound")},
                          "sharp": sharp, "offset": d, "want": None if d == "unrelated" else -d,
@@ -365,7 +373,9 @@ def main(argv=None) -> int:
                              "@S: from S seconds on")
     parser.add_argument("--extra-dev", action="append", default=[], metavar="PATH[@S]", type=_clip_arg,
                         help="the same for a DEV clip (tune on these)")
-    parser.add_argument("--visual", choices=("events", "motion", "rise", "cells"), default="events")
+    parser.add_argument("--visual", choices=("events", "motion", "rise", "cells", "decel"), default="events")
+    parser.add_argument("--sound", choices=("flux", "energy"), default="flux",
+                        help="the estimator's sound envelope: spectral flux (default) or the rise of the level")
     parser.add_argument("--band", choices=("all", "low"), default="all")
     parser.add_argument("--split", choices=("dev", "test", "all"), default="all",
                         help="only the windows of one split (tune on dev; run test once, at the end)")

@@ -11,7 +11,7 @@ from scipy import ndimage, signal
 
 from ..units import check_audio, to_samples
 
-__all__ = ["audio_onsets", "onset_strength"]
+__all__ = ["audio_onsets", "energy_rise", "onset_strength"]
 
 
 def audio_onsets(wav: np.ndarray, sample_rate: int, *, hop_s: float = 0.005, win_s: float = 0.023,
@@ -97,6 +97,36 @@ def onset_strength(wav: np.ndarray, sample_rate: int, *, hop_s: float = 0.005,
         return np.zeros(0), np.zeros(0)
     flux = _flux(mono, hop, win, sr) if np.any(mono) else np.zeros(1 + (mono.size - win) // hop)
     return flux, (np.arange(flux.size) * hop + win / 2) / sr
+
+
+def energy_rise(wav: np.ndarray, sample_rate: int, *, hop_s: float = 0.005, win_s: float = 0.023,
+                floor: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+    """Where the sound gets louder: the positive change of its log RMS level, on the grid of
+    :func:`onset_strength` (same hop, window and times).
+
+    A broadband level rise (a hit, a door, a voice starting, a cut in the soundtrack), where the spectral
+    flux also fires on every note of a score. The sound side of the ``energy`` option of
+    :func:`avshooter.generation.offset.estimate_av_offset`.
+
+    ``floor`` (RMS, full scale 1) is added to the level before the log: a rise out of sound below it
+    (-80 dBFS, inaudible) does not count.
+
+    Returns
+    -------
+    (np.ndarray, np.ndarray), shapes (frames,)
+        The rise (>= 0, natural log of the RMS ratio per hop) and each value's time (s): the centre of its
+        window. Empty arrays for a clip shorter than one window.
+    """
+    wav = check_audio(wav, sample_rate)
+    sr = int(sample_rate)
+    mono = wav.astype(np.float64).mean(axis=0)
+    hop, win = max(1, to_samples(hop_s, sr)), max(16, to_samples(win_s, sr))
+    if mono.size < win:
+        return np.zeros(0), np.zeros(0)
+    n = 1 + (mono.size - win) // hop
+    power = np.convolve(mono ** 2, np.ones(win) / win, mode="valid")[::hop][:n]  # mean square per window
+    level = np.log(np.sqrt(np.maximum(power, 0.0)) + floor)
+    return np.maximum(np.diff(level, prepend=level[0]), 0.0), (np.arange(n) * hop + win / 2) / sr
 
 
 def _refine(env: np.ndarray, centre: int, win: int, sr: int) -> float:

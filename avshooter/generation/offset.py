@@ -50,6 +50,9 @@ __all__ = ["OffsetEstimate", "check_sync", "estimate_av_offset"]
 ESTIMATOR = "xcorr-sharp-events-v2"
 """Name and version of the estimator: recorded with every result."""
 
+SOUNDS = ("flux", "energy")
+"""The sound envelopes :func:`estimate_av_offset` can read (``sound=``)."""
+
 
 @dataclass(frozen=True)
 class OffsetEstimate:
@@ -100,7 +103,7 @@ def _standard(x: np.ndarray) -> np.ndarray | None:
 
 def estimate_av_offset(visual: np.ndarray, frame_times_s: np.ndarray, wav: np.ndarray, sample_rate: int, *,
                        max_shift_s: float = 0.5, alpha: float = 0.01, n_boot: int = 400,
-                       n_null: int = 400, seed: int = 0) -> OffsetEstimate:
+                       n_null: int = 400, seed: int = 0, sound: str = "flux") -> OffsetEstimate:
     """The shift that brings ``wav`` into sync with the picture whose change signal is ``visual``.
 
     Parameters
@@ -122,13 +125,19 @@ def estimate_av_offset(visual: np.ndarray, frame_times_s: np.ndarray, wav: np.nd
         Permutations of the picture's frames in the null distribution of the peak.
     seed : int
         Seed of the bootstrap (the result is deterministic).
+    sound : str
+        The sound side: ``"flux"`` (the default: :func:`avshooter.audio.onsets.onset_strength`, spectral
+        flux) or ``"energy"`` (:func:`avshooter.audio.onsets.energy_rise`, the rise of the broadband
+        level; issue 19, round five: a bench option, not the default).
 
     Returns
     -------
     OffsetEstimate
     """
-    from ..audio.onsets import onset_strength
+    from ..audio.onsets import energy_rise, onset_strength
 
+    if sound not in SOUNDS:
+        raise InputError(f"sound={sound!r} is not allowed (one of {', '.join(SOUNDS)})")
     if not (isinstance(max_shift_s, (int, float)) and math.isfinite(max_shift_s) and max_shift_s > 0):
         raise InputError(f"max_shift_s={max_shift_s!r} is not allowed (a finite number of seconds > 0)")
     if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
@@ -145,7 +154,7 @@ def estimate_av_offset(visual: np.ndarray, frame_times_s: np.ndarray, wav: np.nd
     if n < 8:
         return _abstain("too few frames to compare", n)
     frame_s = float(np.median(np.diff(times)))
-    env, env_t = onset_strength(wav, sample_rate)
+    env, env_t = (onset_strength if sound == "flux" else energy_rise)(wav, sample_rate)
     if env.size < 2 or not env.any():
         return _abstain("no sound onsets", n)
     hop = float(env_t[1] - env_t[0])
@@ -205,7 +214,8 @@ def estimate_av_offset(visual: np.ndarray, frame_times_s: np.ndarray, wav: np.nd
     zero_aligned = (1 + int((null0 >= r[z]).sum())) / (1 + n_null) <= alpha
     p_zero = (p_not_above(best, z) if zero_aligned else 0.0) if abs(best_s) > frame_s + 1e-9 else 1.0
     est = dict(best_shift_s=best_s, score=score, margin=margin, margin_zero=score - float(r[zero]),
-               p_peak=p_peak, p_zero=p_zero, frames=n)
+               p_peak=p_peak, p_zero=p_zero, frames=n,
+               estimator=ESTIMATOR if sound == "flux" else f"{ESTIMATOR}+{sound}")
     if p_peak > alpha:
         return OffsetEstimate(0.0, abstained=True, reason=f"peak not significant (p={p_peak:.3f} > {alpha})", **est)
     if abs(best_s) <= frame_s + 1e-9:
@@ -221,7 +231,7 @@ def estimate_av_offset(visual: np.ndarray, frame_times_s: np.ndarray, wav: np.nd
 
 def check_sync(video, audio=None, *, start_s: float = 0.0, end_s: float | None = None, max_shift_s: float = 0.5,
                alpha: float = 0.01, visual: tuple[np.ndarray, np.ndarray] | None = None,
-               model=None) -> OffsetEstimate:
+               model=None, sound: str = "flux") -> OffsetEstimate:
     """How far ``audio`` is out of sync with the picture of ``video`` in the window ``[start_s, end_s)``.
 
     Parameters
@@ -234,7 +244,7 @@ def check_sync(video, audio=None, *, start_s: float = 0.0, end_s: float | None =
         ``(wav (channels, samples), sample_rate)``: audio that already starts at ``start_s``.
     start_s, end_s : float
         The window (``end_s=None``: to the end of the video).
-    max_shift_s, alpha
+    max_shift_s, alpha, sound
         See :func:`estimate_av_offset`.
     visual : (np.ndarray, np.ndarray), optional
         The window's change signal and frame times when already computed (it is then not decoded again).
@@ -267,4 +277,4 @@ def check_sync(video, audio=None, *, start_s: float = 0.0, end_s: float | None =
         events, times = sharp_events(video, start_s=start_s, end_s=end_s)
         visual = change_signal(events, times), times
     signal_, times = visual
-    return estimate_av_offset(signal_, times, wav, sr, max_shift_s=max_shift_s, alpha=alpha)
+    return estimate_av_offset(signal_, times, wav, sr, max_shift_s=max_shift_s, alpha=alpha, sound=sound)
