@@ -430,6 +430,9 @@ def test_no_dialogue_long_before_the_first_confident_word_of_a_range(sources):
     assert _dbfs(old["dialogue"][0, before]) > -40 and _dbfs(new["dialogue"][0, before]) < -100
     assert np.allclose(new["dialogue"][0, line], old["dialogue"][0, line], atol=1e-6)
     assert np.abs(sum(new.values()) - mix).max() < 1e-4
+    film = np.stack([speech + music + 0.9 * bed, speech + music + 0.4 * bed])   # stereo: not this rule's
+    assert np.array_equal(separate(film, SR, speech_mask=vad, words=LINE_WORDS)["dialogue"], separate(
+        film, SR, speech_mask=vad, words=LINE_WORDS, params=SeparationParams(head_reach_s=0.4))["dialogue"])
 
     gate = np.ones(20, np.float32)
     gate[[0, 12]] = 0

@@ -124,10 +124,11 @@ class SeparationParams:
         instead. Measured (``benchmarks/README.md``): 0.11 s silences mono dev but not test, and cuts real
         words where a line's tail is long and unsure (stereo test -1.7 dB): off.
     head_reach_s : float
-        In a speech range holding confirmed words, no dialogue more than this long before its first
+        Mono: in a speech range holding confirmed words, no dialogue more than this long before its first
         confirmed frame (:func:`~.word_evidence.head_bound`; that frame is the END of the range's first
         confident word): the VAD opens a range early where a crowd, chatter or music precedes the line
-        (issue 18, mono; measured in ``benchmarks/README.md``). 0: off.
+        (issue 18; stereo has the enhancer on unconfirmed frames, and there it cut a line whose first word
+        Whisper placed early: dev -0.7 dB). Measured in ``benchmarks/README.md``. 0: off.
     harmonic, f0_min_hz, f0_max_hz, comb_max_hz, comb_width, comb_floor, voicing_low, voicing_high
         The pitch-tracked harmonic comb of :mod:`.harmonic` on the dialogue (measured worse: off).
     """
@@ -483,7 +484,7 @@ def separate(wav: np.ndarray, sample_rate: int, *, speech_mask=None,
                 else:
                     weight = tail * weight + (1.0 - tail) * strict
             gain = gain * weight[None, :]
-        if params.head_reach_s > 0 and confirmed is not None:
+        if params.head_reach_s > 0 and confirmed is not None and c == 1:
             gain = gain * head_bound(gate, confirmed, int(round(params.head_reach_s * sample_rate / hop)))[None, :]
         d_spec = np.broadcast_to(gain * reference[0], spec.shape) if centred else spec * gain[None]
         d_spec = np.ascontiguousarray(d_spec, dtype=np.complex64)
