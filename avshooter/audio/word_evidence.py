@@ -19,7 +19,7 @@ from scipy import ndimage
 
 from ..errors import InputError
 
-__all__ = ["word_spans", "confirmed_activity"]
+__all__ = ["word_spans", "confirmed_activity", "line_reach", "head_bound"]
 
 
 def word_spans(words) -> np.ndarray:
@@ -126,3 +126,20 @@ def line_reach(gate: np.ndarray, confirmed: np.ndarray, quiet: np.ndarray, min_g
                 break
         inside[start: end + 1] = 1.0
     return inside, anchored
+
+
+def head_bound(gate: np.ndarray, confirmed: np.ndarray, reach: int) -> np.ndarray:
+    """Float32 0 on the frames of a gated run that lie more than ``reach`` frames before the run's first
+    confirmed frame (``confirmed >= 0.5``), 1 elsewhere: a line does not start long before the end of its
+    first confident word; the VAD's range does, where it fires on a crowd or music before the line."""
+    n = gate.shape[0]
+    out = np.ones(n, np.float32)
+    on = np.flatnonzero(gate > 0)
+    if on.size == 0:
+        return out
+    breaks = np.flatnonzero(np.diff(on) > 1)
+    for first, last in zip(on[np.r_[0, breaks + 1]], on[np.r_[breaks, on.size - 1]]):
+        sure = np.flatnonzero(confirmed[first: last + 1] >= 0.5)
+        if sure.size:
+            out[first: max(first, first + sure[0] - int(reach))] = 0.0
+    return out
