@@ -183,7 +183,9 @@ JA_OPTIONS = [
     ("default, ja initial prompt", {"initial_prompt": JA_PROMPT}, "pieces"),
     ("default, whole file (no VAD gating)", {}, "whole"),
     ("beam 10", {"beam_size_by_language": {"ja": 10}}, "pieces"),
+    ("beam 10, no temperature fallback", {"beam_size_by_language": {"ja": 10}, "temperature": 0.0}, "pieces"),
     ("default, float32 weights", {"compute_type": "float32"}, "pieces"),
+    ("beam 10, float32 weights", {"beam_size_by_language": {"ja": 10}, "compute_type": "float32"}, "pieces"),
     ("configs/annotate/ja.yaml", "ja.yaml", "pieces"),  # its asr_options, read from the file
 ]
 JA_TEST = SHARED / "speech" / "fleurs_ja_1837.wav"  # FLEURS (CC BY 4.0): the TEST figure, never tuned on
@@ -200,7 +202,9 @@ def ja_dev(ja_dir: Path | None) -> list[tuple[str, object, int, str]]:
 
 
 def _ja_folder(folder: Path, only: str | None = None) -> list[tuple[str, object, int, str]]:
-    from avshooter.media.decode import load_audio
+    """``(name, wav, 16000, reference)`` of each ``<name>.wav`` + ``.txt``; the audio read as annotate's ASR reads
+    it (``load_mono``: channels averaged, resampled once from the source rate to 16 kHz)."""
+    from avshooter.media.decode import load_mono
 
     if not folder.is_dir():
         raise SystemExit(f"--ja-dir {folder}: not a folder (it holds <name>.wav + <name>.txt pairs)")
@@ -209,8 +213,7 @@ def _ja_folder(folder: Path, only: str | None = None) -> list[tuple[str, object,
         txt = wav_path.with_suffix(".txt")
         if not txt.is_file():
             raise SystemExit(f"{wav_path}: no reference transcript {txt.name} beside it")
-        wav, sr = load_audio(wav_path, sample_rate=16000, channels=1)
-        out.append((wav_path.stem, wav, sr, txt.read_text(encoding="utf-8").strip()))
+        out.append((wav_path.stem, load_mono(wav_path, 16000)[None], 16000, txt.read_text(encoding="utf-8").strip()))
     return out
 
 
@@ -236,8 +239,9 @@ def japanese(ja_dir: Path | None, with_test: bool) -> None:
     dev = ja_dev(ja_dir)
     test = _ja_folder(JA_TEST.parent, JA_TEST.name) if with_test else []
     real = [c for c in dev if not c[0].startswith("kokoro")]
-    groups = [(c[0][:14], [c]) for c in real] + [("kokoro (10)", [c for c in dev if c[0].startswith("kokoro")]),
-                                                  ("DEV all", dev)] + ([("TEST fleurs", test)] if test else [])
+    groups = [(c[0][:14], [c]) for c in real] + ([(f"real ({len(real)})", real)] if real else []) + [
+        ("kokoro (10)", [c for c in dev if c[0].startswith("kokoro")]), ("DEV all", dev)] + (
+        [("TEST fleurs", test)] if test else [])
     speech = {c[0]: speech_ranges(c[1], c[2]) for c in dev + test}
     print(f"\n(d) Japanese: CER % per clip group, faster-whisper packaged:base int8; DEV = {len(real)} real read "
           f"clips from {ja_dir} + Kokoro (jf_alpha) lines; TEST = FLEURS ja 1837 "
@@ -274,17 +278,20 @@ def japanese(ja_dir: Path | None, with_test: bool) -> None:
                                                                [(ranges[0][0], ranges[-1][1])])):
         result, w, _ = _timed(asr.transcribe, track, 16000, speech=sp)
         print(f"    {label:34s} {100 * asr_eval.cer([ref], [result['text']]):6.1f} {duration / w:6.1f}")
-    through_annotate(ja_dir, with_test)
+    through_annotate(ja_dir, with_test, {"default": hyps_of[JA_OPTIONS[1][0]], "ja.yaml": hyps_of[JA_OPTIONS[-1][0]]})
 
 
-def through_annotate(ja_dir: Path | None, with_test: bool) -> None:
-    """The same real clips through ``avshooter.annotate`` (what a user gets: the file decoded at 44.1 kHz, the
-    VAD and the ASR as the pipeline runs them), default config vs configs/annotate/ja.yaml: CER of the
-    shots' transcripts joined. Beam search flips on small input differences (a resampling), and one
-    sentence is ~60 characters (1.7 points each): read the two tables together as the spread."""
+def through_annotate(ja_dir: Path | None, with_test: bool, bench_hyps: dict) -> None:
+    """The same real clips through ``avshooter.annotate`` (what a user gets: the whole pipeline, its VAD and
+    its ASR on the file's 16 kHz analysis track), default config vs configs/annotate/ja.yaml: CER of the
+    shots' transcripts joined, whether they hold the same characters as the bench path's row for that
+    config (``bench_hyps``; since issue 20 both read the track resampled once from the source), and
+    annotate's whole real-time factor per CPU second (every step, not only the ASR)."""
     import glob
     import json
     import tempfile
+
+    import soundfile
 
     from avshooter.annotation.pipeline import annotate
     from avshooter.config import AnnotateConfig, load_config
@@ -292,17 +299,35 @@ def through_annotate(ja_dir: Path | None, with_test: bool) -> None:
     files = (sorted(ja_dir.glob("*.wav")) if ja_dir else []) + ([JA_TEST] if with_test else [])
     configs = {"default": AnnotateConfig(),
                "ja.yaml": load_config(Path(__file__).resolve().parents[1] / "configs" / "annotate" / "ja.yaml")}
-    print(f"\n    through avshooter.annotate (CER %; {'TEST fleurs last' if with_test else 'DEV only'})")
-    print(f"    {'config':10s} " + " ".join(f"{f.stem[:14]:>14s}" for f in files))
+    dev = [f for f in files if f != JA_TEST]
+    print(f"\n    through avshooter.annotate (CER %; {'TEST fleurs last' if with_test else 'DEV only'}; "
+          f"'=' the same characters as the bench path; x RT cpu: annotate as a whole over the DEV files, and TEST)")
+    print(f"    {'config':10s} " + " ".join(f"{f.stem[:14]:>15s}" for f in dev) + f" {'real (' + str(len(dev)) + ')':>10s}"
+          + (f" {'TEST fleurs':>12s}" if with_test else "") + f" {'x RT cpu':>8s}" + (f" {'TEST x RT cpu':>13s}" if with_test else ""))
     for label, config in configs.items():
-        cers = []
+        refs, texts, same, audio_s, cpu_s, test_rt = {}, {}, {}, 0.0, 0.0, None
         for f in files:
             with tempfile.TemporaryDirectory() as out:
+                c = time.process_time()
                 annotate(f, out_dir=out, config=config)
+                c = time.process_time() - c
                 text = "".join(json.load(open(p, encoding="utf-8"))["avshooter"].get("transcript") or ""
                                for p in sorted(glob.glob(f"{out}/*/audio/*/shot.json")))
-            cers.append(100 * asr_eval.cer([f.with_suffix(".txt").read_text(encoding="utf-8").strip()], [text]))
-        print(f"    {label:10s} " + " ".join(f"{v:14.1f}" for v in cers))
+            refs[f], texts[f] = f.with_suffix(".txt").read_text(encoding="utf-8").strip(), text
+            same[f] = asr_eval.normalize_ja(text) == asr_eval.normalize_ja(bench_hyps.get(f.stem, ""))
+            seconds = soundfile.info(str(f)).duration
+            if f == JA_TEST:
+                test_rt = seconds / c
+            else:
+                audio_s, cpu_s = audio_s + seconds, cpu_s + c
+        cells = [f"{100 * asr_eval.cer([refs[f]], [texts[f]]):14.1f}{'=' if same[f] else ' '}" for f in dev]
+        line = f"    {label:10s} " + " ".join(cells)
+        if dev:
+            line += f" {100 * asr_eval.cer([refs[f] for f in dev], [texts[f] for f in dev]):10.1f}"
+        if with_test:
+            line += f" {100 * asr_eval.cer([refs[JA_TEST]], [texts[JA_TEST]]):11.1f}{'=' if same[JA_TEST] else ' '}"
+        line += f" {audio_s / cpu_s if cpu_s else float('nan'):8.1f}" + (f" {test_rt:13.1f}" if with_test else "")
+        print(line)
 
 
 def file_asr(path: Path) -> None:
