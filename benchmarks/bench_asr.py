@@ -315,7 +315,7 @@ def through_annotate(ja_dir: Path | None, with_test: bool, bench_hyps: dict) -> 
                 text = "".join(json.load(open(p, encoding="utf-8"))["avshooter"].get("transcript") or ""
                                for p in sorted(glob.glob(f"{out}/*/audio/*/shot.json")))
             refs[f], texts[f] = f.with_suffix(".txt").read_text(encoding="utf-8").strip(), text
-            same[f] = asr_eval.normalize_ja(text) == asr_eval.normalize_ja(bench_hyps.get(f.stem, ""))
+            same[f] = asr_eval.normalize_ja(text) == asr_eval.normalize_ja(bench_hyps[label].get(f.stem, ""))
             seconds = soundfile.info(str(f)).duration
             if f == JA_TEST:
                 test_rt = seconds / c
