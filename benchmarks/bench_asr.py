@@ -269,7 +269,8 @@ def japanese(ja_dir: Path | None, with_test: bool, quick: bool = False) -> None:
     for label in [k for k in (JA_OPTIONS[0][0], JA_OPTIONS[1][0], JA_OPTIONS[-1][0]) if k in hyps_of]:
         print(f"  {label}:")
         for name, *_, ref in real + test:
-            print(f"    {name[-14:]:14s} {100 * asr_eval.cer([ref], [hyps_of[label][name]]):5.1f} %  {hyps_of[label][name]}")
+            hyp = hyps_of[label][name]
+            print(f"    {name[-14:]:14s} {100 * asr_eval.cer([ref], [hyp]):5.1f} %  {hyp}")
     track, ref = _long_track(dev)
     duration = track.shape[1] / 16000
     ranges = speech_ranges(track, 16000)
@@ -304,8 +305,9 @@ def through_annotate(ja_dir: Path | None, with_test: bool, bench_hyps: dict) -> 
     dev = [f for f in files if f != JA_TEST]
     print(f"\n    through avshooter.annotate (CER %; {'TEST fleurs last' if with_test else 'DEV only'}; "
           f"'=' the same characters as the bench path; x RT cpu: annotate as a whole over the DEV files, and TEST)")
-    print(f"    {'config':10s} " + " ".join(f"{f.stem[-14:]:>15s}" for f in dev) + f" {'real (' + str(len(dev)) + ')':>10s}"
-          + (f" {'TEST fleurs':>12s}" if with_test else "") + f" {'x RT cpu':>8s}" + (f" {'TEST x RT cpu':>13s}" if with_test else ""))
+    head = f"    {'config':10s} " + " ".join(f"{f.stem[-14:]:>15s}" for f in dev) + f" {f'real ({len(dev)})':>10s}"
+    head += f" {'TEST fleurs':>12s}" if with_test else ""
+    print(head + f" {'x RT cpu':>8s}" + (f" {'TEST x RT cpu':>13s}" if with_test else ""))
     for label, config in configs.items():
         refs, texts, same, audio_s, cpu_s, test_rt = {}, {}, {}, 0.0, 0.0, None
         for f in files:
