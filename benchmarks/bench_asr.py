@@ -342,9 +342,9 @@ def file_asr(path: Path) -> None:
     from avshooter.backends.faster_whisper_asr import FasterWhisperASR
     from avshooter.backends.whisper_common import pack_windows
     from avshooter.backends.whisper_common import speech_pieces
-    from avshooter.media.decode import load_audio
+    from avshooter.media.decode import load_mono
 
-    wav, sr = load_audio(path, sample_rate=16000, channels=1)
+    wav, sr = load_mono(path, 16000)[None], 16000  # annotate's analysis track
     speech = speech_ranges(wav, sr)
     pieces = speech_pieces(speech, wav.shape[1] / sr)
     print(f"\n(f) {path.name}: {wav.shape[1] / sr:.0f} s, {sum(e - s for s, e in speech):.0f} s of VAD speech in "
