@@ -98,6 +98,8 @@ def test_mono_track_is_resampled_once_from_the_source(tmp_path, sr):
         np.testing.assert_array_equal(track, _tone(sr, 1.5, 2).mean(axis=0).astype(np.float32))
     assert not np.array_equal(track, twice)  # the double resampling is what it replaces
     np.testing.assert_array_equal(load_mono(path, 16000), track)
+    with pytest.raises(MediaError, match="mono_rate"):
+        decode(path, sample_rate=16000, mono_rate=0)
 
 
 def test_shot_outside_audio_is_an_error(tmp_path):

@@ -163,6 +163,8 @@ def decode(
     """
     if nonfinite not in ("zero", "error"):
         raise MediaError(f"nonfinite={nonfinite!r} is not allowed ('zero' or 'error')")
+    if mono_rate is not None and (not isinstance(mono_rate, int) or isinstance(mono_rate, bool) or mono_rate <= 0):
+        raise MediaError(f"mono_rate={mono_rate!r} must be a positive integer (Hz) or None")
     import av
     import soxr
 
