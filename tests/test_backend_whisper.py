@@ -82,8 +82,8 @@ def fw(tiny):
 def test_faster_whisper_beam_by_language(tiny, fw):
     from avshooter.backends.faster_whisper_asr import FasterWhisperASR
 
-    assert fw.options.beam_size_by_language == {"ja": 5}       # Japanese at beam 5 by default (issue 20)
-    assert fw._decode_kwargs("ja")["beam_size"] == 5 and fw._decode_kwargs("en")["beam_size"] == 1
+    assert fw.options.beam_size_by_language == {"ja": 10}      # Japanese at beam 10 by default (issue 20)
+    assert fw._decode_kwargs("ja")["beam_size"] == 10 and fw._decode_kwargs("en")["beam_size"] == 1
     for bad in ({"ja": 0}, {"ja": "5"}, ["ja", 5]):
         with pytest.raises(BackendError, match="beam_size_by_language"):
             FasterWhisperASR(model=tiny["ct2"], beam_size_by_language=bad)

@@ -1,12 +1,14 @@
 """Media decode: decode once, any container/codec/rate/channel count, cut to the sample, clear errors."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import soundfile as sf
 
 from avshooter.errors import MediaError, ShotError
-from avshooter.media.decode import decode, load_audio
+from avshooter.media.decode import decode, load_audio, load_mono
 from avshooter.media.probe import probe
 from avshooter.units import span_samples, to_samples
 
@@ -75,6 +77,29 @@ def test_wav_any_rate_exact_length(tmp_path, sr):
     a, b = span_samples(0.1, 1.3, 32000)
     assert d.read_span(0.1, 1.3).shape[1] == b - a
     d.close()
+
+
+@pytest.mark.parametrize("sr", [16000, 48000])
+def test_mono_track_is_resampled_once_from_the_source(tmp_path, sr):
+    """decode(..., mono_rate): the analysis track comes from the source samples (a 16 kHz file as it is, a
+    48 kHz one resampled once), not source -> sample_rate -> mono_rate; same length rule as the main track."""
+    path = tmp_path / f"x{sr}.wav"
+    sf.write(path, _tone(sr, 1.5, 2).T, sr, subtype="FLOAT")
+    direct, _ = load_audio(path, sample_rate=16000, channels=2)  # one resample (none at 16 kHz)
+    with decode(path, sample_rate=44100, mono_rate=16000) as d:
+        track = d.mono(16000)
+        raw = d.mono_track[0]
+        d.mono_track = (raw, 8000, d.mono_track[2])  # another rate: read back from the 44.1 kHz track
+        twice = d.mono(16000)
+    assert not os.path.exists(raw)  # close() removed the mono track's file too
+    assert track.dtype == np.float32 and track.shape == (to_samples(1.5, 16000),) == twice.shape
+    np.testing.assert_allclose(track, direct.mean(axis=0), atol=1e-6)
+    if sr == 16000:
+        np.testing.assert_array_equal(track, _tone(sr, 1.5, 2).mean(axis=0).astype(np.float32))
+    assert not np.array_equal(track, twice)  # the double resampling is what it replaces
+    np.testing.assert_array_equal(load_mono(path, 16000), track)
+    with pytest.raises(MediaError, match="mono_rate"):
+        decode(path, sample_rate=16000, mono_rate=0)
 
 
 def test_shot_outside_audio_is_an_error(tmp_path):

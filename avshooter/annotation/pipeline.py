@@ -134,6 +134,7 @@ class _VideoRun:
 
     def _run(self, story, info, fp: str, t_start: float) -> Iterator[dict]:
         from ..media.decode import decode
+        from .shots import ANALYSIS_RATE
 
         for stale in self.root.glob("avshooter-*.f32"):  # decode caches of a killed earlier run
             stale.unlink(missing_ok=True)
@@ -144,8 +145,10 @@ class _VideoRun:
             prepared = side.submit(self._prepare, story, info)
             # the audio, decoded once (the picture, when shots are to be detected, in a pass of its own
             # in _annotate_shots, while the ASR transcribes)
+            # with the 16 kHz mono analysis track (VAD, ASR, shot detection) resampled once from the source
+            # (not source -> sample_rate -> 16 kHz: a 16 kHz file reaches the ASR as it is, issue 20)
             decoded = decode(self.video, sample_rate=self.config.sample_rate, channels=self.config.channels,
-                             workdir=self.root)
+                             workdir=self.root, mono_rate=ANALYSIS_RATE)
             yield from self._annotate_shots(story, info, fp, t_start, decoded, threads, prepared)
 
     def _annotate_shots(self, story, info, fp: str, t_start: float, decoded, threads: int,

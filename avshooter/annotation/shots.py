@@ -341,8 +341,8 @@ def detect_shots_from_file(path: str | os.PathLike, *, params: ShotParams = Shot
     """Shots of one media file, found the way annotate finds them when a video has no story.
 
     The audio is decoded once at ``sample_rate`` (default: annotate's ``AnnotateConfig().sample_rate``) with
-    the video cuts found in the same pass (:func:`avshooter.media.cuts.decode_with_cuts`), downmixed to
-    16 kHz mono (:meth:`avshooter.media.decode.DecodedAudio.mono`) and given to :func:`detect_shots`. A file
+    the video cuts found in the same pass (:func:`avshooter.media.cuts.decode_with_cuts`) and, as annotate
+    does, a 16 kHz mono track resampled once from the source (``mono_rate``), given to :func:`detect_shots`. A file
     without an audio stream gets video cuts only (:func:`avshooter.media.cuts.cuts_in_file`).
 
     Raises
@@ -364,7 +364,7 @@ def detect_shots_from_file(path: str | os.PathLike, *, params: ShotParams = Shot
         cuts, end_s = cuts_in_file(path, params=params.cut)
         return detect_shots(cuts, np.zeros(0, np.float32), ANALYSIS_RATE, end_s, params=params)
     decoded, cuts = decode_with_cuts(path, cut_params=params.cut if info.has_video else None,
-                                     sample_rate=sample_rate, channels=channels)
+                                     sample_rate=sample_rate, channels=channels, mono_rate=ANALYSIS_RATE)
     with decoded:
         return detect_shots(cuts or [], decoded.mono(ANALYSIS_RATE), ANALYSIS_RATE, decoded.duration_s,
                             params=params)

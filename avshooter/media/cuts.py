@@ -211,14 +211,15 @@ def _add_cut(cuts: list[tuple[float, float]], time_s: float, diff: float, min_ga
 
 
 def decode_with_cuts(path: str | os.PathLike, *, cut_params: CutParams | None = CutParams(), sample_rate: int,
-                     channels: int | None = None, workdir: str | os.PathLike | None = None):
+                     channels: int | None = None, workdir: str | os.PathLike | None = None,
+                     mono_rate: int | None = None):
     """Decode the audio of ``path`` once and, in the same pass, find the hard cuts of its video.
 
     Parameters
     ----------
     path : media file with an audio stream
     cut_params : detector options, or None to decode the audio only
-    sample_rate, channels, workdir : see :func:`avshooter.media.decode.decode`
+    sample_rate, channels, workdir, mono_rate : see :func:`avshooter.media.decode.decode`
 
     Returns
     -------
@@ -230,7 +231,7 @@ def decode_with_cuts(path: str | os.PathLike, *, cut_params: CutParams | None = 
 
     detector = CutDetector(cut_params) if cut_params is not None else None
     decoded = _decode.decode(path, sample_rate=sample_rate, channels=channels, workdir=workdir,
-                             on_video_frame=detector.update if detector is not None else None,
+                             mono_rate=mono_rate, on_video_frame=detector.update if detector is not None else None,
                              frame_size=cut_params.frame_size if cut_params is not None else (64, 36))
     return decoded, (detector.cuts() if detector is not None and detector.n_frames else None)
 

@@ -22,7 +22,7 @@ from ..units import span_samples, to_samples
 from .frames import Grey, set_up_decoder
 from .probe import container_start, describe_streams, ffmpeg_reason, open_media, probe, video_stream
 
-__all__ = ["DecodedAudio", "decode", "load_audio"]
+__all__ = ["DecodedAudio", "decode", "load_audio", "load_mono"]
 
 log = logging.getLogger("avshooter")
 
@@ -36,8 +36,11 @@ class DecodedAudio:
     """
 
     def __init__(self, raw_path: str, sample_rate: int, channels: int, num_samples: int, source: str,
-                 nonfinite_samples: int = 0):
+                 nonfinite_samples: int = 0, mono_track: tuple[str, int, int] | None = None):
         self.raw_path = raw_path
+        self.mono_track = mono_track
+        """``(raw path, rate, samples)`` of the mono track made from the source samples
+        (``decode(..., mono_rate=...)``), or None."""
         self.sample_rate = sample_rate
         self.channels = channels
         self.num_samples = num_samples
@@ -77,10 +80,16 @@ class DecodedAudio:
             yield start, self.read(start, min(self.num_samples, start + block))
 
     def mono(self, sample_rate: int, *, block_s: float = 60.0) -> np.ndarray:
-        """The whole audio as 1-D float32 mono at ``sample_rate`` (read and resampled block by block into
-        one array: the extra memory is one block, not a second copy of the track)."""
+        """The whole audio as 1-D float32 mono at ``sample_rate``.
+
+        At the ``mono_rate`` given to :func:`decode`: the track resampled ONCE from the source samples
+        (their channels averaged), as :func:`load_mono` reads a file. At any other rate: read back from the
+        decoded audio and resampled block by block into one array (the extra memory is one block).
+        """
         import soxr
 
+        if self.mono_track is not None and self.mono_track[1] == sample_rate:
+            return np.fromfile(self.mono_track[0], dtype=np.float32, count=self.mono_track[2])
         stream = None
         if sample_rate != self.sample_rate:
             stream = soxr.ResampleStream(self.sample_rate, sample_rate, 1, dtype="float32")
@@ -99,10 +108,11 @@ class DecodedAudio:
         return out[:filled]
 
     def close(self) -> None:
-        try:
-            os.unlink(self.raw_path)
-        except FileNotFoundError:
-            pass
+        for path in (self.raw_path, *(self.mono_track[:1] if self.mono_track else ())):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
 
     def __enter__(self):
         return self
@@ -129,6 +139,7 @@ def decode(
     on_video_frame: FrameCallback | None = None,
     frame_size: tuple[int, int] = (96, 54),
     nonfinite: str = "zero",
+    mono_rate: int | None = None,
 ) -> DecodedAudio:
     """Decode the first audio stream of ``path`` once, resampled to ``sample_rate``.
 
@@ -145,16 +156,26 @@ def decode(
     nonfinite : what a NaN or infinite sample in the file (float codecs can hold them) becomes: ``"zero"``
         (replaced by 0, counted in :attr:`DecodedAudio.nonfinite_samples` and logged, for the caller to
         record) or ``"error"`` (a MediaError)
+    mono_rate : if given, a mono track at this rate is made in the same pass from the SOURCE samples (their
+        channels averaged, then resampled once; a source at this rate is copied as it is), and
+        :meth:`DecodedAudio.mono` at this rate returns it: an analysis track (VAD, ASR) that is not
+        resampled twice (source -> ``sample_rate`` -> ``mono_rate``)
     """
     if nonfinite not in ("zero", "error"):
         raise MediaError(f"nonfinite={nonfinite!r} is not allowed ('zero' or 'error')")
+    if mono_rate is not None and (not isinstance(mono_rate, int) or isinstance(mono_rate, bool) or mono_rate <= 0):
+        raise MediaError(f"mono_rate={mono_rate!r} must be a positive integer (Hz) or None")
     import av
     import soxr
 
     container = open_media(path)
     fd, raw_path = tempfile.mkstemp(prefix="avshooter-", suffix=".f32", dir=workdir)
+    mono_path = None
     try:
-        with container, os.fdopen(fd, "wb") as out:
+        if mono_rate is not None:
+            mono_fd, mono_path = tempfile.mkstemp(prefix="avshooter-", suffix=".f32", dir=workdir)
+            os.close(mono_fd)
+        with container, os.fdopen(fd, "wb") as out, open(mono_path or os.devnull, "wb") as mono_out:
             if not container.streams.audio:
                 raise MediaError(f"{path}: no audio stream (streams: {describe_streams(container)})")
             astream = container.streams.audio[0]
@@ -185,9 +206,14 @@ def decode(
                                                                 dtype="float32")
                             sink = _Sink(out, resampler, out_channels, frame.sample_rate, nonfinite=nonfinite,
                                          source=str(path))
-                            lead = span_samples(0.0, max(0.0, (frame.time or 0.0) - t0), sample_rate)[1]
+                            if mono_rate is not None:
+                                sink.mono = _MonoTrack(mono_out, frame.sample_rate, mono_rate)
+                            late_s = max(0.0, (frame.time or 0.0) - t0)
+                            lead = span_samples(0.0, late_s, sample_rate)[1]
                             if lead > 0:  # audio starts late: keep the timeline, pad with silence
                                 sink.write_raw(np.zeros((lead, out_channels), np.float32))
+                            if sink.mono is not None:
+                                sink.mono.lead(span_samples(0.0, late_s, mono_rate)[1])
                         data = _fast_samples(frame, out_channels)
                         if data is not None:
                             sink.add(data)
@@ -214,16 +240,24 @@ def decode(
                 out.flush()
                 out.truncate(expected * out_channels * 4)
                 written = expected
+            mono_track = None
+            if sink.mono is not None:
+                mono_track = (mono_path, mono_rate, sink.mono.finish(sink.read_in))
         if written == 0:
             raise MediaError(f"{path}: the audio stream decodes to zero samples")
         if sink.nonfinite:
             log.warning("%s: %d NaN/infinite samples in the audio replaced by 0", path, sink.nonfinite)
-        return DecodedAudio(raw_path, sample_rate, out_channels, written, str(path), sink.nonfinite)
+        if mono_track is None and mono_path is not None:
+            os.unlink(mono_path)
+        return DecodedAudio(raw_path, sample_rate, out_channels, written, str(path), sink.nonfinite,
+                            mono_track=mono_track)
     except BaseException:
-        try:
-            os.unlink(raw_path)
-        except FileNotFoundError:
-            pass
+        for leftover in (raw_path, mono_path):
+            try:
+                if leftover is not None:
+                    os.unlink(leftover)
+            except FileNotFoundError:
+                pass
         raise
 
 
@@ -265,6 +299,7 @@ class _Sink:
         self.read_in = 0
         self.written = 0
         self.policy, self.source, self.nonfinite = nonfinite, source, 0
+        self.mono: _MonoTrack | None = None  # the mono track from the source samples, when asked for
 
     def add(self, data: np.ndarray) -> None:
         if not np.isfinite(data).all():  # before the resampler, which would smear a NaN over its window
@@ -282,12 +317,14 @@ class _Sink:
     def _flush(self, *, last: bool) -> None:
         data = np.concatenate(self.parts) if len(self.parts) != 1 else self.parts[0]
         self.parts, self.pending = [], 0
+        if self.mono is not None:
+            self.mono.add(data, last=last)
         if self.resampler is not None:
             data = self.resampler.resample_chunk(data, last=last)
         self.write_raw(data)
 
     def finish(self) -> None:
-        if self.parts or self.resampler is not None:
+        if self.parts or self.resampler is not None or (self.mono is not None and self.mono.resampler is not None):
             if not self.parts:
                 self.parts = [np.zeros((0, self.channels), np.float32)]
             self._flush(last=True)
@@ -296,6 +333,50 @@ class _Sink:
         data = np.ascontiguousarray(data, dtype=np.float32)
         self.out.write(memoryview(data).cast("B"))
         self.written += data.shape[0]
+
+
+class _MonoTrack:
+    """The mono track of :func:`decode` (``mono_rate``): the source samples' channels averaged, resampled once
+    (soxr, as the main track) and appended to its own raw file; the same length rule as the main track."""
+
+    def __init__(self, out, in_rate: int, rate: int):
+        import soxr
+
+        self.out, self.in_rate, self.rate, self.written, self.lead_n = out, in_rate, rate, 0, 0
+        self.resampler = soxr.ResampleStream(in_rate, rate, 1, dtype="float32") if in_rate != rate else None
+
+    def lead(self, n: int) -> None:
+        if n > 0:
+            self.lead_n = n
+            self._write(np.zeros(n, np.float32))
+
+    def add(self, data: np.ndarray, *, last: bool) -> None:
+        mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
+        self._write(self.resampler.resample_chunk(mono, last=last) if self.resampler is not None else mono)
+
+    def _write(self, data: np.ndarray) -> None:
+        data = np.ascontiguousarray(data, dtype=np.float32)
+        self.out.write(memoryview(data).cast("B"))
+        self.written += data.shape[0]
+
+    def finish(self, read_in: int) -> int:
+        """Pad or cut to ``lead + to_samples(read_in / in_rate, rate)`` samples; returns that count."""
+        expected = self.lead_n + to_samples(read_in / self.in_rate, self.rate)
+        if self.written < expected:
+            self._write(np.zeros(expected - self.written, np.float32))
+        self.out.flush()
+        if self.written > expected:
+            self.out.truncate(expected * 4)
+        self.written = expected
+        return expected
+
+
+def load_mono(path: str | os.PathLike, sample_rate: int) -> np.ndarray:
+    """A whole file as 1-D float32 mono at ``sample_rate``: its channels averaged, resampled once from the
+    source rate. The track annotate's speech detection and ASR read (``decode(..., mono_rate=...)``), so a
+    benchmark that reads a file with it gives the model what annotate gives it."""
+    with decode(path, sample_rate=sample_rate, channels=None, mono_rate=sample_rate) as decoded:
+        return decoded.mono(sample_rate)
 
 
 def load_audio(
