@@ -242,10 +242,16 @@ OUTPUT_VERSIONS = {
     "tta:retrieval": "2",  # 2: a place without a named sound gets its acoustic environment's bank bed (issue 17)
 }
 
+# How annotate makes its 16 kHz mono analysis track (``annotation.shots.ANALYSIS_RATE``): it moves the VAD's
+# ranges and the audio change points whatever the ASR. 2: resampled once from the source samples, not
+# source -> sample_rate -> 16 kHz (issue 20).
+ANALYSIS_TRACK_VERSION = "2"
+
 
 def _rule_versions(config) -> dict:
     """Versions of what shapes the output that no setting names: built-in backends in use
-    (:data:`OUTPUT_VERSIONS`), annotate's typing rules (``annotation.labels.TYPING_VERSION``) and, with sync
+    (:data:`OUTPUT_VERSIONS`), annotate's typing rules (``annotation.labels.TYPING_VERSION``) and 16 kHz
+    analysis track (:data:`ANALYSIS_TRACK_VERSION`) and, with sync
     on, generate's sync estimator (``generation.offset.ESTIMATOR``)."""
     out = {key: v for key, v in OUTPUT_VERSIONS.items()
            if getattr(config, key.split(":")[0], None) == key.split(":")[1]}
@@ -253,6 +259,7 @@ def _rule_versions(config) -> dict:
         from .annotation.labels import TYPING_VERSION
 
         out["typing"] = TYPING_VERSION
+        out["analysis_track"] = ANALYSIS_TRACK_VERSION
     elif isinstance(config, GenerateConfig) and config.sync:
         from .generation.offset import ESTIMATOR
 

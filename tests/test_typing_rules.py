@@ -116,6 +116,17 @@ def test_the_config_hash_covers_the_typing_rules(monkeypatch):
     assert config_hash(dataclasses.replace(AnnotateConfig(), device="cuda")) == config_hash(AnnotateConfig())
 
 
+def test_the_config_hash_covers_how_the_analysis_track_is_made(monkeypatch):
+    """The VAD's ranges move with the 16 kHz track even with ``asr: none``: its version is in the hash."""
+    from avshooter import config as config_module
+    from avshooter.config import AnnotateConfig, config_hash
+
+    config = dataclasses.replace(AnnotateConfig(), asr="none")
+    before = config_hash(config)
+    monkeypatch.setattr(config_module, "ANALYSIS_TRACK_VERSION", config_module.ANALYSIS_TRACK_VERSION + "-next")
+    assert config_hash(config) != before
+
+
 def test_a_stem_that_is_mostly_another_layer_adds_nothing():
     """The dsp effects stem of a song holds its drums: the tagger hears music there, and a few effects-ish
     patches in it are not an effects layer (measured on vibeace: "music, effects" with effects at 0.008)."""
