@@ -160,3 +160,36 @@ def test_detected_shots_picture_pass_beside_the_asr(demo, tmp_path, monkeypatch)
     assert decoder_threads == [0, 1]  # the ASR runs on a side thread only with several shot threads
     assert one["avshooter"]["detection"]["video_cuts_s"] == [5.0, 9.5, 14.0]
     assert _comparable(one) == _comparable(two)
+
+
+def test_one_blas_thread_and_the_asr_loaded_beside_the_decoder(demo, tmp_path, monkeypatch):
+    """With several threads the caption embedding runs on one BLAS thread (two OpenBLAS threads beside the
+    decoder, the VAD and the ASR spin: ~6x its CPU on busy cores) and the ASR model is loaded by the prepare
+    thread while the audio decodes, not after the VAD on the main thread."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import avshooter
+    import avshooter.annotation.context as context
+    import avshooter.backends as backends
+    from avshooter.config import AnnotateConfig
+
+    blas_at_prime, asr_loads = [], []
+    real_prime, real_load = context.prime, backends.load_backend
+
+    def prime(texts):
+        blas_at_prime.append(max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"))
+        return real_prime(texts)
+
+    def load_backend(step, name, **kw):
+        if step == "asr":
+            asr_loads.append(threading.current_thread().name)
+        return real_load(step, name, **kw)
+
+    monkeypatch.setattr(context, "prime", prime)
+    monkeypatch.setattr(backends, "load_backend", load_backend)
+    with threadpool_limits(limits=2, user_api="blas"):  # the tests' own default is one thread
+        story = avshooter.annotate(demo["video"], out_dir=tmp_path / "two", story=demo["story"],
+                                   config=AnnotateConfig(shot_threads=2))
+    assert blas_at_prime == [1]
+    assert asr_loads and asr_loads[0].startswith("avshooter-prepare")
+    assert any(s["avshooter"]["transcript"] for s in story["shots"])  # the model it loaded was used
