@@ -188,7 +188,7 @@ class _VideoRun:
     def _prepare(self, story, info) -> None:
         """Load the ASR (when it transcribes the mix) and the shot steps' models, and embed every caption
         clause at once (``story`` None: detected shots, which have no captions: the source phrases only).
-        The ASR loads here, beside the decoder, even for a file that turns out to hold no speech.
+        The ASR loads here, beside the decoder (the provenance loads it anyway, speech or not).
 
         Shots then run on several threads with nothing left to load; it also turns one embedding call per
         shot into one per video. Output is the same as without it.
