@@ -186,19 +186,15 @@ class _VideoRun:
             self.result = self._write_story(story, shot_records, dropped, info, decoded, fp, t_start)
 
     def _prepare(self, story, info) -> None:
-        """Load the ASR (when it transcribes the mix) and the shot steps' models, and embed every caption
-        clause at once (``story`` None: detected shots, which have no captions: the source phrases only).
-        The ASR loads here, beside the decoder (the provenance loads it anyway, speech or not).
+        """Load the shot steps' models and embed every caption clause at once (``story`` None: detected
+        shots, which have no captions: the source phrases only). Not the ASR: a CTranslate2 model built on
+        this short-lived thread ran 1.5-6x slower afterwards (measured; it loads in :meth:`_transcript`).
 
         Shots then run on several threads with nothing left to load; it also turns one embedding call per
         shot into one per video. Output is the same as without it.
         """
         from .shot_audio import load_shot_backends
 
-        if self.config.asr != "none" and self.config.asr_input == "mix":  # the first model _transcript asks for
-            from ..backends import load_backend
-
-            load_backend("asr", self.config.asr, device=self.config.device, options=self.config.asr_options)
         load_shot_backends(self.config)
         if info.has_video and self.config.context == "minilm" and self.config.captioner == "features":
             from .context import prime
