@@ -160,3 +160,34 @@ def test_detected_shots_picture_pass_beside_the_asr(demo, tmp_path, monkeypatch)
     assert decoder_threads == [0, 1]  # the ASR runs on a side thread only with several shot threads
     assert one["avshooter"]["detection"]["video_cuts_s"] == [5.0, 9.5, 14.0]
     assert _comparable(one) == _comparable(two)
+
+
+def test_one_blas_thread_while_the_captions_are_embedded(demo, tmp_path, monkeypatch):
+    """With several threads the caption embedding runs on one BLAS thread (two OpenBLAS threads beside the
+    decoder, the VAD and the ASR spin: ~6x its CPU on busy cores), and the embeddings are the same."""
+    import numpy as np
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import avshooter
+    import avshooter.annotation.context as context
+    from avshooter.config import AnnotateConfig
+    from avshooter.embedding import load_text_model
+
+    blas_at_prime = []
+    real_prime = context.prime
+
+    def prime(texts):
+        blas_at_prime.append(max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"))
+        return real_prime(texts)
+
+    monkeypatch.setattr(context, "prime", prime)
+    with threadpool_limits(limits=2, user_api="blas"):  # the tests' own default is one thread
+        story = avshooter.annotate(demo["video"], out_dir=tmp_path / "two", story=demo["story"],
+                                   config=AnnotateConfig(shot_threads=2))
+        texts = [c for s in story["shots"] for c in context._clauses(
+            f"{s['visual annotation']['caption']}. {s['visual annotation']['plot']}")]
+        two = load_text_model("cpu").encode(texts)
+    with threadpool_limits(limits=1, user_api="blas"):
+        one = load_text_model("cpu").encode(texts)
+    assert blas_at_prime == [1]
+    assert len(texts) >= 4 and np.array_equal(one, two)  # GEMM splits rows, not sums: the same bits

@@ -139,7 +139,12 @@ class _VideoRun:
         for stale in self.root.glob("avshooter-*.f32"):  # decode caches of a killed earlier run
             stale.unlink(missing_ok=True)
         threads = self.config.shot_threads or default_threads()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="avshooter-prepare") as side:
+        # one BLAS thread for the whole run when several threads run: the caption embedding (MiniLM, the
+        # only large BLAS work before the shots) runs beside the decoder, the VAD and the ASR, and two
+        # OpenBLAS threads that wait on each other on busy cores cost ~6x the CPU (3.6 -> 23-32 CPU s for
+        # the 278 clauses of the 10-minute benchmark story at load ~9; the same embeddings: GEMM splits rows)
+        with blas_threads(1 if threads > 1 else None), \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="avshooter-prepare") as side:
             # the models load and the captions are embedded while the audio decodes (the shot threads
             # then find nothing left to load)
             prepared = side.submit(self._prepare, story, info)
@@ -171,7 +176,7 @@ class _VideoRun:
                 prepared.result()
                 work = ordered_threads(lambda shot: self._shot(shot, story, decoded, info, fp, speech, transcript),
                                        shots, threads=threads)
-                for shot, record in zip(shots, self._with_blas_cap(work, threads)):
+                for shot, record in zip(shots, work):
                     drop = self._paper_filter_reason(record)
                     if drop:
                         dropped.append({"index": shot.index, "reason": drop})
@@ -183,15 +188,10 @@ class _VideoRun:
                     transcript.close()  # speech after the last shot is not transcribed for nothing
             self.result = self._write_story(story, shot_records, dropped, info, decoded, fp, t_start)
 
-    @staticmethod
-    def _with_blas_cap(work: Iterator[dict], threads: int) -> Iterator[dict]:
-        """``work`` with one BLAS thread while several shot threads run (their spinning costs CPU)."""
-        with blas_threads(1 if threads > 1 else None):
-            yield from work
-
     def _prepare(self, story, info) -> None:
         """Load the shot steps' models and embed every caption clause at once (``story`` None: detected
-        shots, which have no captions: the source phrases only).
+        shots, which have no captions: the source phrases only). Not the ASR: a CTranslate2 model built on
+        this short-lived thread ran 1.5-6x slower afterwards (measured; it loads in :meth:`_transcript`).
 
         Shots then run on several threads with nothing left to load; it also turns one embedding call per
         shot into one per video. Output is the same as without it.
