@@ -235,7 +235,8 @@ RUNTIME_OPTION_KEYS = frozenset({"batch_size", "cpu_threads", "threads", "num_wo
 OUTPUT_VERSIONS = {
     "separation:dsp": "4",  # 3: the dialogue gated by the transcript's words; 4: confirmed by confident words (issue 18)
     # asr: 2: beam 5 for Japanese (faster-whisper), long speech cut at its pauses; 3: annotate's 16 kHz input
-    # resampled once from the source, not source -> sample_rate -> 16 kHz, and beam 10 for Japanese (issue 20)
+    # resampled once from the source, not source -> sample_rate -> 16 kHz, and beam 10 for Japanese (issue 20); the
+    # temperature fallback's sampling seeded (faster-whisper `seed`)
     "asr:faster-whisper": "3",
     "asr:whisper": "3",
     "prompt_writer:rules": "2",  # 2: classes named in captions, no invented room tone (issue 17)

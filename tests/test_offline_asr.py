@@ -386,3 +386,27 @@ def test_annotated_shot_carries_the_transcript(asr):
     assert all(0 <= w["start_s"] <= w["end_s"] <= mix.shape[1] / sr for w in t["words"])
     assert 'says: "' in result.description and t["text"].split()[1] in result.description
     assert np.isfinite(mix).all()
+
+
+
+@needs_wheels
+def test_the_fallback_sampling_is_seeded_before_the_model_loads(monkeypatch):
+    """Whisper falls back to sampling on hard windows (music read as speech); unseeded, the same command wrote
+    other words on a re-run. CTranslate2 seeds each worker thread at its first sample, so the seed must be set
+    before the model exists (checked by hand: two fresh processes on nutcracker windows, unseeded md5s differ,
+    seeded equal)."""
+    import ctranslate2
+    import faster_whisper
+
+    from avshooter.backends.faster_whisper_asr import FasterWhisperASR
+
+    calls = []
+    monkeypatch.setattr(ctranslate2, "set_random_seed", lambda seed: calls.append(("seed", seed)))
+    real = faster_whisper.WhisperModel
+    monkeypatch.setattr(faster_whisper, "WhisperModel", lambda *a, **k: calls.append(("model",)) or real(*a, **k))
+    FasterWhisperASR(model="packaged:base", compute_type="int8", cpu_threads=1)
+    FasterWhisperASR(model="packaged:base", compute_type="int8", cpu_threads=1, seed=7)
+    assert calls == [("seed", 0), ("model",), ("seed", 7), ("model",)]
+    for bad in (-1, 2**32, 1.5, True):
+        with pytest.raises(BackendError, match="seed"):
+            FasterWhisperASR(model="packaged:base", seed=bad)

@@ -61,6 +61,11 @@ class FasterWhisperOptions:
     word_timestamps: bool = True
     vad_filter: bool = False  # faster-whisper's own VAD inside each piece (sequential path only)
     temperature: float | tuple[float, ...] | None = None  # None: the library's fallback schedule
+    # seed of the fallback's sampling (a hard window is decoded again at rising temperatures): unseeded, two runs
+    # of the same command differed in 8 of 129 shots' words on bench_annotate's input. CTranslate2 seeds each of
+    # its worker threads once, at its first sample, so the same calls in the same order (one command in a fresh
+    # process) give the same words; a shot's words can still depend on what the process decoded before it
+    seed: int = 0
     max_new_tokens: int | None = None
     condition_on_previous_text: bool = False
     initial_prompt: str | None = None
@@ -145,6 +150,9 @@ class FasterWhisperASR:
         if is_packaged(opts.model):
             path = str(packaged_model_dir(opts.model, cache_dir=opts.download_root))
             self._packaged = packaged_info(opts.model, path)  # wheels and hash (not the path: outputs stay portable)
+        if not isinstance(opts.seed, int) or isinstance(opts.seed, bool) or not 0 <= opts.seed < 2**32:
+            raise BackendError(f"faster-whisper: seed must be an integer in [0, 2**32), got {opts.seed!r}")
+        ctranslate2.set_random_seed(opts.seed)  # before the model's worker threads first sample
         try:
             self._model = WhisperModel(
                 path, device=kind, device_index=int(index or 0), compute_type=self.compute_type,
