@@ -89,10 +89,7 @@ def onset_strength(wav: np.ndarray, sample_rate: int, *, hop_s: float = 0.005,
         Flux (>= 0, in units of the log-magnitude change) and the time (s) of each value: the centre of
         its STFT frame. Empty arrays for a clip shorter than one window.
     """
-    wav = check_audio(wav, sample_rate)
-    sr = int(sample_rate)
-    mono = wav.astype(np.float64).mean(axis=0)
-    hop, win = max(1, to_samples(hop_s, sr)), max(16, to_samples(win_s, sr))
+    mono, sr, hop, win = _mono_grid(wav, sample_rate, hop_s, win_s)
     if mono.size < win:
         return np.zeros(0), np.zeros(0)
     flux = _flux(mono, hop, win, sr) if np.any(mono) else np.zeros(1 + (mono.size - win) // hop)
@@ -117,16 +114,20 @@ def energy_rise(wav: np.ndarray, sample_rate: int, *, hop_s: float = 0.005, win_
         The rise (>= 0, natural log of the RMS ratio per hop) and each value's time (s): the centre of its
         window. Empty arrays for a clip shorter than one window.
     """
-    wav = check_audio(wav, sample_rate)
-    sr = int(sample_rate)
-    mono = wav.astype(np.float64).mean(axis=0)
-    hop, win = max(1, to_samples(hop_s, sr)), max(16, to_samples(win_s, sr))
+    mono, sr, hop, win = _mono_grid(wav, sample_rate, hop_s, win_s)
     if mono.size < win:
         return np.zeros(0), np.zeros(0)
     n = 1 + (mono.size - win) // hop
     power = np.convolve(mono ** 2, np.ones(win) / win, mode="valid")[::hop][:n]  # mean square per window
     level = np.log(np.sqrt(np.maximum(power, 0.0)) + floor)
     return np.maximum(np.diff(level, prepend=level[0]), 0.0), (np.arange(n) * hop + win / 2) / sr
+
+
+def _mono_grid(wav: np.ndarray, sample_rate: int, hop_s: float, win_s: float) -> tuple[np.ndarray, int, int, int]:
+    """The checked clip as float64 mono, its rate, and the hop and window in samples of an onset grid."""
+    wav = check_audio(wav, sample_rate)
+    sr = int(sample_rate)
+    return wav.astype(np.float64).mean(axis=0), sr, max(1, to_samples(hop_s, sr)), max(16, to_samples(win_s, sr))
 
 
 def _refine(env: np.ndarray, centre: int, win: int, sr: int) -> float:
