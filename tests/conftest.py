@@ -22,12 +22,18 @@ def media() -> Path:
     return MEDIA
 
 
-def load_make_demo():
-    """examples/make_demo.py as a module (the examples folder is not a package)."""
-    spec = importlib.util.spec_from_file_location("make_demo", ROOT / "examples" / "make_demo.py")
+def load_script(path: str):
+    """A script of the repository (``path`` relative to its root, e.g. ``benchmarks/bench_sync.py``) as a
+    module: the examples and benchmarks folders are not packages."""
+    spec = importlib.util.spec_from_file_location(Path(path).stem, ROOT / path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_make_demo():
+    """examples/make_demo.py as a module."""
+    return load_script("examples/make_demo.py")
 
 
 @pytest.fixture(scope="session")

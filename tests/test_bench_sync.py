@@ -1,18 +1,13 @@
 """benchmarks/bench_sync.py's handling of clips given by path (no media decoded here)."""
-import importlib.util
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_sync", ROOT / "benchmarks" / "bench_sync.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/bench_sync.py")
 
 
 def test_clip_argument_takes_an_optional_start(bench, tmp_path):

@@ -2,11 +2,9 @@
 impulses, the estimator reading the level's rise, and benchmarks/bench_sync_signals.py's scoring."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import load_script
 
 from avshooter.audio.onsets import energy_rise, onset_strength
 from avshooter.errors import InputError
@@ -82,11 +80,7 @@ def test_the_estimator_reads_the_level_rise_when_asked():
 
 @pytest.fixture(scope="module")
 def signals_bench():
-    root = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("bench_sync_signals", root / "benchmarks" / "bench_sync_signals.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/bench_sync_signals.py")
 
 
 def test_the_information_score_counts_peaks_at_the_truth_not_slopes(signals_bench):

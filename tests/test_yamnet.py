@@ -7,12 +7,12 @@ The bounds at the end fail when typing on the shared files or the mixture set de
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_script
 
 from avshooter.audio import logmel
 from avshooter.errors import BackendError, InputError
@@ -49,10 +49,7 @@ def tagger(cache):
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_typing", ROOT / "benchmarks" / "bench_typing.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/bench_typing.py")
 
 
 # ------------------------------------------------------------------------------------------ front end
