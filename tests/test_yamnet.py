@@ -18,7 +18,6 @@ from avshooter.audio import logmel
 from avshooter.errors import BackendError, InputError
 
 pytest.importorskip("onnxruntime")
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _has_wheel() -> bool:
