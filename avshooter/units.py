@@ -14,7 +14,8 @@ import numpy as np
 
 from .errors import InputError, StoryError
 
-__all__ = ["to_samples", "span_samples", "parse_time", "format_mmss", "format_hms", "check_rate", "check_audio"]
+__all__ = ["to_samples", "span_samples", "parse_time", "format_mmss", "format_hms", "check_rate", "check_audio",
+           "true_runs"]
 
 
 def to_samples(seconds: float, sample_rate: int) -> int:
@@ -116,3 +117,13 @@ def check_audio(wav, sample_rate=None, *, name: str = "wav") -> np.ndarray:
     if not np.isfinite(wav).all():
         raise InputError(f"{name} contains NaN or inf samples: only finite values are allowed")
     return wav
+
+
+def true_runs(mask) -> list[tuple[int, int]]:
+    """The stretches of consecutive True (non-zero) entries of a 1-D ``mask`` as ``(first, last)`` index
+    pairs, both inclusive, in order: e.g. the speech ranges of a per-frame VAD gate."""
+    on = np.flatnonzero(np.asarray(mask) > 0)
+    if on.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(on) > 1)
+    return [(int(a), int(b)) for a, b in zip(on[np.r_[0, breaks + 1]], on[np.r_[breaks, on.size - 1]])]

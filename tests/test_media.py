@@ -152,3 +152,11 @@ def test_decode_once_with_video_frames(media):
         assert abs(d.duration_s - 30.0) < 0.1
     assert len(frames) == 720 and frames[0][1] == (36, 64)
     assert frames[0][0] < 0.05 and abs(frames[-1][0] - 719 / 24) < 0.05
+
+
+def test_true_runs():
+    from avshooter.units import true_runs
+
+    assert true_runs(np.array([0, 1, 1, 0, 0, 1, 0, 1, 1, 1])) == [(1, 2), (5, 5), (7, 9)]
+    assert true_runs(np.array([0.2, 0.0, 0.7])) == [(0, 0), (2, 2)]
+    assert true_runs(np.zeros(4)) == [] and true_runs(np.zeros(0)) == []

@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ..units import true_runs
+
 __all__ = ["noise_statistics", "dialogue_estimate", "enhancer_gain", "presence_share", "presence_gate"]
 
 # frames with activity under this are background-only
@@ -120,12 +122,10 @@ def enhancer_gain(reference: np.ndarray, activity: np.ndarray, enhancer, sample_
     from .stft import istft, stft
 
     hop = n_fft // 2
-    on = np.flatnonzero(activity > 0)
-    if on.size == 0:
+    runs = [(i * hop - hop, j * hop + hop) for i, j in true_runs(activity)]
+    if not runs:
         return np.zeros(reference.shape[1:], np.float32)
     pad = int(round(pad_s * sample_rate))
-    breaks = np.flatnonzero(np.diff(on) > 1)
-    runs = [(on[i] * hop - hop, on[j] * hop + hop) for i, j in zip(np.r_[0, breaks + 1], np.r_[breaks, on.size - 1])]
     merged: list[list[int]] = []
     for a, b in runs:
         a, b = max(0, a - pad), min(n, b + pad)

@@ -35,7 +35,7 @@ from scipy import ndimage
 
 from ..errors import InputError
 from ..io.records import STEMS
-from ..units import check_audio, to_samples
+from ..units import check_audio, to_samples, true_runs
 from .dialogue_filter import dialogue_estimate, enhancer_gain, presence_gate, presence_share
 from .word_evidence import confirmed_activity, head_bound, line_reach, word_spans
 from .stft import fft_size, istft, stft
@@ -315,13 +315,11 @@ def word_activity(activity: np.ndarray, words, n: int, sample_rate: int, hop: in
     parsed = word_spans(words)
     spans = [(a, b) for a, b, p in parsed if not (params.word_min_prob and p < params.word_min_prob)]
     weight = np.ones(n_frames, np.float32)
-    on = np.flatnonzero(activity > 0)
-    if on.size == 0 or not spans:
+    if not np.any(activity > 0) or not spans:
         return weight
     spans_arr = np.array(spans)
     centre = hop / sample_rate  # frame k is centred on sample k * hop
-    breaks = np.flatnonzero(np.diff(on) > 1)
-    for first, last in zip(on[np.r_[0, breaks + 1]], on[np.r_[breaks, on.size - 1]]):
+    for first, last in true_runs(activity):
         if last == n_frames - 1:
             continue  # cut by the clip's end
         t0, t1 = (first - 0.5) * centre, (last + 0.5) * centre

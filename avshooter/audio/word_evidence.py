@@ -18,6 +18,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import InputError
+from ..units import true_runs
 
 __all__ = ["word_spans", "confirmed_activity", "line_reach", "head_bound"]
 
@@ -50,13 +51,11 @@ def confirmed_activity(gate: np.ndarray, words, sample_rate: int, hop: int, *, m
     n_frames = gate.shape[0]
     spans = word_spans(words)
     out = np.zeros(n_frames, np.float32)
-    on = np.flatnonzero(gate > 0)
-    if on.size == 0 or spans.shape[0] == 0:
+    if not np.any(gate > 0) or spans.shape[0] == 0:
         return out
     frame_s = hop / sample_rate
     times = np.arange(n_frames) * frame_s
-    breaks = np.flatnonzero(np.diff(on) > 1)
-    for first, last in zip(on[np.r_[0, breaks + 1]], on[np.r_[breaks, on.size - 1]]):
+    for first, last in true_runs(gate):
         t0, t1 = (first - 0.5) * frame_s, (last + 0.5) * frame_s
         inside = spans[(spans[:, 0] < t1) & (spans[:, 1] > t0)]
         inside = inside[np.argsort(inside[:, 0])]
@@ -99,12 +98,8 @@ def line_reach(gate: np.ndarray, confirmed: np.ndarray, quiet: np.ndarray, min_g
     n = gate.shape[0]
     inside = np.zeros(n, np.float32)
     anchored = np.zeros(n, bool)
-    on = np.flatnonzero(gate > 0)
-    if on.size == 0:
-        return inside, anchored
     min_gap = max(1, int(min_gap))
-    breaks = np.flatnonzero(np.diff(on) > 1)
-    for first, last in zip(on[np.r_[0, breaks + 1]], on[np.r_[breaks, on.size - 1]]):
+    for first, last in true_runs(gate):
         sure = np.flatnonzero(confirmed[first: last + 1] >= 0.5)
         if sure.size == 0:
             continue
@@ -134,11 +129,7 @@ def head_bound(gate: np.ndarray, confirmed: np.ndarray, reach: int) -> np.ndarra
     first confident word; the VAD's range does, where it fires on a crowd or music before the line."""
     n = gate.shape[0]
     out = np.ones(n, np.float32)
-    on = np.flatnonzero(gate > 0)
-    if on.size == 0:
-        return out
-    breaks = np.flatnonzero(np.diff(on) > 1)
-    for first, last in zip(on[np.r_[0, breaks + 1]], on[np.r_[breaks, on.size - 1]]):
+    for first, last in true_runs(gate):
         sure = np.flatnonzero(confirmed[first: last + 1] >= 0.5)
         if sure.size:
             out[first: max(first, first + sure[0] - int(reach))] = 0.0
