@@ -40,8 +40,10 @@ from .dialogue_filter import dialogue_estimate, enhancer_gain, presence_gate, pr
 from .word_evidence import confirmed_activity, head_bound, line_reach, word_spans
 from .stft import fft_size, istft, stft
 
-__all__ = ["SeparationParams", "STEMS", "separate", "separation_masks"]
+__all__ = ["ENHANCERS", "SeparationParams", "STEMS", "separate", "separation_masks"]
 
+ENHANCERS = ("gtcrn", "deepfilternet", "none")
+"""The allowed values of :attr:`SeparationParams.enhancer` (the dsp backend loads the model of that name)."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,8 @@ class SeparationParams:
     over_subtraction, gain_floor, gain_smooth_bins, gain_smooth_frames
         Wiener gain: noise scale, lower bound, and the (bins, frames) box the powers are averaged over.
     enhancer : str
-        ``gtcrn`` (the learned speech enhancer, when its wheel is installed) or ``none``.
+        The learned speech enhancer, when its wheel is installed: ``gtcrn`` (GTCRN, 16 kHz),
+        ``deepfilternet`` (DeepFilterNet3, 48 kHz), or ``none``.
     enhancer_pad_s : float
         Context the enhancer gets before and after each speech range.
     enhancer_with_pauses : bool
@@ -215,8 +218,8 @@ class SeparationParams:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"SeparationParams.{name}={value!r} is not allowed (an integer >= 1)")
-        if self.enhancer not in ("gtcrn", "none"):
-            raise InputError(f"SeparationParams.enhancer={self.enhancer!r} is not allowed (gtcrn, none)")
+        if self.enhancer not in ENHANCERS:
+            raise InputError(f"SeparationParams.enhancer={self.enhancer!r} is not allowed ({', '.join(ENHANCERS)})")
         if self.speech_high_hz <= self.speech_low_hz:
             raise InputError(
                 f"SeparationParams.speech_high_hz={self.speech_high_hz!r} is not allowed "
