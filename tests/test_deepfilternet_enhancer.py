@@ -112,6 +112,19 @@ def test_keeps_speech_and_removes_applause(model, media):
 
 
 @needs_wheel
+def test_long_signals_run_in_blocks_close_to_one_pass(model, media):
+    speech = _clip(media, "libri2_3436-172162-0000.hq.ogg", 5.0)
+    mix = speech + 0.5 * _clip(media, "train_freesound_ibmmax.wav", 5.0)
+    whole = model.enhance(mix)
+    blocks = dfn.DeepFilterNetEnhancer()
+    blocks.max_frames, blocks.warmup_frames = 200, 100  # 2 s blocks after 1 s of warm-up
+    out = blocks.enhance(mix)
+    assert out.shape == mix.shape and np.array_equal(out, blocks.enhance(mix))
+    err = np.sum((whole.astype(np.float64) - out) ** 2)
+    assert 0 < err and 10 * np.log10(np.sum(whole.astype(np.float64) ** 2) / err) > 20.0
+
+
+@needs_wheel
 def test_attenuation_limit_keeps_that_much_noise():
     lim = dfn.DeepFilterNetEnhancer(atten_lim_db=12.0)
     rng = np.random.default_rng(1)
