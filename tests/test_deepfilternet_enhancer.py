@@ -70,11 +70,12 @@ def test_matches_the_c_runtime_on_speech_in_applause(model, media):
     applause = _clip(media, "applause_freesound_ibmmax.wav", 6.0)
     applause *= np.sqrt(np.mean(speech ** 2) / np.mean(applause ** 2))  # 0 dB
     mix = speech + applause
+    mix[3 * SR: 4 * SR] = 0.0  # digital silence: the runtime's skip rule must not fire (it does not)
     ours = model.enhance(mix)
     raw = _c_runtime(np.concatenate([mix, np.zeros(model.delay + 480, np.float32)]))
     theirs = raw[model.delay: model.delay + len(mix)]
     snr = 10 * np.log10(np.sum(theirs.astype(np.float64) ** 2) / np.sum((theirs - ours).astype(np.float64) ** 2))
-    assert snr >= 25.0, snr  # measured: 120 dB (float rounding only)
+    assert snr >= 25.0, snr  # measured: 113 dB (float rounding only)
     # one hop of misalignment would cost it all: the figure is about the time alignment too
     shifted = np.roll(ours, 480)
     assert 10 * np.log10(np.sum(theirs ** 2) / np.sum((theirs - shifted) ** 2)) < 0.0
@@ -133,6 +134,12 @@ def test_attenuation_limit_keeps_that_much_noise():
     assert 9.0 < drop < 13.0, drop
     with pytest.raises(InputError, match="atten_lim_db"):
         dfn.DeepFilterNetEnhancer(atten_lim_db=-3.0)
+
+
+def test_wheel_is_pinned_in_pyproject():
+    from pathlib import Path
+
+    assert f'"{dfn.WHEEL}"' in (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
 
 
 def test_erb_bands_and_alpha_as_upstream():
