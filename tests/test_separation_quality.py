@@ -20,6 +20,7 @@ SR = 22050
 N = 8 * SR
 SPEECH_AT = (1.0, 6.0)
 DSP_ONLY = SeparationParams(enhancer="none")
+MONO_ONLY = SeparationParams(enhance_stereo=False)  # the enhancer on mono input (and unconfirmed stereo frames) only
 
 
 def _load(media, rel: str) -> np.ndarray:
@@ -139,7 +140,7 @@ def test_missing_enhancer_wheel_is_said_and_recorded(monkeypatch, caplog):
     gtcrn_enhancer._model_file.cache_clear()
     monkeypatch.setattr(md, "distribution", no_wheel)
     try:
-        sep = DSPSeparator()
+        sep = DSPSeparator(enhancer="gtcrn")
         info = sep.info()
     finally:
         gtcrn_enhancer._model_file.cache_clear()
@@ -225,9 +226,8 @@ def test_enhancer_runs_on_mono_input_only_and_only_in_speech(sources):
     dual_mono = np.stack([speech + music + bed] * 2)
     mono = (speech + music + bed)[None]
     runs = {}
-    for name, wav, params in (("film", film, SeparationParams()), ("dual", dual_mono, SeparationParams()),
-                              ("mono", mono, SeparationParams()),
-                              ("film_always", film, SeparationParams(enhance_stereo=True))):
+    for name, wav, params in (("film", film, MONO_ONLY), ("dual", dual_mono, MONO_ONLY),
+                              ("mono", mono, MONO_ONLY), ("film_always", film, SeparationParams())):
         fake = _CountingEnhancer()
         stems = separate(wav, SR, speech_mask=[SPEECH_AT], params=params, enhancer=fake)
         assert np.abs(sum(stems.values()) - wav).max() < 1e-4
@@ -377,9 +377,9 @@ def test_stereo_runs_the_enhancer_on_unconfirmed_frames_only(sources):
     film = np.stack([speech + _decorrelated(music, 1) + 0.9 * bed, speech + _decorrelated(music, 2) + 0.4 * bed])
     vad = [(0.0, 6.0), (6.6, 7.8)]   # the VAD also took the music before the line and a stretch after it
     runs = {}
-    for name, words, params in (("worded", LINE_WORDS, SeparationParams()), ("no_words", [], SeparationParams()),
-                                ("no_asr", None, SeparationParams()),
-                                ("off", LINE_WORDS, SeparationParams(confirm_prob=0.0))):
+    for name, words, params in (("worded", LINE_WORDS, MONO_ONLY), ("no_words", [], MONO_ONLY),
+                                ("no_asr", None, MONO_ONLY),
+                                ("off", LINE_WORDS, dataclasses.replace(MONO_ONLY, confirm_prob=0.0))):
         fake = _CountingEnhancer()
         stems = separate(film, SR, speech_mask=vad, params=params, enhancer=fake, words=words)
         assert np.abs(sum(stems.values()) - film).max() < 1e-4
@@ -411,9 +411,9 @@ def test_stereo_gives_no_dialogue_where_the_vad_took_centred_music_for_speech(so
     film = np.stack([speech + music + 0.9 * bed, speech + music + 0.4 * bed])  # the music in the centre too
     vad = [(0.0, 6.0), (6.6, 7.8)]
     enhancer = gtcrn_enhancer.shared_enhancer()
-    new = separate(film, SR, speech_mask=vad, enhancer=enhancer, words=LINE_WORDS)
+    new = separate(film, SR, speech_mask=vad, enhancer=enhancer, words=LINE_WORDS, params=MONO_ONLY)
     old = separate(film, SR, speech_mask=vad, enhancer=enhancer, words=LINE_WORDS,
-                   params=SeparationParams(confirm_prob=0.0))
+                   params=dataclasses.replace(MONO_ONLY, confirm_prob=0.0))
     head, after = slice(0, int(0.8 * SR)), slice(int(6.2 * SR), None)
     for stems, loud in ((old, True), (new, False)):
         for part in (head, after):

@@ -7,8 +7,9 @@ This module owns the separator that runs on a fresh machine with no torch; it me
 2. Dialogue (:mod:`.dialogue_filter`): the voice-activity ranges from the caller mark the pauses; the
    background's power (mono) or spatial covariance (stereo) measured there is the noise of a Wiener filter.
    Stereo with a spatial cue (the film convention: dialogue in the centre) first steers an MVDR beam to
-   the centre. On mono input (no spatial cue) a learned speech enhancer (GTCRN, passed in by the backend)
-   gives the speech estimate inside the speech ranges instead (``enhance_stereo``: on every input).
+   the centre. A learned speech enhancer (DeepFilterNet3 by default, or GTCRN: passed in by the backend)
+   then gives the speech estimate inside the speech ranges, on the centre beam in stereo
+   (``enhance_stereo: false``: on mono input only, where no spatial cue exists).
    Nothing outside the speech ranges; a range that holds words of the transcript (the caller's ASR on the
    mix) ends just after its last word (:func:`word_activity`: the VAD runs on into music and applause after
    a line); frames where the estimate holds almost nothing fade out. Where no confident word confirms the
@@ -42,8 +43,7 @@ from .stft import fft_size, istft, stft
 
 __all__ = ["ENHANCERS", "SeparationParams", "STEMS", "separate", "separation_masks"]
 
-ENHANCERS = ("gtcrn", "deepfilternet", "none")
-"""The allowed values of :attr:`SeparationParams.enhancer` (the dsp backend loads the model of that name)."""
+ENHANCERS = ("gtcrn", "deepfilternet", "none")  # SeparationParams.enhancer: the dsp backend loads that model
 
 
 @dataclass(frozen=True)
@@ -83,15 +83,15 @@ class SeparationParams:
         Wiener gain: noise scale, lower bound, and the (bins, frames) box the powers are averaged over.
     enhancer : str
         The learned speech enhancer, when its wheel is installed: ``gtcrn`` (GTCRN, 16 kHz),
-        ``deepfilternet`` (DeepFilterNet3, 48 kHz), or ``none``.
+        ``deepfilternet`` (DeepFilterNet3, 48 kHz; the default since dsp output version 5: issue 18, measured in
+        ``benchmarks/README.md``), or ``none``.
     enhancer_pad_s : float
         Context the enhancer gets before and after each speech range.
     enhancer_with_pauses : bool
         Multiply the enhancer's gain by the pause-learned Wiener gain (measured: no gain).
     enhance_stereo : bool
         Run the enhancer on multichannel input too (on the centre beam, or on the downmix of a dual-mono
-        clip); by default it runs on mono input only, where no spatial cue exists (it costs ~1.8 CPU s
-        per input minute: ``benchmarks/README.md``).
+        clip; default since version 5); false: on mono input only, where no spatial cue exists.
     dual_mono_db : float
         A stereo clip whose side (L - R) is this far under its mid has no spatial cue: no beam.
     presence_low, presence_high : float
@@ -155,10 +155,10 @@ class SeparationParams:
     gain_floor: float = 0.0
     gain_smooth_bins: int = 3
     gain_smooth_frames: int = 3
-    enhancer: str = "gtcrn"
+    enhancer: str = "deepfilternet"
     enhancer_pad_s: float = 0.2
     enhancer_with_pauses: bool = False
-    enhance_stereo: bool = False
+    enhance_stereo: bool = True
     dual_mono_db: float = -30.0
     presence_low: float = 0.02
     presence_high: float = 0.1

