@@ -447,7 +447,7 @@ def main(argv=None) -> int:
                     "(as annotate: faster-whisper, packaged Whisper base, on the mix); none: no words")
     ap.add_argument("--layout", choices=("both", "mono", "stereo"), default="both",
                     help="score only the mono or only the film-like stereo mixtures")
-    ap.add_argument("--mono", action="store_true", help="--cost on the mono downmix (where GTCRN runs)")
+    ap.add_argument("--mono", action="store_true", help="--cost on the mono downmix")
     ap.add_argument("--cost", metavar="VIDEO", help="only time the separation on the first 60 s of VIDEO "
                     "(e.g. the make_long_input.py mp4 in the workdir's inputs/)")
     args = ap.parse_args(argv)
