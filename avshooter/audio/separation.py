@@ -13,8 +13,8 @@ This module owns the separator that runs on a fresh machine with no torch; it me
    Nothing outside the speech ranges; a range that holds words of the transcript (the caller's ASR on the
    mix) ends just after its last word (:func:`word_activity`: the VAD runs on into music and applause after
    a line); frames where the estimate holds almost nothing fade out. Where no confident word confirms the
-   range (:mod:`.word_evidence`: its start, its end, a range without words), multichannel input takes the
-   enhancer's estimate too, and after a range's confirmed words the estimate must hold more of the frame
+   range (:mod:`.word_evidence`: its start, its end, a range without words), multichannel input without
+   ``enhance_stereo`` takes the enhancer's estimate there, and after a range's confirmed words the estimate must hold more of the frame
    (``line_gap_s``, measured and off: the dialogue ends at the estimate's first pause instead).
 3. Music and effects: the harmonic / percussive / residual split of the mix (Fitzgerald 2010, with
    Driedger's residual, median filters on a semi-log grid: :func:`separation_masks`) applied to what the
