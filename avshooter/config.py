@@ -233,7 +233,9 @@ RUNTIME_OPTION_KEYS = frozenset({"batch_size", "cpu_threads", "threads", "num_wo
 # Output versions of built-in backends ("step:name" -> version): a backend bumps its entry when its output
 # changes for the same options, so the hash of a config that uses it changes and old results are redone.
 OUTPUT_VERSIONS = {
-    "separation:dsp": "4",  # 3: the dialogue gated by the transcript's words; 4: confirmed by confident words (issue 18)
+    # separation:dsp 3: the dialogue gated by the transcript's words; 4: confirmed by confident words; 5:
+    # DeepFilterNet3 instead of GTCRN, on the centre beam in stereo too (issue 18)
+    "separation:dsp": "5",
     # asr: 2: beam 5 for Japanese (faster-whisper), long speech cut at its pauses; 3: annotate's 16 kHz input
     # resampled once from the source, not source -> sample_rate -> 16 kHz, and beam 10 for Japanese (issue 20); the
     # temperature fallback's sampling seeded (faster-whisper `seed`)

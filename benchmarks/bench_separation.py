@@ -445,7 +445,9 @@ def main(argv=None) -> int:
     ap.add_argument("--workdir", default="/tmp/avshooter-bench")
     ap.add_argument("--asr", default="faster-whisper", help="ASR backend whose words the separator gets "
                     "(as annotate: faster-whisper, packaged Whisper base, on the mix); none: no words")
-    ap.add_argument("--mono", action="store_true", help="--cost on the mono downmix (where GTCRN runs)")
+    ap.add_argument("--layout", choices=("both", "mono", "stereo"), default="both",
+                    help="score only the mono or only the film-like stereo mixtures")
+    ap.add_argument("--mono", action="store_true", help="--cost on the mono downmix")
     ap.add_argument("--cost", metavar="VIDEO", help="only time the separation on the first 60 s of VIDEO "
                     "(e.g. the make_long_input.py mp4 in the workdir's inputs/)")
     args = ap.parse_args(argv)
@@ -460,7 +462,7 @@ def main(argv=None) -> int:
         cost(Path(args.cost), variants, asr=args.asr, mono=args.mono)
         return 0
     for split in splits:
-        mixes = build_mixes(split, args.mixes, workdir)
+        mixes = [m for m in build_mixes(split, args.mixes, workdir) if args.layout in ("both", m["layout"])]
         print(f"\n## split {split}: {args.mixes} mixtures x (mono, stereo), {CLIP_S:.0f} s at {SR} Hz, ASR {args.asr}")
         print("| variant | layout | stem | mix SI-SDR | ours | oracle IRM | ours - mix | oracle - mix |"
               " dialogue outside speech dBFS (all mixes pooled / worst mix) | voice in effects / music, speech alone | CPU s per input min |")

