@@ -105,11 +105,22 @@ def _frames(x: np.ndarray, size: int, hop: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(x, size)[::hop][:n_frames]
 
 
-def _yin(x: np.ndarray, voiced_frames: np.ndarray | None = None, *, fmin: float = 60.0,
+def _yin(x: np.ndarray, wanted: np.ndarray | None = None, *, fmin: float = 60.0,
          fmax: float = 1000.0, threshold: float = 0.2) -> np.ndarray:
-    """f0 per 40 ms frame (hop 16 ms) by YIN on 16 kHz audio; NaN where unvoiced."""
+    """f0 per 40 ms frame (hop 16 ms) by YIN on 16 kHz audio; NaN where unvoiced.
+
+    ``wanted`` (bool per frame; frames past its end are not wanted) limits the work to those frames, the
+    others are NaN: every step is per frame, so a wanted frame's f0 is the same as without it.
+    """
     size, hop = 640, _HOP
-    frames = _frames(x, size, hop).astype(np.float32)
+    all_frames = _frames(x, size, hop)
+    rows = np.arange(len(all_frames))
+    if wanted is not None:
+        rows = np.flatnonzero(np.asarray(wanted[: len(all_frames)], dtype=bool))
+    f0_all = np.full(len(all_frames), np.nan)
+    if rows.size == 0:
+        return f0_all
+    frames = all_frames[rows].astype(np.float32)
     tau_min, tau_max = int(ANALYSIS_RATE / fmax), int(ANALYSIS_RATE / fmin)
     n_fft = 1024  # >= size + tau_max + 2: the circular autocorrelation equals the linear one up to tau_max + 1
     spec = sfft.rfft(frames, n=n_fft, axis=1)
@@ -142,9 +153,8 @@ def _yin(x: np.ndarray, voiced_frames: np.ndarray | None = None, *, fmin: float 
     shift = np.where(np.abs(denom) > _EPS, 0.5 * (left - right) / np.where(denom == 0, 1, denom), 0.0)
     f0 = ANALYSIS_RATE / (tau + np.clip(shift, -0.5, 0.5))
     f0[~has] = np.nan
-    if voiced_frames is not None:
-        f0[~voiced_frames[: len(f0)]] = np.nan
-    return f0
+    f0_all[rows] = f0
+    return f0_all
 
 
 def _onsets(log_spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -265,7 +275,7 @@ def measure(wav: np.ndarray, sample_rate: int, *, true_peak: bool = True, detail
 
     harmonic_share = _harmonicity(power, loud) if harmonicity else None
 
-    f0 = _yin(x, None)
+    f0 = _yin(x, loud)  # the quiet frames' f0 is dropped below: not computed
     nf = min(len(f0), len(loud))
     f0 = f0[:nf]
     f0[~loud[:nf]] = np.nan
