@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterator
 
 from .errors import BackendError
@@ -98,13 +99,15 @@ def blas_threads(limit: int | None):
         yield
 
 
-def ordered_threads(fn: Callable, items: list, *, threads: int) -> Iterator:
+def ordered_threads(fn: Callable, items: list, *, threads: int, initializer: Callable | None = None) -> Iterator:
     """``fn(item)`` for every item on ``threads`` threads, yielded IN ORDER as each is done.
 
     For work that spends its time in code that releases the GIL (numpy, scipy, onnxruntime, libsndfile,
     torch). At most ``threads + 1`` items are in flight, so memory stays that of a few items. The first
     exception is raised when its item's turn comes; items not started are cancelled and the running ones
-    finish first (nothing is left half done). Closing the iterator early does the same.
+    finish first (nothing is left half done). Closing the iterator early does the same. ``initializer``
+    runs once in each worker thread before its first item (not with one thread: there the caller's thread
+    runs the items).
     """
     if threads <= 1 or len(items) <= 1:
         for item in items:
@@ -113,7 +116,7 @@ def ordered_threads(fn: Callable, items: list, *, threads: int) -> Iterator:
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
-    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="avshooter")
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="avshooter", initializer=initializer)
     pending: deque = deque()
     try:
         for item in items:
@@ -124,6 +127,25 @@ def ordered_threads(fn: Callable, items: list, *, threads: int) -> Iterator:
             yield pending.popleft().result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def yield_cpu(steps: int = 10) -> None:
+    """Lower the CALLING thread's scheduling priority by ``steps`` nice levels (Linux; elsewhere nothing).
+
+    For worker threads whose work is not on the critical path: a thread that others wait for (annotate's
+    ASR, which the shots wait on for their words) then gets a core first whenever both want one, and the
+    workers fill the time it leaves. Linux applies ``setpriority(PRIO_PROCESS, tid)`` to that one thread;
+    it cannot be raised back without privileges, so call it only in threads that end with their work.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import threading
+
+    tid = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + steps))
+    except OSError:  # not allowed here: run at the normal priority
+        pass
 
 
 def run_ray(rows: list[dict], fn, *, workers: int, gpus: int = 0, address: str | None = None,

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 import threading
 import time
 
 import pytest
 
 from avshooter.annotation.transcript_feed import TranscriptFeed
-from avshooter.engine import ordered_threads
+from avshooter.engine import ordered_threads, yield_cpu
 
 
 def test_ordered_threads_keeps_order_and_runs_side_by_side():
@@ -191,3 +193,22 @@ def test_one_blas_thread_while_the_captions_are_embedded(demo, tmp_path, monkeyp
         one = load_text_model("cpu").encode(texts)
     assert blas_at_prime == [1]
     assert len(texts) >= 4 and np.array_equal(one, two)  # GEMM splits rows, not sums: the same bits
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_yield_cpu_lowers_only_the_worker_threads_priority():
+    """The shot threads behind the ASR run at a lower priority; the caller's thread (the ASR's models and
+    threads are made there) keeps its own."""
+    main_tid = threading.get_native_id()
+    before = os.getpriority(os.PRIO_PROCESS, main_tid)
+
+    def nice_of(_):
+        tid = threading.get_native_id()
+        return tid, os.getpriority(os.PRIO_PROCESS, tid)
+
+    seen = list(ordered_threads(nice_of, list(range(6)), threads=2, initializer=yield_cpu))
+    assert {tid for tid, _ in seen}.isdisjoint({main_tid})
+    assert all(nice == min(19, before + 10) for _, nice in seen)
+    assert os.getpriority(os.PRIO_PROCESS, main_tid) == before
+    # one thread: the caller's own thread runs the items, and it is left alone
+    assert list(ordered_threads(nice_of, [0], threads=1, initializer=yield_cpu)) == [(main_tid, before)]

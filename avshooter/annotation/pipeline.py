@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import __version__
 from ..config import AnnotateConfig, config_hash
-from ..engine import blas_threads, default_threads, ordered_threads
+from ..engine import blas_threads, default_threads, ordered_threads, yield_cpu
 from ..errors import MediaError, ShotError
 from ..io.output import atomic_write_json, ensure_dir, write_audio
 from ..io.records import STEMS
@@ -174,8 +174,11 @@ class _VideoRun:
                 del mono16
                 shots = list(story.shots)
                 prepared.result()
+                # the ASR on its side thread is the critical path (the shots wait for their words): the shot
+                # threads take a core only when it leaves one (benchmarks/README.md, bench_annotate)
+                behind_asr = transcript is not None and transcript.running
                 work = ordered_threads(lambda shot: self._shot(shot, story, decoded, info, fp, speech, transcript),
-                                       shots, threads=threads)
+                                       shots, threads=threads, initializer=yield_cpu if behind_asr else None)
                 for shot, record in zip(shots, work):
                     drop = self._paper_filter_reason(record)
                     if drop:
