@@ -61,6 +61,7 @@ class FasterWhisperOptions:
     word_timestamps: bool = True
     vad_filter: bool = False  # faster-whisper's own VAD inside each piece (sequential path only)
     temperature: float | tuple[float, ...] | None = None  # None: the library's fallback schedule
+    best_of: int = 5  # sampled candidates per fallback temperature (faster-whisper's default)
     # seed of the fallback's sampling (a hard window is decoded again at rising temperatures): unseeded, two runs
     # of the same command differed in 8 of 129 shots' words on bench_annotate's input. CTranslate2 seeds each of
     # its worker threads once, at its first sample, so the same calls in the same order (one command in a fresh
@@ -278,7 +279,7 @@ class FasterWhisperASR:
         beam = opts.beam_size_by_language.get(language, opts.beam_size)
         kw = {"language": language, "task": opts.task, "beam_size": beam,
               "word_timestamps": opts.word_timestamps, "initial_prompt": opts.initial_prompt,
-              "max_new_tokens": opts.max_new_tokens}
+              "max_new_tokens": opts.max_new_tokens, "best_of": opts.best_of}
         if opts.temperature is not None:
             kw["temperature"] = opts.temperature
         return kw
