@@ -18,6 +18,7 @@ Usage::
 
     python benchmarks/bench_asr_fallback.py --ja-dir /work/ja_speech [--test] [--file-npz X.npz]
         [--variant NAME=JSON ...]   # e.g. t024='{"temperature": [0.0, 0.2, 0.4]}'
+    python benchmarks/bench_asr_fallback.py --seeds 5   # the rescued window per seed (the fallback's draw)
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _windows(ja_dir: Path | None, test: bool):
+def _windows(ja_dir: Path | None, test: bool, only: str | None = None):
     """``(name, wav, sr, speech ranges, reference, kind)`` of every DEV (and with ``test``, TEST) window."""
     import bench_asr
 
@@ -73,10 +74,10 @@ def _windows(ja_dir: Path | None, test: bool):
         clips += bench_asr._ja_folder(bench_asr.JA_TEST.parent, bench_asr.JA_TEST.name)
     for name, wav, sr, ref in clips:
         out.append((name, wav, sr, speech_ranges(wav, sr), ref, "fleurs" if name.startswith("fleurs") else "ja"))
-    return out
+    return [w for w in out if only is None or w[0] == only]
 
 
-def one(options: dict, ja_dir: Path | None, test: bool, npz: Path | None) -> dict:
+def one(options: dict, ja_dir: Path | None, test: bool, npz: Path | None, only: str | None = None) -> dict:
     """One variant in this (fresh) process: per window text, CPU s, fallen-back decodes."""
     import numpy as np
 
@@ -102,7 +103,7 @@ def one(options: dict, ja_dir: Path | None, test: bool, npz: Path | None) -> dic
         out = asr.transcribe(z["mono16"][None], 16000, speech=[tuple(x) for x in z["speech"]])
         rows["10-minute input"] = {"cpu": _cpu() - c, "decodes": len(log), "fell_back": sum(t > 0 for t in log),
                                    "words": len(out["words"]), "kind": "file"}
-    for name, wav, sr, speech, ref, kind in _windows(ja_dir, test):
+    for name, wav, sr, speech, ref, kind in _windows(ja_dir, test, only):
         log.clear()
         c = _cpu()
         text = asr.transcribe(wav, sr, speech=speech)["text"]
@@ -126,12 +127,27 @@ def main(argv=None) -> int:
     ap.add_argument("--test", action="store_true", help="also the held-out FLEURS ja sentence (never tuned on)")
     ap.add_argument("--file-npz", type=Path, default=None, help="held-out: the 10-minute input's 16 kHz track + VAD")
     ap.add_argument("--variant", nargs="+", default=None, metavar="NAME=JSON", help="instead of the built-in list")
+    ap.add_argument("--seeds", type=int, default=0, help="instead: the window --only (default: the rescued one) "
+                    "per variant with seeds 0..N-1, a fresh process each (the fallback's draw)")
+    ap.add_argument("--only", default=None, help="one window by name, e.g. 'nutcracker -6 dB libri1'")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)  # child: JSON options of one variant
     a = ap.parse_args(argv)
     if a.one is not None:
-        print("ROWS " + json.dumps(one(json.loads(a.one), a.ja_dir, a.test, a.file_npz)))
+        print("ROWS " + json.dumps(one(json.loads(a.one), a.ja_dir, a.test, a.file_npz, a.only)))
         return 0
     variants = dict(v.split("=", 1) for v in a.variant) if a.variant else {k: json.dumps(v) for k, v in VARIANTS.items()}
+    if a.seeds:
+        only = a.only or "nutcracker -6 dB libri1"
+        print(f"{only}: WER % per seed 0..{a.seeds - 1} (a fresh process each)")
+        for label, options in variants.items():
+            wers = []
+            for seed in range(a.seeds):
+                p = subprocess.run([sys.executable, __file__, "--one", json.dumps({**json.loads(options), "seed": seed}),
+                                    "--only", only], capture_output=True, text=True, cwd=HERE, check=True)
+                r = json.loads(next(ln for ln in p.stdout.splitlines() if ln.startswith("ROWS "))[5:])[only]
+                wers.append(100 * asr_eval.wer([r["ref"]], [r["text"]]))
+            print(f"{label:30s} " + " ".join(f"{w:5.1f}" for w in wers) + f"  mean {sum(wers) / len(wers):5.1f}", flush=True)
+        return 0
     results = {}
     for label, options in variants.items():
         cmd = [sys.executable, __file__, "--one", options] + (["--ja-dir", str(a.ja_dir)] if a.ja_dir else []) + (
