@@ -158,6 +158,8 @@ def test_faster_whisper_errors(tiny, tmp_path):
         FasterWhisperASR(model=tiny["ct2"], beam=3)
     with pytest.raises(BackendError, match="cannot load model"):
         FasterWhisperASR(model=str(tmp_path))
+    with pytest.raises(BackendError, match="best_of must be"):
+        FasterWhisperASR(model=tiny["ct2"], best_of=0)
     with pytest.raises(BackendError, match="language 'xx'"):
         FasterWhisperASR(model=tiny["ct2"], language="xx")
     with pytest.raises(BackendError, match="device"):
@@ -239,3 +241,32 @@ def test_transformers_whisper_errors(tiny, tmp_path):
         TransformersWhisperASR(model=tiny["hf"], dtype="int4")
     with pytest.raises(BackendError, match="language 'xx'"):
         TransformersWhisperASR(model=tiny["hf"], language="xx")
+
+
+def test_faster_whisper_fallback_options_reach_the_library(fw, clip, monkeypatch):
+    """The fallback schedule (temperatures, best_of) and the token cap are passed to faster-whisper's transcribe."""
+    seen = []
+    real = fw._model.transcribe
+    monkeypatch.setattr(fw._model, "transcribe", lambda *a, **kw: (seen.append(kw), real(*a, **kw))[1])
+    fw.transcribe(clip, SR, speech=SPEECH)
+    assert seen and seen[0]["temperature"] == 0.0 and seen[0]["best_of"] == 5 and seen[0]["max_new_tokens"] == 8
+
+
+def test_faster_whisper_default_fallback_and_its_output_version(monkeypatch):
+    """Default: greedy first, then 0.4 and 0.8 sampled best of 5 (bench_asr_fallback.py); a config hash covers the
+    asr output version."""
+    import dataclasses
+
+    from avshooter import config
+    from avshooter.backends.faster_whisper_asr import FasterWhisperOptions
+
+    opts = FasterWhisperOptions()
+    assert opts.temperature == (0.0, 0.4, 0.8) and opts.best_of == 5
+    assert config.OUTPUT_VERSIONS["asr:faster-whisper"] == "4"
+    cfg = config.AnnotateConfig()
+    before = config.config_hash(cfg)
+    no_asr = config.config_hash(dataclasses.replace(cfg, asr="none"))
+    monkeypatch.setitem(config.OUTPUT_VERSIONS, "asr:faster-whisper", "test-bump")
+    assert config.config_hash(cfg) != before
+    assert config.config_hash(dataclasses.replace(cfg, asr="none")) == no_asr
+    assert config.config_hash(dataclasses.replace(cfg, asr_options={"best_of": 2})) != config.config_hash(cfg)

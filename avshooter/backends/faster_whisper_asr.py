@@ -60,7 +60,13 @@ class FasterWhisperOptions:
     batch_size: int = 8
     word_timestamps: bool = True
     vad_filter: bool = False  # faster-whisper's own VAD inside each piece (sequential path only)
-    temperature: float | tuple[float, ...] | None = None  # None: the library's fallback schedule
+    # the fallback: a window whose greedy decode fails faster-whisper's checks (compression ratio, avg logprob) is
+    # decoded again, sampled (best of ``best_of``), at each further temperature. (0, 0.4, 0.8) keeps the library's
+    # (0, 0.2 ... 1.0) rescue on the dev references (one window, five seeds: WER 42.8 vs 42.2 %, none 61.1 %) with
+    # 2 sampled passes instead of 5 where every one fails (bench_annotate's input, ASR alone: 48 vs 70 CPU s);
+    # bench_asr_fallback.py. None: the library's schedule
+    temperature: float | tuple[float, ...] | None = (0.0, 0.4, 0.8)
+    best_of: int = 5  # sampled candidates per fallback temperature (faster-whisper's default)
     # seed of the fallback's sampling (a hard window is decoded again at rising temperatures): unseeded, two runs
     # of the same command differed in 8 of 129 shots' words on bench_annotate's input. CTranslate2 seeds each of
     # its worker threads once, at its first sample, so the same calls in the same order (one command in a fresh
@@ -128,6 +134,8 @@ class FasterWhisperASR:
                 for k, v in by_language.items()):
             raise BackendError(f"faster-whisper: beam_size_by_language {by_language!r} must map language codes "
                                "to integers >= 1, e.g. {'ja': 5}")
+        if not isinstance(opts.best_of, int) or isinstance(opts.best_of, bool) or opts.best_of < 1:
+            raise BackendError(f"faster-whisper: best_of must be an integer >= 1, got {opts.best_of!r}")
         if opts.compute_type is not None and opts.compute_type not in _COMPUTE_TYPES:
             raise BackendError(f"faster-whisper: compute_type {opts.compute_type!r} unknown "
                                f"(allowed: {', '.join(sorted(_COMPUTE_TYPES))})")
@@ -278,7 +286,7 @@ class FasterWhisperASR:
         beam = opts.beam_size_by_language.get(language, opts.beam_size)
         kw = {"language": language, "task": opts.task, "beam_size": beam,
               "word_timestamps": opts.word_timestamps, "initial_prompt": opts.initial_prompt,
-              "max_new_tokens": opts.max_new_tokens}
+              "max_new_tokens": opts.max_new_tokens, "best_of": opts.best_of}
         if opts.temperature is not None:
             kw["temperature"] = opts.temperature
         return kw
