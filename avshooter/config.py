@@ -238,8 +238,8 @@ OUTPUT_VERSIONS = {
     "separation:dsp": "5",
     # asr: 2: beam 5 for Japanese (faster-whisper), long speech cut at its pauses; 3: annotate's 16 kHz input
     # resampled once from the source, not source -> sample_rate -> 16 kHz, and beam 10 for Japanese (issue 20); the
-    # temperature fallback's sampling seeded (faster-whisper `seed`); faster-whisper 4: the fallback stops at 0.4
-    # (temperature (0, 0.4, 0.8), not the library's 0 ... 1.0: bench_asr_fallback.py)
+    # temperature fallback's sampling seeded (faster-whisper `seed`); faster-whisper 4: the fallback samples at
+    # 0.4 and 0.8 only (temperature (0, 0.4, 0.8), not the library's 0, 0.2 ... 1.0: bench_asr_fallback.py)
     "asr:faster-whisper": "4",
     "asr:whisper": "3",
     "prompt_writer:rules": "2",  # 2: classes named in captions, no invented room tone (issue 17)
