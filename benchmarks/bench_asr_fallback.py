@@ -12,7 +12,8 @@ window, ASR CPU s, and how many decoded windows fell back (a temperature above 0
 
 HELD-OUT (``--test``, once, after choosing): the FLEURS ja sentence (bench_asr.py (d)'s TEST), and with
 ``--file-npz`` the ASR alone on bench_annotate's 10-minute input (its 16 kHz track and VAD ranges, cached as
-``mono16`` + ``speech`` arrays): CPU s and fallen-back windows of the first pass.
+``mono16`` + ``speech`` arrays; ``--make-npz VIDEO X.npz`` writes them as annotate makes them): CPU s and
+fallen-back windows of the first pass.
 
 Usage::
 
@@ -121,6 +122,25 @@ def _score(rows, kind):
             sum(r["fell_back"] for r in sel), sum(r["decodes"] for r in sel))
 
 
+def _make_npz(video: Path, npz: Path) -> None:
+    """The ASR's input for ``--file-npz``: annotate's 16 kHz mono track of ``video`` and its VAD ranges."""
+    import tempfile
+
+    import numpy as np
+
+    from avshooter.audio.vad import speech_ranges
+    from avshooter.config import AnnotateConfig
+    from avshooter.media.decode import decode
+
+    config = AnnotateConfig()
+    with tempfile.TemporaryDirectory() as tmp, decode(video, sample_rate=config.sample_rate, channels=config.channels,
+                                                      workdir=tmp, mono_rate=16000) as decoded:
+        mono16 = decoded.mono(16000)
+    speech = speech_ranges(mono16[None], 16000, threshold=config.vad_threshold)
+    np.savez(npz, mono16=mono16, speech=np.array(speech))
+    print(f"wrote {npz}: {len(mono16) / 16000:.1f} s, {len(speech)} speech ranges")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ja-dir", type=Path, default=None)
@@ -130,8 +150,13 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=0, help="instead: the window --only (default: the rescued one) "
                     "per variant with seeds 0..N-1, a fresh process each (the fallback's draw)")
     ap.add_argument("--only", default=None, help="one window by name, e.g. 'nutcracker -6 dB libri1'")
+    ap.add_argument("--make-npz", nargs=2, type=Path, default=None, metavar=("VIDEO", "NPZ"),
+                    help="write VIDEO's 16 kHz analysis track and VAD ranges (as annotate makes them) to NPZ, then stop")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)  # child: JSON options of one variant
     a = ap.parse_args(argv)
+    if a.make_npz is not None:
+        _make_npz(*a.make_npz)
+        return 0
     if a.one is not None:
         print("ROWS " + json.dumps(one(json.loads(a.one), a.ja_dir, a.test, a.file_npz, a.only)))
         return 0
