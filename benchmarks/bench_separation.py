@@ -56,6 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 MEDIA = ROOT.parent / "shared" / "media"
 EXTRA_BEDS = ROOT.parent / "sep_media"  # --extra-beds
+JA_DIR = ROOT.parent / "ja_speech"  # --ja-dir
 SR = 44100
 CLIP_S = 12.0
 OUTSIDE_MARGIN_S = 0.2
@@ -104,6 +105,22 @@ BABBLE = {
               ("espeak", "en-sc", ["He never answers when I ring him.", "The shop on the corner is closing."])],
 }
 BABBLE_S = 24.0
+JA = "ja:"  # a file of the --ja-dir folder (real Japanese read speech; not in the repo)
+# sung pieces (benchmarks/sung.py): (singers, instrumental, convert): real read speech sung by the WORLD
+# vocoder (convert), or a real a-cappella recording, centred over an instrumental
+SUNG = {"dev": (["ja:jsut_basic5000_0002.wav", "ja:jvs001_VOICEACTRESS100_001.wav"], "audio/vibeace_kevin_macleod.ogg", True),
+        "dev2": (["ja:jsut_basic5000_0003.wav"], EXTRA + "ibmmax_cinematic.wav", True),
+        "test": ([EXTRA + "csd_en001b.mp3"], EXTRA + "ibmmax_piano.wav", False),
+        "test2": (["ja:reazon_k2_test_ja_1.wav", "speech/librispeech_8230_00000_rtvc.mp3"],
+                  "audio/nutcracker_kevin_macleod.ogg", True)}
+SUNG_S = 40.0
+SPEECH["dev-sung"] = SPEECH["dev"]
+SPEECH["test-sung"] = SPEECH["test2"]
+MUSIC["dev-sung"] = ["sung:dev", "sung:dev2", EXTRA + "spleeter_slow_motion_dream.mp3"]
+MUSIC["test-sung"] = [EXTRA + "fishin_karissa_hobbs.hq.ogg", "sung:test", "sung:test2"]
+EFFECTS["dev-sung"] = ["audio/typing_freesound_ibmmax.wav", "audio/robin_bird_inspectorj.hq.ogg",
+                       EXTRA + "ibmmax_crowd_cheering.wav"]
+EFFECTS["test-sung"] = [EXTRA + "ibmmax_thunder.wav", EXTRA + "ibmmax_rain.wav", "audio/applause_freesound_ibmmax.wav"]
 # (music dB under speech, effects dB under speech), cycled over the mixtures
 RATIOS = [(3, 10), (6, 6), (10, 3), (3, 3), (10, 10), (6, 3)]
 SPEECH_DBFS = -20.0
@@ -119,7 +136,12 @@ def _load(rel: str, workdir: Path) -> np.ndarray:
         return _tts(rel, workdir)
     if rel.startswith("babble:"):
         return _babble(rel.partition(":")[2], workdir)
-    path = EXTRA_BEDS / rel[len(EXTRA):] if rel.startswith(EXTRA) else MEDIA / rel
+    if rel.startswith("sung:"):
+        return _sung(rel.partition(":")[2], workdir)
+    if rel.startswith(JA):
+        path = JA_DIR / rel[len(JA):]
+    else:
+        path = EXTRA_BEDS / rel[len(EXTRA):] if rel.startswith(EXTRA) else MEDIA / rel
     if not path.is_file():
         raise SystemExit(f"bench_separation: missing source {path} (--extra-beds: the folder of SOURCES.md's files)")
     wav, sr = load_audio(path)
@@ -184,6 +206,24 @@ def _babble(name: str, workdir: Path) -> np.ndarray:
             talk = talk + fftconvolve(talk, tail)[:n]
             bed += talk * (10 ** (rng.uniform(-4, 4) / 20) / _rms(talk))
         _write(path, (bed * (0.1 / _rms(bed))).astype(np.float32))
+    wav, sr = sf.read(path, dtype="float32", always_2d=True)
+    return np.ascontiguousarray(wav.T)
+
+
+def _sung(name: str, workdir: Path) -> np.ndarray:
+    """A sung piece (:mod:`sung`): the singers of ``SUNG[name]`` over its instrumental, ``SUNG_S`` long,
+    stereo with the vocals centred; cached under the workdir."""
+    import soundfile as sf
+
+    path = workdir / "sep_lines" / f"sung_{name}.wav"
+    if not path.is_file():
+        from sung import song
+
+        singers, backing, convert = SUNG[name]
+        voices = [_active_chunks(_load(rel, workdir).mean(axis=0), 30.0 if convert else SUNG_S)[0] for rel in singers]
+        piece = song(voices, SR, _loop(_load(backing, workdir), int(SUNG_S * SR), 0.0), sum(map(ord, name)),
+                     _decorrelate, convert=convert)
+        _write(path, (piece * (0.1 / _rms(piece))).T)
     wav, sr = sf.read(path, dtype="float32", always_2d=True)
     return np.ascontiguousarray(wav.T)
 
@@ -433,12 +473,14 @@ def parse_variant(text: str) -> tuple[str, dict]:
 
 
 def main(argv=None) -> int:
-    global EXTRA_BEDS
+    global EXTRA_BEDS, JA_DIR
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", default="all", help="dev, test, dev-crowd, test2, all (= dev,test) or a "
                     "comma-separated list")
     ap.add_argument("--extra-beds", metavar="DIR", default=str(EXTRA_BEDS), help="folder of the dev-crowd / "
                     "test2 recordings (see the docstring; never downloaded)")
+    ap.add_argument("--ja-dir", metavar="DIR", default=str(JA_DIR), help="folder of the real Japanese read "
+                    "speech the dev-sung / test-sung singers are made from (its README.md; never downloaded)")
     ap.add_argument("--mixes", type=int, default=6, help="mixtures per split (each in mono and stereo)")
     ap.add_argument("--variants", default="default", help="';'-separated: default or name:key=value,...")
     ap.add_argument("--per-mix", action="store_true", help="print each mixture's dialogue/effects/music gain")
@@ -457,6 +499,7 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"unknown split(s) {', '.join(unknown)} (known: {', '.join(SPEECH)}, all)")
     EXTRA_BEDS = Path(args.extra_beds)
+    JA_DIR = Path(args.ja_dir)
     variants = [parse_variant(v.strip()) for v in args.variants.split(";") if v.strip()]
     if args.cost:
         cost(Path(args.cost), variants, asr=args.asr, mono=args.mono)

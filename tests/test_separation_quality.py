@@ -298,6 +298,8 @@ def test_word_activity_ends_worded_ranges_after_their_last_word_only():
     assert at(3.1) > 0.9 and at(3.6) == 0
     assert at(5.5) > 0.9          # no word in the range: kept (Whisper misses cries and second-language lines)
     assert at(7.9) > 0.9          # cut by the clip's end: the last word may be the next shot's
+    ended = activity * word_activity(activity, words, n, sr, hop, SeparationParams(word_gate_clip_end=True))
+    assert ended[np.argmin(np.abs(t - 7.5))] > 0.9 and ended[np.argmin(np.abs(t - 7.8))] == 0  # measured, off
     unsure = word_activity(activity, words, n, sr, hop, SeparationParams(word_min_prob=0.5))
     assert (activity * unsure)[np.argmin(np.abs(t - 3.6))] > 0.9  # its only word is unsure: no word
     assert np.array_equal(word_activity(activity, [], n, sr, hop, params), np.ones(frames, np.float32))
@@ -489,3 +491,27 @@ def test_no_dialogue_long_before_the_first_confident_word_of_a_range(sources):
     assert head_bound(gate, np.zeros(20, np.float32), 3).min() == 1   # nothing confirmed: nothing cut
     with pytest.raises(InputError, match="head_reach_s"):
         SeparationParams(head_reach_s=-0.1)
+
+
+def test_no_dialogue_on_a_sung_note_where_no_word_confirms_speech(sources):
+    speech, music, bed = sources
+    t = np.arange(int(1.3 * SR)) / SR
+    phase = 2 * np.pi * np.cumsum(330.0 * 2 ** (0.5 * np.sin(2 * np.pi * 5.5 * t) / 12)) / SR
+    note = sum(np.sin(k * phase) / k for k in range(1, 13)).astype(np.float32)  # a held note with vibrato
+    sung = np.zeros(N, np.float32)
+    sung[int(6.4 * SR): int(6.4 * SR) + note.size] = note * (_rms(speech[int(1.0 * SR): int(6.0 * SR)]) / _rms(note))
+    mix = (speech + music * 0.3 + sung)[None]
+    vad = [SPEECH_AT, (6.3, 7.8)]  # the VAD takes the note for speech; the ASR hears no word in it
+    keeps_voice = _CountingEnhancer()
+    keeps_voice.enhance = lambda wav: wav.astype(np.float32)  # a model keeps a sung note as voice
+    held = separate(mix, SR, speech_mask=vad, enhancer=keeps_voice, words=LINE_WORDS,
+                    params=SeparationParams(held_note_s=0.3))
+    off = separate(mix, SR, speech_mask=vad, enhancer=keeps_voice, words=LINE_WORDS,
+                   params=SeparationParams(held_note_s=0.0))
+    note_at, line = slice(int(6.5 * SR), int(7.6 * SR)), slice(int(1.0 * SR), int(5.8 * SR))
+    assert _dbfs(off["dialogue"][0, note_at]) > -40 and _dbfs(held["dialogue"][0, note_at]) < -100
+    # the confirmed line is not asked about its pitch
+    assert np.allclose(held["dialogue"][0, line], off["dialogue"][0, line], atol=1e-6)
+    assert np.abs(sum(held.values()) - mix).max() < 1e-4
+    with pytest.raises(InputError, match="held_note_s"):
+        SeparationParams(held_note_s=-1.0)
