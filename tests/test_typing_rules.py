@@ -136,3 +136,12 @@ def test_a_stem_that_is_mostly_another_layer_adds_nothing():
     hits = _tagged(music=[0.1] * 6, effects=[0.1, 0.5, 0.6, 0.1, 0.1, 0.1])
     got = layers_from_tags(mix, speech=[], duration_s=3.5, stems={"effects": hits})
     assert [x.type for x in got] == ["music", "effects"]
+
+
+def test_the_voice_of_a_song_is_not_speech():
+    tagged = _tagged(speech=[0.9] * 6, music=[0.9] * 6)  # YAMNet hears speech in a sung voice
+    assert "speech" in [x.type for x in layers_from_tags(tagged, speech=[], duration_s=3.5)]
+    sung = layers_from_tags(tagged, speech=[], duration_s=3.5, sung=[(0.0, 3.5)])
+    assert [x.type for x in sung] == ["music"]
+    half = layers_from_tags(tagged, speech=[], duration_s=3.5, sung=[(0.0, 1.2)])  # the rest still speaks
+    assert "speech" in [x.type for x in half]

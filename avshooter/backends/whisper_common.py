@@ -234,6 +234,23 @@ def slice_transcript(transcript: dict | None, start_s: float, end_s: float) -> d
     return {"text": text, "language": language, "language_prob": prob, "words": words, "segments": segments}
 
 
+def transcript_without(transcript: dict, spans) -> dict:
+    """``transcript`` without the words and segments whose middle falls in one of ``spans`` (``(start_s,
+    end_s)``, the transcript's own time base; e.g. sung stretches: lyrics are not dialogue); the text is
+    rebuilt from what is left, as :func:`slice_transcript` builds it."""
+    def kept(item):
+        mid = 0.5 * (item["start_s"] + item["end_s"])
+        return not any(a <= mid < b for a, b in spans)
+
+    words = [w for w in transcript.get("words", []) if kept(w)]
+    segments = [s for s in transcript.get("segments", []) if kept(s)]
+    language = transcript.get("language")
+    sep = "" if language in _NO_SPACE_LANGUAGES else " "
+    text = sep.join(w["word"] for w in words) if words else join_text((s["text"] for s in segments), language)
+    text = re.sub(r" (?=[-,.!?;:'’])", "", text)
+    return {**transcript, "text": text, "words": words, "segments": segments}
+
+
 def pack_windows(pieces, max_s: float) -> list[list[tuple[float, float]]]:
     """Consecutive pieces grouped so that each group's total length is at most ``max_s``."""
     groups, total = [], 0.0
