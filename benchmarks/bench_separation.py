@@ -55,6 +55,7 @@ Run:  .venv/bin/python benchmarks/bench_separation.py [--split dev|test|dev-crow
       [--variants ...]
       [--mixes N]   (variants: ``default`` or ``name:key=value,key=value`` of the dsp options)
       --cost VIDEO  CPU seconds per input minute of the separation on 60 s of a long input, per variant
+      --singing none  the separator's stems as they are (default: annotate's singing step after it, as annotate)
 """
 from __future__ import annotations
 

@@ -228,10 +228,15 @@ def slice_transcript(transcript: dict | None, start_s: float, end_s: float) -> d
     language = max(votes, key=votes.get) if votes else transcript.get("language")
     probs = [s.get("language_prob") for s in segments if s.get("language") == language and s.get("language_prob")]
     prob = max(probs) if probs else (transcript.get("language_prob") if language == transcript.get("language") else None)
+    return {"text": _text(words, segments, language), "language": language, "language_prob": prob, "words": words,
+            "segments": segments}
+
+
+def _text(words: list, segments: list, language) -> str:
+    """A transcript's text from its words (segment texts when the words are not timed)."""
     sep = "" if language in _NO_SPACE_LANGUAGES else " "
     text = sep.join(w["word"] for w in words) if words else join_text((s["text"] for s in segments), language)
-    text = re.sub(r" (?=[-,.!?;:'’])", "", text)  # "table -round" -> "table-round" (word pieces)
-    return {"text": text, "language": language, "language_prob": prob, "words": words, "segments": segments}
+    return re.sub(r" (?=[-,.!?;:'’])", "", text)  # "table -round" -> "table-round" (word pieces)
 
 
 def transcript_without(transcript: dict, spans) -> dict:
@@ -244,11 +249,8 @@ def transcript_without(transcript: dict, spans) -> dict:
 
     words = [w for w in transcript.get("words", []) if kept(w)]
     segments = [s for s in transcript.get("segments", []) if kept(s)]
-    language = transcript.get("language")
-    sep = "" if language in _NO_SPACE_LANGUAGES else " "
-    text = sep.join(w["word"] for w in words) if words else join_text((s["text"] for s in segments), language)
-    text = re.sub(r" (?=[-,.!?;:'’])", "", text)
-    return {**transcript, "text": text, "words": words, "segments": segments}
+    return {**transcript, "text": _text(words, segments, transcript.get("language")), "words": words,
+            "segments": segments}
 
 
 def pack_windows(pieces, max_s: float) -> list[list[tuple[float, float]]]:
