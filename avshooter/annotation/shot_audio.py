@@ -262,13 +262,14 @@ def singing_detector(config: AnnotateConfig):
         return None
     from ..backends import fireredvad_aed
 
-    reason = fireredvad_aed.weights_missing()
-    if reason is not None:
+    try:  # loaded (and its model hash checked) once per process; a failure is not cached
+        return fireredvad_aed.shared_detector()
+    except BackendError as exc:
+        reason = str(exc)
         if reason not in _FALLBACK_LOGGED:
             _FALLBACK_LOGGED.add(reason)
             log.warning("singing detection unavailable (%s); singing counts as speech", reason)
         return None
-    return fireredvad_aed.shared_detector()
 
 
 def without_singing(wav, sample_rate, stems, speech, transcript, config, backends=None):
