@@ -49,6 +49,14 @@ a real a-cappella singer from ``--extra-beds`` (SOURCES.md), and sung pieces mad
   a-cappella singer over ibmmax_piano), sung:test2 (ReazonSpeech and LibriSpeech voices over nutcracker);
   effects ibmmax_thunder, ibmmax_rain, applause. Run with ``--mixes 12``.
 
+One more, in the issue's held-out shape exactly and from files never used before (``--fresh-dir DIR``, default
+``../sep_media_fresh``, its SOURCES.md: LJ Speech, LibriSpeech, VCTK, CMU ARCTIC and JVS readers; orchestral
+pieces from librosa-data and Wesnoth, sung metal from Muldjord; thunder, rain and a cheering crowd from
+Blanket, Moodist, SuperTux, Ardentryst and Tux Football), fixed before it was first run:
+
+- ``test3`` (held out): a read line + an orchestral or sung piece + thunder, rain or a cheering crowd.
+  Run with ``--mixes 12``.
+
 Spoken lines, chatter beds and sung pieces are made once and cached under the workdir.
 
 Run:  .venv/bin/python benchmarks/bench_separation.py [--split dev|test|dev-crowd|test2|dev-sung|test-sung|all|a,b]
@@ -71,6 +79,7 @@ sys.path.insert(0, str(ROOT))
 MEDIA = ROOT.parent / "shared" / "media"
 EXTRA_BEDS = ROOT.parent / "sep_media"  # --extra-beds
 JA_DIR = ROOT.parent / "ja_speech"  # --ja-dir
+FRESH_DIR = ROOT.parent / "sep_media_fresh"  # --fresh-dir
 SR = 44100
 CLIP_S = 12.0
 OUTSIDE_MARGIN_S = 0.2
@@ -135,6 +144,16 @@ MUSIC["test-sung"] = [EXTRA + "fishin_karissa_hobbs.hq.ogg", "sung:test", "sung:
 EFFECTS["dev-sung"] = ["audio/typing_freesound_ibmmax.wav", "audio/robin_bird_inspectorj.hq.ogg",
                        EXTRA + "ibmmax_crowd_cheering.wav"]
 EFFECTS["test-sung"] = [EXTRA + "ibmmax_thunder.wav", EXTRA + "ibmmax_rain.wav", "audio/applause_freesound_ibmmax.wav"]
+FRESH = "fresh:"  # a file of the --fresh-dir folder (split test3)
+SPEECH["test3"] = [FRESH + f for f in ("en_ljspeech_LJ050-0031.wav", "ja_jvs047_VOICEACTRESS100_001.wav",
+                                       "en_libri3_198-209-0000.hq.ogg", "ja_jvs025_VOICEACTRESS100_002.wav",
+                                       "en_vctk_p286_011.wav", "ja_jvs034_VOICEACTRESS100_002.wav",
+                                       "en_cmuarctic_aew_a0002.wav")]
+MUSIC["test3"] = [FRESH + f for f in ("brahms_hungarian_dance5_strings.hq.ogg", "wesnoth_the_dangerous_symphony.ogg",
+                                      "muldjord_mutilated_mime_30-90s.flac", "wesnoth_love_theme.ogg",
+                                      "muldjord_internal_degeneration_30-90s.flac")]
+EFFECTS["test3"] = [FRESH + f for f in ("thunder_blanket_storm.ogg", "rain_blanket.ogg", "crowdcheer_tuxfootball.wav",
+                                        "thunder_moodist.mp3", "rain_supertux.wav", "rain_ardentryst_loop.ogg")]
 # (music dB under speech, effects dB under speech), cycled over the mixtures
 RATIOS = [(3, 10), (6, 6), (10, 3), (3, 3), (10, 10), (6, 3)]
 SPEECH_DBFS = -20.0
@@ -154,10 +173,13 @@ def _load(rel: str, workdir: Path) -> np.ndarray:
         return _sung(rel.partition(":")[2], workdir)
     if rel.startswith(JA):
         path = JA_DIR / rel[len(JA):]
+    elif rel.startswith(FRESH):
+        path = FRESH_DIR / rel[len(FRESH):]
     else:
         path = EXTRA_BEDS / rel[len(EXTRA):] if rel.startswith(EXTRA) else MEDIA / rel
     if not path.is_file():
-        raise SystemExit(f"bench_separation: missing source {path} (--extra-beds: the folder of SOURCES.md's files)")
+        raise SystemExit(f"bench_separation: missing source {path} (--extra-beds / --fresh-dir / --ja-dir: the folders "
+                         "of SOURCES.md's files)")
     wav, sr = load_audio(path)
     return resample(wav, sr, SR) if sr != SR else wav
 
@@ -499,14 +521,16 @@ def parse_variant(text: str) -> tuple[str, dict]:
 
 
 def main(argv=None) -> int:
-    global EXTRA_BEDS, JA_DIR, SINGING
+    global EXTRA_BEDS, JA_DIR, FRESH_DIR, SINGING
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--split", default="all", help="dev, test, dev-crowd, test2, dev-sung, test-sung, all "
+    ap.add_argument("--split", default="all", help="dev, test, dev-crowd, test2, dev-sung, test-sung, test3, all "
                     "(= dev,test) or a comma-separated list")
     ap.add_argument("--extra-beds", metavar="DIR", default=str(EXTRA_BEDS), help="folder of the dev-crowd / "
                     "test2 recordings (see the docstring; never downloaded)")
     ap.add_argument("--ja-dir", metavar="DIR", default=str(JA_DIR), help="folder of the real Japanese read "
                     "speech the dev-sung / test-sung singers are made from (its README.md; never downloaded)")
+    ap.add_argument("--fresh-dir", metavar="DIR", default=str(FRESH_DIR), help="folder of the test3 recordings "
+                    "(its SOURCES.md; never downloaded)")
     ap.add_argument("--mixes", type=int, default=6, help="mixtures per split (each in mono and stereo)")
     ap.add_argument("--variants", default="default", help="';'-separated: default or name:key=value,...")
     ap.add_argument("--per-mix", action="store_true", help="print each mixture's dialogue/effects/music gain")
@@ -528,6 +552,7 @@ def main(argv=None) -> int:
         ap.error(f"unknown split(s) {', '.join(unknown)} (known: {', '.join(SPEECH)}, all)")
     EXTRA_BEDS = Path(args.extra_beds)
     JA_DIR = Path(args.ja_dir)
+    FRESH_DIR = Path(args.fresh_dir)
     SINGING = args.singing
     variants = [parse_variant(v.strip()) for v in args.variants.split(";") if v.strip()]
     if args.cost:

@@ -18,7 +18,15 @@ their true main layer and layers, split dev/test BY SOURCE): ``--set`` prints it
 the real per-shot path; ``--fit`` fits the typing rules' free numbers (per-layer presence of the noisy-OR
 evidence, the one-talker level spread) on its DEV split only and prints what they give on dev and test.
 
+``--fresh DIR`` (a held-out check, never tuned on): real recordings no rule was fitted on (the folder of
+``bench_separation.py --split test3``, its SOURCES.md): rain, thunder, a cheering crowd, orchestral and sung
+pieces alone, and read lines over each at -6 / -12 dB. Truth fixed before the first run: rain is ambience; a
+cheering crowd and thunder are a non-speech bed (effects or ambience: AudioSet files Cheering and Thunder
+under effects, Crowd and Thunderstorm under ambience); music is music; a read line over any of them is
+speech first with the other layer named.
+
 Run:  .venv/bin/python benchmarks/bench_typing.py [--taggers yamnet,features] [--half test|dev|all] [--fit] [--set]
+      [--fresh DIR]
 """
 from __future__ import annotations
 
@@ -215,13 +223,15 @@ def evidence(items: list[dict]) -> list[dict]:
         total = float(np.sum(np.square(wav, dtype=np.float64)))
         heard = [n for n in STEMS if float(np.sum(np.square(stems[n], dtype=np.float64))) / total >= MIN_STEM_SHARE]
         tagged = tagger.tag_many([wav, *(stems[n] for n in heard)], SR)
-        out.append({"tagged": tagged[0], "stems": dict(zip(heard, tagged[1:])), "speech": sp,
+        shares = {n: float(np.sum(np.square(stems[n], dtype=np.float64))) / total for n in STEMS}
+        out.append({"tagged": tagged[0], "stems": dict(zip(heard, tagged[1:])), "speech": sp, "shares": shares,
                     "duration_s": wav.shape[1] / SR, "features": measure(wav, SR),
                     "background": background_patches(wav, SR, tagged[0]["layers"].get("times") or [], sp)})
     return out
 
 
-def predict(ev: dict, presence=None, talker_db_min=None, speech_confirm=None, stems=True, floor=True) -> list[str]:
+def predict(ev: dict, presence=None, talker_db_min=None, speech_confirm=None, stems=True, floor=True,
+            front=True) -> list[str]:
     """Layers (most prominent first) of one item's evidence under the given rule numbers (None: the code's)."""
     from avshooter.annotation import layers as L
 
@@ -231,7 +241,8 @@ def predict(ev: dict, presence=None, talker_db_min=None, speech_confirm=None, st
     try:
         got = L.layers_from_tags(ev["tagged"], speech=ev["speech"], duration_s=ev["duration_s"], presence=presence,
                                  stems=ev["stems"] if stems else None, features=ev["features"],
-                                 background=ev["background"] if floor else None)
+                                 background=ev["background"] if floor else None,
+                                 shares=ev.get("shares") if front else None)
     finally:
         L.TALKER_MIN_DB, L.SPEECH_CONFIRM = old
     return [layer.type for layer in got] or ["silence"]
@@ -324,6 +335,9 @@ def run_set(fit: bool) -> None:
               f"main right {100 * m:.1f}%, Jaccard {j:.3f}")
         m, j = score(evs[h], sets[h], **{**rule, "stems": False})
         print(f"  [{h}] fitted rules without the stems' evidence: main right {100 * m:.1f}%, Jaccard {j:.3f}")
+        m, j = score(evs[h], sets[h], **{**rule, "front": False})
+        print(f"  [{h}] without the loudest-stem rule (speech first where its stem is the loudest): main right "
+              f"{100 * m:.1f}%, Jaccard {j:.3f}")
         m, j = score(evs[h], sets[h], **{**rule, "floor": False})
         print(f"  [{h}] without the room-tone rule (effects in background patches, issue 20): main right "
               f"{100 * m:.1f}%, Jaccard {j:.3f}")
@@ -347,13 +361,96 @@ def tagger_cost(minutes: float = 1.0) -> None:
           f"mix + 3 stems {dt:.2f} s ({60 * minutes / dt:.0f}x real time)")
 
 
+FRESH_BEDS = {"rain_blanket.ogg": "rain", "rain_supertux.wav": "rain", "rain_ardentryst_loop.ogg": "rain",
+              "crowdcheer_tuxfootball.wav": "crowd", "thunder_blanket_storm.ogg": "thunder",
+              "thunder_moodist.mp3": "thunder", "brahms_hungarian_dance5_strings.hq.ogg": "music",
+              "wesnoth_the_dangerous_symphony.ogg": "music", "wesnoth_love_theme.ogg": "music",
+              "muldjord_mutilated_mime_30-90s.flac": "music", "muldjord_internal_degeneration_30-90s.flac": "music"}
+FRESH_SPEECH = ("en_ljspeech_LJ050-0031.wav", "ja_jvs047_VOICEACTRESS100_001.wav", "en_libri3_198-209-0000.hq.ogg",
+                "ja_jvs025_VOICEACTRESS100_002.wav", "en_vctk_p286_011.wav", "ja_jvs034_VOICEACTRESS100_002.wav")
+# the main layers each kind may take, and the layers one of which must be named beside speech over it
+FRESH_TRUTH = {"rain": ({"ambience"}, {"ambience"}), "crowd": ({"effects", "ambience"}, {"effects", "ambience"}),
+               "thunder": ({"effects", "ambience"}, {"effects", "ambience"}), "music": ({"music"}, {"music"})}
+
+
+def fresh_set(folder: Path) -> list[dict]:
+    """Items of the fresh held-out check (see the module docstring): 3.5 s windows at -23 dBFS."""
+    from avshooter.audio.resample import resample
+    from avshooter.media.decode import load_audio
+
+    def read(name):
+        wav, sr = load_audio(folder / name)
+        return resample(wav.mean(axis=0), sr, SR).astype(np.float32)
+
+    n = int(WINDOW_S * SR)
+    level = 10 ** (-23 / 20)
+    items = []
+    for i, (name, kind) in enumerate(FRESH_BEDS.items()):
+        bed = read(name)
+        last = max(0.0, bed.size / SR - WINDOW_S)  # a short file: its windows overlap, none runs past its end
+        for k, start in enumerate(sorted({round(min(s, last), 2) for s in (0.0, 3.5, 7.0, 10.5)})):
+            seg = np.resize(bed[int(start * SR): int(start * SR) + n], n)
+            items.append({"id": f"{name}@{start}", "kind": kind, "with_speech": False,
+                          "wav": (seg * level / _rms(seg)).astype(np.float32)})
+            line = read(FRESH_SPEECH[(i + k) % len(FRESH_SPEECH)])
+            line = line[int(0.3 * SR): int(0.3 * SR) + n]
+            line = np.pad(line, (0, n - line.size))
+            gain = (-6.0, -12.0)[k % 2]
+            mix = line / _rms(line) + seg / _rms(seg) * 10 ** (gain / 20)
+            items.append({"id": f"{FRESH_SPEECH[(i + k) % len(FRESH_SPEECH)]} over {name}@{start} {gain:+.0f} dB",
+                          "kind": kind, "with_speech": True, "wav": (mix * level / _rms(mix)).astype(np.float32)})
+    return items
+
+
+def run_fresh(folder: Path) -> None:
+    """The fresh held-out check: main layer right and the bed named under speech, per kind (the code's rules,
+    then without the loudest-stem rule)."""
+    items = fresh_set(folder)
+    evs = evidence(items)
+    for front in (True, False):
+        _fresh_table(folder, items, evs, front)
+
+
+def _fresh_table(folder: Path, items: list[dict], evs: list[dict], front: bool) -> None:
+    table: dict = defaultdict(Counter)
+    wrong = []
+    for ev, it in zip(evs, items):
+        got = predict(ev, front=front)
+        mains, beside = FRESH_TRUTH[it["kind"]]
+        key = (it["kind"], "under speech" if it["with_speech"] else "alone")
+        table[key]["n"] += 1
+        ok = got[0] == "speech" if it["with_speech"] else got[0] in mains
+        table[key]["main"] += ok
+        table[key]["named"] += bool(beside & set(got))
+        table[key]["speech named"] += "speech" in got
+        if not ok or (it["with_speech"] and not beside & set(got)):
+            wrong.append(f"{it['id']}: {', '.join(got)}")
+    print(f"\n[fresh held-out check, {folder}] {len(items)} clips of 3.5 s (yamnet, dsp stems, no ASR)"
+          f"{'' if front else ', WITHOUT the loudest-stem rule'}")
+    print("| kind | clips | main layer right | its layer named | speech named |")
+    print("|---|---|---|---|---|")
+    for key in sorted(table):
+        t = table[key]
+        print(f"| {key[0]} {key[1]} | {t['n']} | {_pct(t['main'], t['n'])} | {_pct(t['named'], t['n'])} | "
+              f"{_pct(t['speech named'], t['n'])} |")
+    right = sum(t["main"] for t in table.values())
+    print(f"all: main layer right {_pct(right, len(items))}")
+    if wrong:
+        print("  wrong: " + "; ".join(wrong))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--taggers", default="yamnet,features")
     ap.add_argument("--half", default="test", choices=("test", "dev", "all"))
     ap.add_argument("--fit", action="store_true", help="fit the typing rules on the set's dev split, show test")
     ap.add_argument("--set", action="store_true", help="confusion tables of the labelled typing set")
+    ap.add_argument("--fresh", metavar="DIR",
+                    help="the held-out check on the recordings of DIR (e.g. ../sep_media_fresh)")
     args = ap.parse_args(argv)
+    if args.fresh:
+        run_fresh(Path(args.fresh))
+        return 0
     if args.fit or args.set:
         run_set(args.fit)
         return 0

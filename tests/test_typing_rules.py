@@ -145,3 +145,23 @@ def test_the_voice_of_a_song_is_not_speech():
     assert [x.type for x in sung] == ["music"]
     half = layers_from_tags(tagged, speech=[], duration_s=3.5, sung=[(0.0, 1.2)])  # the rest still speaks
     assert "speech" in [x.type for x in half]
+
+
+def test_a_line_in_front_of_its_music_is_the_main_layer():
+    """A line over half the shot, the music all through it: the tagger's music (0.85) outscores the VAD share
+    (0.5), but the dialogue stem holds most of the energy, so speech comes first; a quiet line under loud
+    music stays second, and the rule needs confirmed speech (a crowd bed is not promoted)."""
+    vad = [(1.75, 3.5)]
+    tagged = _tagged(speech=[0.0, 0.0, 0.0, 0.9, 0.9, 0.9], music=[0.85] * 6)
+    assert [x.type for x in layers_from_tags(tagged, speech=vad, duration_s=3.5)] == ["music", "speech"]
+    loud_line = {"dialogue": 0.9, "music": 0.08, "effects": 0.02}
+    got = layers_from_tags(tagged, speech=vad, duration_s=3.5, shares=loud_line)
+    assert [x.type for x in got] == ["speech", "music"]
+    assert got[0].score == 0.5                       # the scores are the tagger's and the VAD's, as before
+    quiet_line = {"dialogue": 0.2, "music": 0.7, "effects": 0.1}
+    assert [x.type for x in layers_from_tags(tagged, speech=vad, duration_s=3.5, shares=quiet_line)] == \
+        ["music", "speech"]
+    crowd = _tagged(speech=[0.8] * 6, music=[0.85] * 6)
+    low = _features(energy_std_db=TALKER_MIN_DB - 0.6)
+    got = layers_from_tags(crowd, speech=[(0.1, 3.3)], duration_s=3.5, features=low, shares=loud_line)
+    assert "speech" not in [x.type for x in got]

@@ -164,7 +164,8 @@ def _stem_holds(stem: dict, kind: str) -> bool:
 
 
 def layers_from_tags(tagged: dict, *, speech: list, duration_s: float, presence=None, stems: dict | None = None,
-                     features=None, transcript: dict | None = None, background=None, sung=()) -> list[Layer]:
+                     features=None, transcript: dict | None = None, background=None, sung=(),
+                     shares: dict | None = None) -> list[Layer]:
     """Layers of a shot from a tagger's per-patch layer evidence (``tagged["layers"]``, YAMNet), its stems'
     and the VAD.
 
@@ -183,7 +184,9 @@ def layers_from_tags(tagged: dict, *, speech: list, duration_s: float, presence=
     around speech, :data:`FLOOR_DB`). ``sung``: ``(start_s, end_s)`` stretches where the voice sings
     (:mod:`avshooter.audio.singing`): the tagger's speech in a patch mostly inside them is the song's voice.
     Layers are ordered by their score (the tagger's type score: mean best-class probability; speech at
-    least its VAD share), most prominent first. Words: the
+    least its VAD share), most prominent first; ``shares`` (each stem's share of the shot's energy): speech
+    comes first wherever its dialogue stem is the loudest stem (a line in front of its music or bed, which the
+    tagger hears all through the shot and the line only while it lasts). Words: the
     layer's timed labels (finest first), else its best tags.
     """
     from .labels import spans as patch_spans
@@ -231,7 +234,9 @@ def layers_from_tags(tagged: dict, *, speech: list, duration_s: float, presence=
             if kind == "ambience" and crowd:
                 words = [CROWD_LABEL] + [w for w in words if w != CROWD_LABEL][:1]
             out.append(Layer(kind, score, found, words))
-    out.sort(key=lambda layer: (-layer.score, LAYER_ORDER.index(layer.type)))
+    dialogue = float((shares or {}).get("dialogue", 0.0))
+    front = dialogue > 0 and all(dialogue >= float(v) for k, v in shares.items() if k != "dialogue")
+    out.sort(key=lambda layer: (not (front and layer.type == "speech"), -layer.score, LAYER_ORDER.index(layer.type)))
     return out
 
 

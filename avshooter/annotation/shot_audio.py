@@ -159,7 +159,7 @@ def annotate_shot_audio(
             background = background_patches(wav, sample_rate, tagged[0]["layers"].get("times") or [], speech)
             layers = layers_from_tags(tagged[0], speech=speech, duration_s=duration,
                                       stems=dict(zip(heard, tagged[1:])), features=feats["mix"],
-                                      transcript=transcript, background=background, sung=sung)
+                                      transcript=transcript, background=background, sung=sung, shares=shares)
         else:                       # one clip-level type (clap)
             layers = [] if tagged[0]["type"] == "silence" else [
                 Layer(tagged[0]["type"], scores[tagged[0]["type"]], [(0.0, round(duration, 3))],
