@@ -207,7 +207,6 @@ def evidence(items: list[dict]) -> list[dict]:
     """What the per-shot path types from, per item (VAD, dsp stems, mix features, YAMNet on mix + audible
     stems), as :func:`avshooter.annotation.shot_audio.annotate_shot_audio` computes it (no ASR)."""
     from avshooter.annotation.layers import background_patches
-    from avshooter.annotation.shot_audio import MIN_STEM_SHARE
     from avshooter.audio.features import measure
     from avshooter.audio.vad import speech_ranges
     from avshooter.backends import load_backend
@@ -221,9 +220,9 @@ def evidence(items: list[dict]) -> list[dict]:
         sp = speech_ranges(wav, SR)
         stems = sep.separate(wav, SR, speech=sp)
         total = float(np.sum(np.square(wav, dtype=np.float64)))
-        heard = [n for n in STEMS if float(np.sum(np.square(stems[n], dtype=np.float64))) / total >= MIN_STEM_SHARE]
-        tagged = tagger.tag_many([wav, *(stems[n] for n in heard)], SR)
         shares = {n: float(np.sum(np.square(stems[n], dtype=np.float64))) / total for n in STEMS}
+        heard = [n for n in STEMS if shares[n] > 0]  # every stem tagged; predict() keeps the audible ones
+        tagged = tagger.tag_many([wav, *(stems[n] for n in heard)], SR)
         out.append({"tagged": tagged[0], "stems": dict(zip(heard, tagged[1:])), "speech": sp, "shares": shares,
                     "duration_s": wav.shape[1] / SR, "features": measure(wav, SR),
                     "background": background_patches(wav, SR, tagged[0]["layers"].get("times") or [], sp)})
@@ -231,16 +230,22 @@ def evidence(items: list[dict]) -> list[dict]:
 
 
 def predict(ev: dict, presence=None, talker_db_min=None, speech_confirm=None, stems=True, floor=True,
-            front=True) -> list[str]:
-    """Layers (most prominent first) of one item's evidence under the given rule numbers (None: the code's)."""
+            front=True, min_share=None) -> list[str]:
+    """Layers (most prominent first) of one item's evidence under the given rule numbers (None: the code's;
+    ``min_share``: the stems tagged, as the per-shot path's ``MIN_STEM_SHARE``)."""
     from avshooter.annotation import layers as L
+    from avshooter.annotation import shot_audio
+
+    if min_share is None:
+        min_share = shot_audio.MIN_STEM_SHARE
+    audible = {n: t for n, t in ev["stems"].items() if ev["shares"][n] >= min_share}
 
     old = L.TALKER_MIN_DB, L.SPEECH_CONFIRM
     L.TALKER_MIN_DB = old[0] if talker_db_min is None else talker_db_min
     L.SPEECH_CONFIRM = old[1] if speech_confirm is None else speech_confirm
     try:
         got = L.layers_from_tags(ev["tagged"], speech=ev["speech"], duration_s=ev["duration_s"], presence=presence,
-                                 stems=ev["stems"] if stems else None, features=ev["features"],
+                                 stems=audible if stems else None, features=ev["features"],
                                  background=ev["background"] if floor else None,
                                  shares=ev.get("shares") if front else None)
     finally:
