@@ -204,9 +204,10 @@ def typing_set(split: str) -> list[dict]:
 
 
 def evidence(items: list[dict]) -> list[dict]:
-    """What the per-shot path types from, per item (VAD, dsp stems, mix features, YAMNet on mix + audible
-    stems), as :func:`avshooter.annotation.shot_audio.annotate_shot_audio` computes it (no ASR)."""
-    from avshooter.annotation.layers import background_patches
+    """What the per-shot path types from, per item (VAD, dsp stems, mix features, YAMNet on the mix, every stem
+    and the mix less the dialogue), as :func:`avshooter.annotation.shot_audio.annotate_shot_audio` computes
+    it (no ASR; :func:`predict` keeps the stems the per-shot path tags)."""
+    from avshooter.annotation.layers import audible_rest, background_patches
     from avshooter.audio.features import measure
     from avshooter.audio.vad import speech_ranges
     from avshooter.backends import load_backend
@@ -222,15 +223,17 @@ def evidence(items: list[dict]) -> list[dict]:
         total = float(np.sum(np.square(wav, dtype=np.float64)))
         shares = {n: float(np.sum(np.square(stems[n], dtype=np.float64))) / total for n in STEMS}
         heard = [n for n in STEMS if shares[n] > 0]  # every stem tagged; predict() keeps the audible ones
-        tagged = tagger.tag_many([wav, *(stems[n] for n in heard)], SR)
-        out.append({"tagged": tagged[0], "stems": dict(zip(heard, tagged[1:])), "speech": sp, "shares": shares,
+        tagged = tagger.tag_many([wav, *(stems[n] for n in heard), wav - stems["dialogue"]], SR)
+        rest = audible_rest(tagged[-1], wav, stems["dialogue"], SR) if shares["dialogue"] > 0 else None
+        out.append({"tagged": tagged[0], "stems": dict(zip(heard, tagged[1:-1])), "speech": sp, "shares": shares,
+                    "rest": rest,
                     "duration_s": wav.shape[1] / SR, "features": measure(wav, SR),
                     "background": background_patches(wav, SR, tagged[0]["layers"].get("times") or [], sp)})
     return out
 
 
 def predict(ev: dict, presence=None, talker_db_min=None, speech_confirm=None, stems=True, floor=True,
-            front=True, min_share=None) -> list[str]:
+            front=True, min_share=None, rest=True) -> list[str]:
     """Layers (most prominent first) of one item's evidence under the given rule numbers (None: the code's;
     ``min_share``: the stems tagged, as the per-shot path's ``MIN_STEM_SHARE``)."""
     from avshooter.annotation import layers as L
@@ -247,7 +250,8 @@ def predict(ev: dict, presence=None, talker_db_min=None, speech_confirm=None, st
         got = L.layers_from_tags(ev["tagged"], speech=ev["speech"], duration_s=ev["duration_s"], presence=presence,
                                  stems=audible if stems else None, features=ev["features"],
                                  background=ev["background"] if floor else None,
-                                 shares=ev.get("shares") if front else None)
+                                 shares=ev.get("shares") if front else None,
+                                 rest=ev.get("rest") if rest else None)
     finally:
         L.TALKER_MIN_DB, L.SPEECH_CONFIRM = old
     return [layer.type for layer in got] or ["silence"]
@@ -340,6 +344,9 @@ def run_set(fit: bool) -> None:
               f"main right {100 * m:.1f}%, Jaccard {j:.3f}")
         m, j = score(evs[h], sets[h], **{**rule, "stems": False})
         print(f"  [{h}] fitted rules without the stems' evidence: main right {100 * m:.1f}%, Jaccard {j:.3f}")
+        m, j = score(evs[h], sets[h], **{**rule, "rest": False})
+        print(f"  [{h}] without the background's evidence (the mix less the dialogue, tagged): main right "
+              f"{100 * m:.1f}%, Jaccard {j:.3f}")
         m, j = score(evs[h], sets[h], **{**rule, "front": False})
         print(f"  [{h}] without the loudest-stem rule (speech first where its stem is the loudest): main right "
               f"{100 * m:.1f}%, Jaccard {j:.3f}")
@@ -409,18 +416,18 @@ def fresh_set(folder: Path) -> list[dict]:
 
 def run_fresh(folder: Path) -> None:
     """The fresh held-out check: main layer right and the bed named under speech, per kind (the code's rules,
-    then without the loudest-stem rule)."""
+    then without the background's evidence, then without the loudest-stem rule too)."""
     items = fresh_set(folder)
     evs = evidence(items)
-    for front in (True, False):
-        _fresh_table(folder, items, evs, front)
+    for front, rest in ((True, True), (True, False), (False, False)):
+        _fresh_table(folder, items, evs, front, rest)
 
 
-def _fresh_table(folder: Path, items: list[dict], evs: list[dict], front: bool) -> None:
+def _fresh_table(folder: Path, items: list[dict], evs: list[dict], front: bool, rest: bool) -> None:
     table: dict = defaultdict(Counter)
     wrong = []
     for ev, it in zip(evs, items):
-        got = predict(ev, front=front)
+        got = predict(ev, front=front, rest=rest)
         mains, beside = FRESH_TRUTH[it["kind"]]
         key = (it["kind"], "under speech" if it["with_speech"] else "alone")
         table[key]["n"] += 1
@@ -431,7 +438,7 @@ def _fresh_table(folder: Path, items: list[dict], evs: list[dict], front: bool) 
         if not ok or (it["with_speech"] and not beside & set(got)):
             wrong.append(f"{it['id']}: {', '.join(got)}")
     print(f"\n[fresh held-out check, {folder}] {len(items)} clips of 3.5 s (yamnet, dsp stems, no ASR)"
-          f"{'' if front else ', WITHOUT the loudest-stem rule'}")
+          f"{'' if rest else ', WITHOUT the background evidence'}{'' if front else ', WITHOUT the loudest-stem rule'}")
     print("| kind | clips | main layer right | its layer named | speech named |")
     print("|---|---|---|---|---|")
     for key in sorted(table):

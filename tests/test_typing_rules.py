@@ -165,3 +165,35 @@ def test_a_line_in_front_of_its_music_is_the_main_layer():
     low = _features(energy_std_db=TALKER_MIN_DB - 0.6)
     got = layers_from_tags(crowd, speech=[(0.1, 3.3)], duration_s=3.5, features=low, shares=loud_line)
     assert "speech" not in [x.type for x in got]
+
+
+def test_the_background_under_a_voice_speaks_for_its_layers_not_for_speech():
+    """Thunder 12 dB under a line: the mix's effects evidence stays under presence, and the stems' shares fall
+    under the tagging threshold; the tagger on the mix less the dialogue hears it. The dialogue's leak into
+    that background (its speech) never makes speech."""
+    vad = [(0.0, 3.4)]
+    mix = _tagged(speech=[0.95] * 6, effects=[0.1] * 6)
+    assert [x.type for x in layers_from_tags(mix, speech=vad, duration_s=3.5)] == ["speech"]
+    rest = _tagged(speech=[0.6] * 6, effects=[0.0, 0.7, 0.8, 0.7, 0.0, 0.0])
+    rest["labels"] = [{"label": "Thunder", "score": 0.8, "layer": "effects", "start_s": 0.48, "end_s": 2.88}]
+    got = layers_from_tags(mix, speech=vad, duration_s=3.5, rest=rest)
+    assert [x.type for x in got] == ["speech", "effects"]
+    assert got[1].spans == [(0.48, 2.4)] and got[1].labels == ["Thunder"]  # patches 1-3
+    no_speech = _tagged(effects=[0.9] * 6)
+    alone = layers_from_tags(no_speech, speech=[], duration_s=3.5, rest=_tagged(speech=[0.9] * 6))
+    assert [x.type for x in alone] == ["effects"]
+
+
+def test_a_cheering_crowd_without_vad_speech_is_not_speech():
+    """A cheering crowd: the tagger hears Speech in its shouts and its level swings like one talker's, but the
+    VAD finds no speech and the tagger hears Cheering: a crowd, not speech. The same speech with the VAD's
+    ranges (a line over the crowd) stays speech."""
+    tagged = _tagged(speech=[0.7] * 6, effects=[0.8] * 6)
+    tagged["labels"] = [{"label": "Cheering", "score": 0.8, "layer": "effects", "start_s": 0.0, "end_s": 3.36}]
+    talker = _features(energy_std_db=9.0)
+    got = [x.type for x in layers_from_tags(tagged, speech=[], duration_s=3.5, features=talker)]
+    assert "speech" not in got and "effects" in got
+    tagged["labels"] = []
+    assert "speech" in [x.type for x in layers_from_tags(tagged, speech=[], duration_s=3.5, features=talker)]
+    tagged["labels"] = [{"label": "Cheering", "score": 0.8, "layer": "effects", "start_s": 0.0, "end_s": 3.36}]
+    assert "speech" in [x.type for x in layers_from_tags(tagged, speech=[(0.2, 3.0)], duration_s=3.5, features=talker)]

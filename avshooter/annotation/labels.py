@@ -49,8 +49,8 @@ __all__ = ["LAYERS", "EVENT_LABELS", "LAYER_TOP_K", "TYPING_VERSION", "class_lay
 LAYER_TOP_K = 3
 """Classes per layer and patch that the noisy-OR combines (see the module docstring)."""
 # 3: room tone around speech is not an effects layer (issue 20); 4: nor a song's voice speech; 5: a line whose
-# dialogue stem is the loudest stem is the main layer
-TYPING_VERSION = "5"
+# dialogue stem is the loudest stem is the main layer; 6: the mix less the dialogue speaks for the other layers
+TYPING_VERSION = "6"
 """Version of the typing rules (layer evidence here, layer presence in :mod:`avshooter.annotation.describe`);
 the config hash covers it, so a change that types shots differently redoes finished datasets."""
 

@@ -15,6 +15,7 @@ import numpy as np
 from ..vocabulary.layers import IMPULSIVE_SHARE, LAYER_STEM  # re-exported: the leaf vocabulary's
 
 __all__ = ["LAYER_ORDER", "LAYER_STEM", "LAYER_PRESENCE", "TALKER_MIN_DB", "CONFIDENT_WORD_PROB", "SPEECH_CONFIRM",
+           "CROWD_CLASSES", "REST_UNDER_DB", "audible_rest",
            "SPEECH_SHARE_LO", "FLOOR_DB", "background_patches",
            "IMPULSIVE_SHARE",
            "Layer", "mixture_type", "type_layers", "confident_transcript", "shot_layer_evidence", "layers_from_tags"]
@@ -53,7 +54,14 @@ sure, the tagger half-sure; on music alone the VAD's blips get ~0). Fitted on th
 CONFIDENT_WORD_PROB = 0.5
 """An ASR transcript confirms speech when it holds at least two words and its median word probability
 reaches this (Whisper's words on babble or noise come with low probabilities)."""
+REST_UNDER_DB = 20.0
+"""The mix less the dialogue speaks for a shot's layers in a patch where it is at most this far under the mix
+(:func:`audible_rest`): a sound 20 dB under a voice is masked by it (the softest bed of the labelled set is
+12 dB under its line)."""
 CROWD_LABEL = "Hubbub, speech noise, speech babble"
+CROWD_CLASSES = frozenset({"Cheering", "Applause", "Crowd", "Chatter", CROWD_LABEL, "Children shouting"})
+"""AudioSet classes of a crowd. Where the VAD hears no speech in a shot, the tagger's speech beside one of them
+is the crowd's shouting (a cheering crowd's level swings like one talker's, so the spread test passes it)."""
 FLOOR_DB = 3.0
 """Room tone around speech is not an effects layer. In a shot with speech, a patch is the recording's
 background where most of it lies outside the VAD's speech and that part sits within this many dB of the
@@ -129,13 +137,36 @@ def background_patches(wav: np.ndarray, sample_rate: int, times, speech, *, floo
     return out
 
 
-def shot_layer_evidence(tagged: dict, stems: dict | None = None, *, impulsive: bool = True
+def audible_rest(rest: dict, wav: np.ndarray, dialogue: np.ndarray, sample_rate: int, *,
+                 under_db: float = REST_UNDER_DB) -> dict:
+    """The tagger's answer on the mix less the dialogue, its layer evidence kept only in the patches where that
+    background is audible: no more than ``under_db`` under the mix there (a voice's clipped onset or breath,
+    26 dB under the line, is not a layer of the shot). ``wav`` and ``dialogue``: ``(channels, samples)``."""
+    lay = rest.get("layers") or {}
+    times = np.asarray(lay.get("times") or np.zeros((0, 2)), dtype=float).reshape(-1, 2)
+    mix = np.asarray(wav, dtype=np.float64)
+    back = mix - np.asarray(dialogue, dtype=np.float64)
+    keep = np.zeros(len(times), dtype=bool)
+    for k, (a, b) in enumerate(times):
+        i, j = int(round(a * sample_rate)), int(round(b * sample_rate))
+        total = float(np.sum(np.square(mix[:, i:j])))
+        keep[k] = total > 0 and float(np.sum(np.square(back[:, i:j]))) >= total * 10 ** (-under_db / 10)
+    layers = {key: (np.where(keep, np.asarray(v, dtype=float), 0.0).tolist() if key != "times" and len(v) == len(keep)
+                    else v) for key, v in lay.items()}
+    return {**rest, "layers": layers}
+
+
+def shot_layer_evidence(tagged: dict, stems: dict | None = None, *, impulsive: bool = True, rest: dict | None = None
                         ) -> tuple[np.ndarray, dict]:
     """Patch times and per-patch evidence of every layer: the mix's, raised by the stem that carries the
     layer (``stems`` maps ``"dialogue"``/``"music"``/``"effects"`` to that stem's tagger answer) where the
     stem was tagged on the same patches. A stem only speaks for its own layers (speech leaking into the
     effects stem never adds speech), so a layer under a louder one is heard where its own stem says so,
-    when that stem is mostly that layer (:func:`_stem_holds`).
+    when that stem is mostly that layer (:func:`_stem_holds`). ``rest`` (the tagger's answer on the mix less
+    the dialogue) raises every layer but speech, in the patches where it is that layer at least as much as
+    speech (elsewhere it is the voice the dialogue left behind, a breath, a clipped onset): the music /
+    effects split of a bed is the separator's least sure one, and a quiet bed's share falls under both
+    stems' (measured in benchmarks/README.md).
     Not ``impulsive`` (the measured mix): the effects evidence leaves out the one-event classes
     (``"effects_steady"``, when the tagger gives it)."""
     lay = tagged.get("layers") or {}
@@ -148,6 +179,10 @@ def shot_layer_evidence(tagged: dict, stems: dict | None = None, *, impulsive: b
         q = np.asarray((stem.get("layers") or {}).get(key, []), dtype=float)
         if q.shape == p.shape and p.size and _stem_holds(stem, kind):
             p = np.maximum(p, q)
+        r = np.asarray(((rest or {}).get("layers") or {}).get(key, []), dtype=float)
+        voice = np.asarray(((rest or {}).get("layers") or {}).get("speech", []), dtype=float)
+        if kind != "speech" and r.shape == p.shape == voice.shape and p.size:
+            p = np.maximum(p, np.where(r >= voice, r, 0.0))  # where the background is the bed, not the voice's leak
         out[kind] = p
     return times, out
 
@@ -165,7 +200,7 @@ def _stem_holds(stem: dict, kind: str) -> bool:
 
 def layers_from_tags(tagged: dict, *, speech: list, duration_s: float, presence=None, stems: dict | None = None,
                      features=None, transcript: dict | None = None, background=None, sung=(),
-                     shares: dict | None = None) -> list[Layer]:
+                     shares: dict | None = None, rest: dict | None = None) -> list[Layer]:
     """Layers of a shot from a tagger's per-patch layer evidence (``tagged["layers"]``, YAMNet), its stems'
     and the VAD.
 
@@ -175,7 +210,8 @@ def layers_from_tags(tagged: dict, *, speech: list, duration_s: float, presence=
     transcript with confident words says so (:func:`confident_transcript`), or when the tagger hears speech
     (present in a patch, or :data:`SPEECH_CONFIRM` on average over the VAD's patches) AND the voice is one
     talker in front (the mix's measured ``features.energy_std_db`` at or above
-    :data:`TALKER_MIN_DB`; no ``features`` skips that check and the next). Where the mix has no impulsive
+    :data:`TALKER_MIN_DB`; no ``features`` skips that check and the next) and not a crowd's shouting (no VAD
+    speech in the shot, and a class of :data:`CROWD_CLASSES` heard). Where the mix has no impulsive
     energy (``features.impulsiveness`` at or under :data:`IMPULSIVE_SHARE`), one-event classes are not
     evidence of effects. The tagger's speech without a talker in front is a
     crowd: it joins the ambience layer, named as babble. Confirmed speech takes the VAD's spans when the VAD
@@ -186,7 +222,9 @@ def layers_from_tags(tagged: dict, *, speech: list, duration_s: float, presence=
     Layers are ordered by their score (the tagger's type score: mean best-class probability; speech at
     least its VAD share), most prominent first; ``shares`` (each stem's share of the shot's energy): speech
     comes first wherever its dialogue stem is the loudest stem (a line in front of its music or bed, which the
-    tagger hears all through the shot and the line only while it lasts). Words: the
+    tagger hears all through the shot and the line only while it lasts). ``rest``: the tagger's answer on the
+    mix less the dialogue stem, which speaks for every layer but speech (the bed under a voice, heard
+    without the voice; its speech is the dialogue's leak). Words: the
     layer's timed labels (finest first), else its best tags.
     """
     from .labels import spans as patch_spans
@@ -197,7 +235,7 @@ def layers_from_tags(tagged: dict, *, speech: list, duration_s: float, presence=
         presence = {kind: float(presence) for kind in LAYER_ORDER}
     talker_db = getattr(features, "energy_std_db", None)
     impulsive = features is None or (getattr(features, "impulsiveness", None) or 0.0) > IMPULSIVE_SHARE
-    times, ev = shot_layer_evidence(tagged, stems, impulsive=impulsive)
+    times, ev = shot_layer_evidence(tagged, stems, impulsive=impulsive, rest=rest)
     vad_share = min(1.0, _span_cover(speech) / duration_s) if duration_s > 0 else 0.0
     heard = {kind: (ev[kind] >= presence[kind]) if ev[kind].size else np.zeros(0, bool) for kind in LAYER_ORDER}
     if background is not None and len(background) == heard["effects"].size:
@@ -215,7 +253,8 @@ def layers_from_tags(tagged: dict, *, speech: list, duration_s: float, presence=
     tagger_speech = bool(heard["speech"].any()) or bool(
         in_vad.any() and ev["speech"][in_vad].mean() >= SPEECH_CONFIRM)
     confirmed = confident_transcript(transcript)
-    crowd = tagger_speech and not confirmed and talker_db is not None and talker_db < TALKER_MIN_DB
+    crowd_heard = not speech and any(t.get("label") in CROWD_CLASSES for t in tagged.get("labels", []))
+    crowd = tagger_speech and not confirmed and (crowd_heard or (talker_db is not None and talker_db < TALKER_MIN_DB))
     if crowd:   # voices, none in front: a crowd bed
         heard["ambience"] = heard["ambience"] | heard["speech"] | in_vad
         prominence["ambience"] = max(prominence["ambience"], prominence["speech"])
@@ -230,7 +269,7 @@ def layers_from_tags(tagged: dict, *, speech: list, duration_s: float, presence=
                          else [tuple(s) for s in speech])
                 score = max(score, vad_share)
         if found:
-            words = _layer_words(tagged, kind)
+            words = _layer_words(tagged, kind) or (_layer_words(rest, kind) if rest else [])
             if kind == "ambience" and crowd:
                 words = [CROWD_LABEL] + [w for w in words if w != CROWD_LABEL][:1]
             out.append(Layer(kind, score, found, words))

@@ -148,18 +148,24 @@ def annotate_shot_audio(
         del feats["rest"]
     else:  # the mix and every audible stem in one batched call
         heard = [name for name in STEMS if shares[name] >= MIN_STEM_SHARE]
-        tagged = tagger.tag_many([wav, *(stems[name] for name in heard)], sample_rate)
+        # the background (the mix less the dialogue) too, where a dialogue was taken out: what lies under a voice
+        rest = [wav - stems["dialogue"]] if shares["dialogue"] > 0 else []
+        tagged = tagger.tag_many([wav, *(stems[name] for name in heard), *rest], sample_rate)
+        rest_tagged = tagged.pop() if rest else None
         scores, tags = tagged[0]["type_scores"], tagged[0]["tags"]
         stem_tags = {name: t["tags"][:5] for name, t in zip(heard, tagged[1:])}
         labels = {"mix": tagged[0].get("labels", []),
                   **{name: t.get("labels", []) for name, t in zip(heard, tagged[1:])}}
         if "layers" in tagged[0]:   # per-patch layer scores (yamnet): every layer with its times
-            from .layers import background_patches
+            from .layers import audible_rest, background_patches
 
             background = background_patches(wav, sample_rate, tagged[0]["layers"].get("times") or [], speech)
+            if rest_tagged is not None:
+                rest_tagged = audible_rest(rest_tagged, wav, stems["dialogue"], sample_rate)
             layers = layers_from_tags(tagged[0], speech=speech, duration_s=duration,
                                       stems=dict(zip(heard, tagged[1:])), features=feats["mix"],
-                                      transcript=transcript, background=background, sung=sung, shares=shares)
+                                      transcript=transcript, background=background, sung=sung, shares=shares,
+                                      rest=rest_tagged)
         else:                       # one clip-level type (clap)
             layers = [] if tagged[0]["type"] == "silence" else [
                 Layer(tagged[0]["type"], scores[tagged[0]["type"]], [(0.0, round(duration, 3))],
