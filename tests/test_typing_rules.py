@@ -191,8 +191,9 @@ def test_a_cheering_crowd_without_vad_speech_is_not_speech():
     tagged = _tagged(speech=[0.7] * 6, effects=[0.8] * 6)
     tagged["labels"] = [{"label": "Cheering", "score": 0.8, "layer": "effects", "start_s": 0.0, "end_s": 3.36}]
     talker = _features(energy_std_db=9.0)
-    got = [x.type for x in layers_from_tags(tagged, speech=[], duration_s=3.5, features=talker)]
-    assert "speech" not in got and "effects" in got
+    layers = layers_from_tags(tagged, speech=[], duration_s=3.5, features=talker)
+    assert "speech" not in [x.type for x in layers] and "effects" in [x.type for x in layers]
+    assert [x.labels[0] for x in layers if x.type == "ambience"] == ["Cheering"]  # named as what it is
     tagged["labels"] = []
     assert "speech" in [x.type for x in layers_from_tags(tagged, speech=[], duration_s=3.5, features=talker)]
     tagged["labels"] = [{"label": "Cheering", "score": 0.8, "layer": "effects", "start_s": 0.0, "end_s": 3.36}]

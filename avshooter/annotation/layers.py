@@ -253,7 +253,9 @@ def layers_from_tags(tagged: dict, *, speech: list, duration_s: float, presence=
     tagger_speech = bool(heard["speech"].any()) or bool(
         in_vad.any() and ev["speech"][in_vad].mean() >= SPEECH_CONFIRM)
     confirmed = confident_transcript(transcript)
-    crowd_heard = not speech and any(t.get("label") in CROWD_CLASSES for t in tagged.get("labels", []))
+    shouting = [t["label"] for t in sorted(tagged.get("labels", []), key=lambda t: -t.get("score", 0.0))
+                if t.get("label") in CROWD_CLASSES] if not speech else []
+    crowd_heard = bool(shouting)
     crowd = tagger_speech and not confirmed and (crowd_heard or (talker_db is not None and talker_db < TALKER_MIN_DB))
     if crowd:   # voices, none in front: a crowd bed
         heard["ambience"] = heard["ambience"] | heard["speech"] | in_vad
@@ -271,7 +273,8 @@ def layers_from_tags(tagged: dict, *, speech: list, duration_s: float, presence=
         if found:
             words = _layer_words(tagged, kind) or (_layer_words(rest, kind) if rest else [])
             if kind == "ambience" and crowd:
-                words = [CROWD_LABEL] + [w for w in words if w != CROWD_LABEL][:1]
+                name = shouting[0] if shouting else CROWD_LABEL  # a cheering crowd is not a murmur
+                words = [name] + [w for w in words if w != name][:1]
             out.append(Layer(kind, score, found, words))
     dialogue = float((shares or {}).get("dialogue", 0.0))
     front = dialogue > 0 and all(dialogue >= float(v) for k, v in shares.items() if k != "dialogue")
