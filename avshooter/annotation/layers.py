@@ -225,7 +225,8 @@ def layers_from_tags(tagged: dict, *, speech: list, duration_s: float, presence=
     tagger hears all through the shot and the line only while it lasts). ``rest``: the tagger's answer on the
     mix less the dialogue stem, which speaks for every layer but speech (the bed under a voice, heard
     without the voice; its speech is the dialogue's leak). Words: the
-    layer's timed labels (finest first), else its best tags.
+    layer's timed labels (finest first), else its best tags: the mix's, else the background's (a layer heard
+    only under a louder voice is named by what heard it).
     """
     from .labels import spans as patch_spans
 
@@ -271,7 +272,7 @@ def layers_from_tags(tagged: dict, *, speech: list, duration_s: float, presence=
                          else [tuple(s) for s in speech])
                 score = max(score, vad_share)
         if found:
-            words = _layer_words(tagged, kind) or (_layer_words(rest, kind) if rest else [])
+            words = _layer_words(tagged, kind) or (_layer_words(rest, kind, tags=False) if rest else [])
             if kind == "ambience" and crowd:
                 name = shouting[0] if shouting else CROWD_LABEL  # a cheering crowd is not a murmur
                 words = [name] + [w for w in words if w != name][:1]
@@ -282,10 +283,11 @@ def layers_from_tags(tagged: dict, *, speech: list, duration_s: float, presence=
     return out
 
 
-def _layer_words(tagged: dict, kind: str, limit: int = 2) -> list[str]:
+def _layer_words(tagged: dict, kind: str, limit: int = 2, tags: bool = True) -> list[str]:
     labels = [t["label"] for t in sorted(tagged.get("labels", []), key=lambda t: -t["score"])
               if t.get("layer") == kind]
-    labels += [t["label"] for t in tagged.get("tags", []) if t.get("layer") == kind and t["score"] >= 0.1]
+    if tags:
+        labels += [t["label"] for t in tagged.get("tags", []) if t.get("layer") == kind and t["score"] >= 0.1]
     seen: list[str] = []
     for label in labels:
         if label not in seen:
