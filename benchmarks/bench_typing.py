@@ -18,7 +18,8 @@ their true main layer and layers, split dev/test BY SOURCE): ``--set`` prints it
 the real per-shot path; ``--fit`` fits the typing rules' free numbers (per-layer presence of the noisy-OR
 evidence, the one-talker level spread) on its DEV split only and prints what they give on dev and test.
 
-``--fresh DIR`` (a held-out check, never tuned on): real recordings no rule was fitted on (the folder of
+``--fresh DIR`` (held out when it was built; its first read shaped TYPING_VERSION 5 and 6, so it is a
+second opinion now, not a clean test: benchmarks/README.md): real recordings no rule was fitted on (the folder of
 ``bench_separation.py --split test3``, its SOURCES.md): rain, thunder, a cheering crowd, orchestral and sung
 pieces alone, and read lines over each at -6 / -12 dB. Truth fixed before the first run: rain is ambience; a
 cheering crowd and thunder are a non-speech bed (effects or ambience: AudioSet files Cheering and Thunder
